@@ -1,0 +1,43 @@
+# RetailOps: `make run` sets up and serves the app; `make test` runs the whole suite.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PORT   ?= 8000
+
+.PHONY: run test lint bench install install-dev clean
+
+$(PY):
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed-run: pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed-run
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+install: $(VENV)/.installed-run
+install-dev: $(VENV)/.installed-dev
+
+## run: install, migrate, load demo data and serve the app with a worker (Ctrl-C stops)
+run: install
+	@export DEBUG=$${DEBUG:-1} PORT=$(PORT); \
+	$(PY) manage.py migrate --noinput && \
+	$(PY) manage.py seed_demo && \
+	exec $(PY) manage.py devstack --port $(PORT)
+
+## test: install the dev tools and run the whole suite
+test: install-dev
+	RETAILOPS_TESTING=1 $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install-dev
+	$(VENV)/bin/ruff check .
+
+bench: install-dev
+	@for script in bench/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,46 @@
+"""`Authorization: Bearer <token>` for partner systems and staff personal tokens."""
+
+from datetime import timedelta
+
+from django.utils import timezone
+from rest_framework import authentication, exceptions
+
+from integrations.models import ApiClient
+from integrations.tokens import hash_token
+
+# last_used_at is written at most this often per token, not on every request.
+_LAST_USED_GRANULARITY = timedelta(minutes=1)
+
+
+class BearerTokenAuthentication(authentication.BaseAuthentication):
+    keyword = "Bearer"
+
+    def authenticate(self, request):
+        header = authentication.get_authorization_header(request).split()
+        if not header or header[0].lower() != self.keyword.lower().encode():
+            return None
+        if len(header) != 2:
+            raise exceptions.AuthenticationFailed("The Authorization header must be 'Bearer <token>'.")
+        try:
+            token = header[1].decode()
+        except UnicodeDecodeError:
+            raise exceptions.AuthenticationFailed("The token is not valid.") from None
+        client = (
+            ApiClient.objects.select_related("user", "external_system")
+            .filter(token_hash=hash_token(token))
+            .first()
+        )
+        now = timezone.now()
+        if (
+            client is None
+            or client.revoked_at is not None
+            or (client.expires_at is not None and client.expires_at <= now)
+            or not client.user.is_active
+        ):
+            raise exceptions.AuthenticationFailed("The token is not valid.")
+        if client.last_used_at is None or client.last_used_at < now - _LAST_USED_GRANULARITY:
+            ApiClient.objects.filter(pk=client.pk).update(last_used_at=now)
+        return client.user, client
+
+    def authenticate_header(self, request):
+        return f'{self.keyword} realm="api"'

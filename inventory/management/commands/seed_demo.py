@@ -1,0 +1,27 @@
+from django.core.management.base import BaseCommand
+
+from inventory.demo import seed_master_data
+from retailops.demo import DEMO_USERS, seed_demo_users
+
+
+class Command(BaseCommand):
+    help = "Load deterministic demo data (idempotent: a second run adds nothing twice)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--stores", type=int, default=8)
+        parser.add_argument("--skus", type=int, default=200)
+        parser.add_argument("--seed", type=int, default=7)
+        parser.add_argument("--no-users", action="store_true", help="Do not create the demo staff users.")
+
+    def handle(self, *args, stores, skus, seed, no_users, **options):
+        summary = seed_master_data(stores=stores, skus=skus, seed=seed)
+        self.stdout.write(
+            f"Demo data: {summary.locations} locations, {summary.skus} SKUs, {summary.channels} channels."
+        )
+        if no_users:
+            return
+        seed_demo_users()
+        self.stdout.write("Demo users (username / password / role):")
+        for user in DEMO_USERS:
+            where = f" at {', '.join(user.locations)}" if user.locations else ""
+            self.stdout.write(f"  {user.username:<22} {user.password:<22} {user.role}{where}")

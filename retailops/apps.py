@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+class RetailopsConfig(AppConfig):
+    name = "retailops"
+    verbose_name = "RetailOps"
+
+    def ready(self) -> None:
+        from retailops import roles, schema  # noqa: F401  (schema registers OpenAPI extensions)
+
+        # Permissions exist only after migrate has created every model, so the role
+        # table is synced after each migrate rather than frozen in a data migration.
+        post_migrate.connect(roles.sync_roles_after_migrate, dispatch_uid="retailops.sync_roles")

@@ -1,0 +1,107 @@
+"""Roles are groups with model permissions; this table is the one place they are defined.
+
+Store scoping is not a role permission: a store_ops user acts only where they hold the
+object permission `inventory.operate_location` (see `retailops.access`). Every other
+role holds `inventory.operate_all_locations`.
+"""
+
+from django.apps import apps as global_apps
+from django.contrib.auth.models import Group, Permission
+from django.core.exceptions import ImproperlyConfigured
+from django.db.models import TextChoices
+from django.urls import NoReverseMatch, reverse
+
+
+class Role(TextChoices):
+    INVENTORY_CONTROL = "inventory_control", "Inventory control"
+    STORE_OPS = "store_ops", "Store operations"
+    FINANCE = "finance", "Finance"
+    INTEGRATION_SUPPORT = "integration_support", "Integration support"
+    OPS_ADMIN = "ops_admin", "Operations admin"
+
+
+_MASTER_DATA_READ = ["inventory.view_sku", "inventory.view_location", "inventory.view_channel"]
+_MASTER_DATA_WRITE = [
+    f"inventory.{action}_{model}" for model in ("sku", "location", "channel") for action in ("add", "change")
+]
+_ALL_LOCATIONS = ["inventory.operate_all_locations"]
+
+ROLE_PERMISSIONS: dict[str, list[str]] = {
+    Role.INVENTORY_CONTROL: [*_MASTER_DATA_READ, *_ALL_LOCATIONS],
+    Role.STORE_OPS: [*_MASTER_DATA_READ],
+    Role.FINANCE: [*_MASTER_DATA_READ, *_ALL_LOCATIONS],
+    Role.INTEGRATION_SUPPORT: [
+        *_MASTER_DATA_READ,
+        *_ALL_LOCATIONS,
+        "integrations.view_externalsystem",
+        "integrations.change_externalsystem",
+        "integrations.view_apiclient",
+    ],
+    Role.OPS_ADMIN: [
+        *_MASTER_DATA_READ,
+        *_MASTER_DATA_WRITE,
+        *_ALL_LOCATIONS,
+        "integrations.view_externalsystem",
+        "integrations.add_externalsystem",
+        "integrations.change_externalsystem",
+        "integrations.view_apiclient",
+        "integrations.change_apiclient",
+    ],
+}
+
+# Roles that may use the Django admin (master data, history views).
+ADMIN_ROLES = {Role.OPS_ADMIN}
+
+
+def sync_roles() -> None:
+    """Create the role groups and give each exactly the permissions of the table."""
+    wanted = {perm for perms in ROLE_PERMISSIONS.values() for perm in perms}
+    by_name = {
+        f"{app_label}.{codename}": pk
+        for pk, app_label, codename in Permission.objects.values_list("pk", "content_type__app_label", "codename")
+    }
+    missing = sorted(wanted - by_name.keys())
+    if missing:
+        raise ImproperlyConfigured(f"Role permissions that do not exist: {', '.join(missing)}")
+    for role, perms in ROLE_PERMISSIONS.items():
+        group, _created = Group.objects.get_or_create(name=role)
+        group.permissions.set([by_name[perm] for perm in perms])
+
+
+def sync_roles_after_migrate(sender, **kwargs) -> None:
+    if sender.name == "retailops" and global_apps.is_installed("retailops"):
+        sync_roles()
+
+
+def role_of(user) -> str | None:
+    if not user.is_authenticated:
+        return None
+    names = {group.name for group in user.groups.all()}
+    return next((role.value for role in Role if role.value in names), None)
+
+
+# Navigation: (label, url name, permission needed or None). Links whose view does not
+# exist yet are left out, so the bar only shows what works.
+NAVIGATION = [
+    ("Home", "home", None),
+    ("API docs", "api-docs", None),
+]
+
+
+def navigation(request):
+    """Template context: the navigation the signed-in user may use, and their role."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    items = []
+    for label, url_name, permission in NAVIGATION:
+        if permission and not user.has_perm(permission):
+            continue
+        try:
+            items.append({"label": label, "url": reverse(url_name)})
+        except NoReverseMatch:
+            continue
+    if user.is_staff:
+        items.append({"label": "Admin", "url": reverse("admin:index")})
+    role = role_of(user)
+    return {"nav_items": items, "user_role": role, "user_role_label": Role(role).label if role else ""}

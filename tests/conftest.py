@@ -1,0 +1,88 @@
+"""Shared test setup: service markers and the few fixtures every app's tests use."""
+
+import os
+from urllib.parse import urlparse
+
+import pytest
+from rest_framework.test import APIClient
+
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+
+
+def _redis_url() -> str | None:
+    for name in ("REDIS_URL", "CELERY_BROKER_URL"):
+        value = os.environ.get(name, "")
+        if value.startswith("redis://"):
+            return value
+    return None
+
+
+def _redis_answers(url: str) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+def _missing(reason: str) -> None:
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{reason} (REQUIRE_SERVICES=1: a missing service is a failure)", pytrace=False)
+    pytest.skip(reason)
+
+
+def pytest_sessionstart(session):
+    if REQUIRE_SERVICES and not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
+        raise pytest.UsageError("REQUIRE_SERVICES=1 needs DATABASE_URL pointing at PostgreSQL.")
+
+
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("postgres"):
+        database_url = os.environ.get("DATABASE_URL", "")
+        if urlparse(database_url).scheme not in ("postgres", "postgresql"):
+            _missing("needs PostgreSQL: set DATABASE_URL=postgres://…")
+    if item.get_closest_marker("redis"):
+        url = _redis_url()
+        if url is None or not _redis_answers(url):
+            _missing("needs Redis: set CELERY_BROKER_URL=redis://… to a running server")
+
+
+@pytest.fixture
+def api():
+    return APIClient()
+
+
+@pytest.fixture
+def partner_api(db):
+    """Make an APIClient that carries a fresh partner token: partner_api(scopes=…, locations=…)."""
+    from integrations.services import api_client_create, external_system_ensure
+
+    def make(system: str = "partner-a", *, scopes=None, locations=None, kind: str = "marketplace"):
+        system_row = external_system_ensure(code=system, kind=kind)
+        issued = api_client_create(system=system_row, scopes=scopes, location_codes=locations)
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.token}")
+        client.issued = issued
+        return client
+
+    return make
+
+
+@pytest.fixture
+def staff_api(db):
+    """Make an APIClient logged in as a staff user: staff_api("store_ops", locations=["S001"])."""
+    from retailops.staff import staff_user_upsert
+
+    counter = {"n": 0}
+
+    def make(role: str, *, locations=(), username: str | None = None):
+        counter["n"] += 1
+        user = staff_user_upsert(username=username or f"{role}-{counter['n']}", role=role, password="pw-for-tests-1",
+                                 location_codes=locations)
+        client = APIClient()
+        client.force_authenticate(user=user)
+        client.user = user
+        return client
+
+    return make

@@ -1,0 +1,137 @@
+"""Partner tokens and staff personal tokens (API.md "Auth")."""
+
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from integrations.models import ApiClient, ExternalSystem
+from tests.inventory.factories import LocationFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def run_create_api_client(*args) -> list[str]:
+    out = StringIO()
+    call_command("create_api_client", *args, stdout=out)
+    return out.getvalue().strip().splitlines()
+
+
+def bearer(token: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return client
+
+
+def all_text_in_database() -> str:
+    """Every text column of every table, to look for a leaked secret."""
+    chunks = []
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names():
+            cursor.execute(f'SELECT * FROM "{table}"')
+            chunks.extend(str(value) for row in cursor.fetchall() for value in row)
+    return "\n".join(chunks)
+
+
+def test_create_api_client_prints_the_token_last_and_stores_only_its_hash():
+    LocationFactory(code="S001")
+    lines = run_create_api_client("mkt-1", "--kind", "marketplace", "--scopes", "events,availability",
+                                  "--locations", "S001")
+    token = lines[-1]
+
+    client = ApiClient.objects.get()
+    assert token.startswith("rop_") and len(token) > 40
+    assert client.token_hash != token and len(client.token_hash) == 64
+    assert client.scopes == ["availability", "events"]
+    assert client.location_ids == frozenset({client.locations.get().pk})
+    assert ExternalSystem.objects.get(code="mkt-1").kind == "marketplace"
+    assert token not in all_text_in_database()
+
+
+def test_defaults_are_all_scopes_and_all_locations():
+    token = run_create_api_client("erp-1")[-1]
+    client = ApiClient.objects.get()
+    assert set(client.scopes) == {"events", "availability", "orders", "returns", "transfers", "snapshots",
+                                  "master_data"}
+    assert client.location_ids is None
+    assert bearer(token).get("/api/v1/skus").status_code == 200
+
+
+def test_unknown_scope_or_location_is_refused():
+    from django.core.management import CommandError
+
+    with pytest.raises(CommandError, match="Unknown scopes"):
+        run_create_api_client("erp-1", "--scopes", "everything")
+    with pytest.raises(CommandError, match="Unknown locations"):
+        run_create_api_client("erp-1", "--locations", "NOWHERE")
+    assert not ApiClient.objects.exists()
+
+
+def test_token_use_records_last_used_time():
+    token = run_create_api_client("erp-1")[-1]
+    bearer(token).get("/api/v1/skus")
+    assert ApiClient.objects.get().last_used_at is not None
+
+
+def test_revoked_and_expired_tokens_are_401():
+    revoked = run_create_api_client("erp-1")[-1]
+    expired = run_create_api_client("erp-2")[-1]
+    ApiClient.objects.filter(external_system__code="erp-1").update(revoked_at=timezone.now())
+    ApiClient.objects.filter(external_system__code="erp-2").update(expires_at=timezone.now() - timedelta(seconds=1))
+
+    assert bearer(revoked).get("/api/v1/skus").status_code == 401
+    assert bearer(expired).get("/api/v1/skus").status_code == 401
+
+
+def test_staff_exchange_password_for_a_token_that_acts_with_their_role(staff_api):
+    staff_api("ops_admin", username="alice")
+    response = APIClient().post("/api/v1/auth/token", {"username": "alice", "password": "pw-for-tests-1"},
+                                format="json")
+
+    assert response.status_code == 201
+    token = response.json()["token"]
+    assert token not in all_text_in_database()
+    created = bearer(token).put("/api/v1/skus/A1", {"name": "a", "unit_cost": "1", "price": "2"}, format="json")
+    assert created.status_code == 201
+
+
+def test_staff_token_of_a_role_without_permission_is_403(staff_api):
+    staff_api("finance", username="fiona")
+    token = APIClient().post("/api/v1/auth/token", {"username": "fiona", "password": "pw-for-tests-1"},
+                             format="json").json()["token"]
+    response = bearer(token).put("/api/v1/skus/A1", {"name": "a", "unit_cost": "1", "price": "2"}, format="json")
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize("body", [{"username": "alice", "password": "wrong"}, {"username": "ghost", "password": "x"}])
+def test_wrong_credentials_are_401(staff_api, body):
+    staff_api("ops_admin", username="alice")
+    response = APIClient().post("/api/v1/auth/token", body, format="json")
+    assert response.status_code == 401
+    assert response.json()["code"] == "invalid_credentials"
+
+
+def test_service_users_cannot_log_in_for_a_token():
+    run_create_api_client("erp-1")
+    response = APIClient().post("/api/v1/auth/token", {"username": "system:erp-1", "password": ""}, format="json")
+    assert response.status_code in (400, 401)
+    assert not ApiClient.objects.filter(kind="staff").exists()
+
+
+def test_token_login_is_throttled_per_address(monkeypatch):
+    from django.core.cache import cache
+
+    from retailops.throttling import LoginRateThrottle
+
+    monkeypatch.setattr(LoginRateThrottle, "THROTTLE_RATES", {"token_login": "3/min"})
+    cache.clear()
+    statuses = [
+        APIClient().post("/api/v1/auth/token", {"username": "x", "password": "y"}, format="json").status_code
+        for _ in range(4)
+    ]
+    cache.clear()
+    assert statuses == [401, 401, 401, 429]

@@ -1,0 +1,46 @@
+"""Settings come from the environment and refuse unsafe combinations."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def load_settings(**env) -> subprocess.CompletedProcess:
+    clean = {key: value for key, value in os.environ.items()
+             if key not in {"DEBUG", "SECRET_KEY", "RETAILOPS_TESTING", "DATABASE_URL"}}
+    clean.update(env)
+    return subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); from django.conf import settings; "
+                               "print(settings.DEBUG, settings.DATABASES['default']['ENGINE'])"],
+        cwd=ROOT, env={**clean, "DJANGO_SETTINGS_MODULE": "retailops.settings"},
+        capture_output=True, text=True, timeout=60,
+    )
+
+
+def test_refuses_to_start_with_debug_off_and_no_secret_key():
+    result = load_settings(DEBUG="0")
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_starts_with_debug_off_and_a_secret_key():
+    result = load_settings(DEBUG="0", SECRET_KEY="x" * 50, ALLOWED_HOSTS="ops.example")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "django.db.backends.sqlite3"]
+
+
+def test_database_url_selects_postgresql():
+    result = load_settings(DEBUG="1", DATABASE_URL="postgres://u@db.invalid:5432/x")
+    assert result.stdout.split() == ["True", "django.db.backends.postgresql"]
+
+
+def test_sqlite_default_takes_the_write_lock_at_begin():
+    from django.conf import settings
+
+    if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+        assert settings.DATABASES["default"]["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
+    result = load_settings(DEBUG="1")
+    assert result.stdout.split()[1] == "django.db.backends.sqlite3"
