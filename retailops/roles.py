@@ -20,18 +20,21 @@ class Role(TextChoices):
     OPS_ADMIN = "ops_admin", "Operations admin"
 
 
-_MASTER_DATA_READ = ["inventory.view_sku", "inventory.view_location", "inventory.view_channel"]
+_MASTER_DATA_READ = ["inventory.view_sku", "inventory.view_location", "inventory.view_channel",
+                     "inventory.view_stocklevel", "exceptions.view_case"]
+_LEDGER_READ = ["inventory.view_stockmovement", "inventory.view_inventoryevent"]
 _MASTER_DATA_WRITE = [
     f"inventory.{action}_{model}" for model in ("sku", "location", "channel") for action in ("add", "change")
 ]
 _ALL_LOCATIONS = ["inventory.operate_all_locations"]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
-    Role.INVENTORY_CONTROL: [*_MASTER_DATA_READ, *_ALL_LOCATIONS],
-    Role.STORE_OPS: [*_MASTER_DATA_READ],
-    Role.FINANCE: [*_MASTER_DATA_READ, *_ALL_LOCATIONS],
+    Role.INVENTORY_CONTROL: [*_MASTER_DATA_READ, *_LEDGER_READ, *_ALL_LOCATIONS],
+    Role.STORE_OPS: [*_MASTER_DATA_READ, *_LEDGER_READ],
+    Role.FINANCE: [*_MASTER_DATA_READ, *_LEDGER_READ, *_ALL_LOCATIONS],
     Role.INTEGRATION_SUPPORT: [
         *_MASTER_DATA_READ,
+        *_LEDGER_READ,
         *_ALL_LOCATIONS,
         "integrations.view_externalsystem",
         "integrations.change_externalsystem",
@@ -39,6 +42,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     ],
     Role.OPS_ADMIN: [
         *_MASTER_DATA_READ,
+        *_LEDGER_READ,
         *_MASTER_DATA_WRITE,
         *_ALL_LOCATIONS,
         "integrations.view_externalsystem",

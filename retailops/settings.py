@@ -290,3 +290,6 @@ STAFF_TOKEN_TTL_DAYS = int(os.environ.get("STAFF_TOKEN_TTL_DAYS", "30"))
 if TESTING:
     # Password hashing is deliberately slow; tests create many users.
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# A location whose ledger confidence is below this is not offered to ship channels.
+SOURCING_CONFIDENCE_THRESHOLD = Decimal(os.environ.get("SOURCING_CONFIDENCE_THRESHOLD", "0.80"))

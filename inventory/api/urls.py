@@ -1,6 +1,8 @@
 from django.urls import path, register_converter
 
 from inventory.api import views
+from inventory.api.availability import AvailabilityView
+from inventory.api.events import InventoryEventsView
 from inventory.models import CODE_PATTERN
 
 
@@ -23,4 +25,6 @@ urlpatterns = [
     path("locations/<code:code>", views.LocationDetailView.as_view(), name="location-detail"),
     path("channels", views.ChannelListView.as_view(), name="channel-list"),
     path("channels/<code:code>", views.ChannelDetailView.as_view(), name="channel-detail"),
+    path("inventory/events", InventoryEventsView.as_view(), name="inventory-events"),
+    path("availability", AvailabilityView.as_view(), name="availability"),
 ]

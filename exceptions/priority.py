@@ -1,0 +1,37 @@
+"""Case priority: money at risk × urgency × kind weight × anomaly factor.
+
+Every factor is kept beside the score so a person can see why a case ranks where it does.
+"""
+
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+
+from exceptions.policy import policy_for
+
+# Money below this still ranks: a case about a 0-value item is not worthless.
+MINIMUM_MONEY = Decimal("1.00")
+
+
+def urgency(*, sla_due_at: datetime, sla_total_seconds: float, now: datetime) -> Decimal:
+    """1.0 with the whole SLA left, rising to 2.0 at the due time and 3.0 once past it."""
+    if sla_total_seconds <= 0:
+        return Decimal("1.0")
+    left = (sla_due_at - now).total_seconds()
+    if left <= 0:
+        return Decimal("3.0")
+    used = 1 - min(1.0, left / sla_total_seconds)
+    return (Decimal("1.0") + Decimal(str(round(used, 3)))).quantize(Decimal("0.001"))
+
+
+def priority(*, kind: str, money_at_risk: Decimal, urgency_factor: Decimal,
+             anomaly_factor: Decimal = Decimal("1.0")) -> tuple[Decimal, dict]:
+    weight = policy_for(kind).weight
+    money = max(money_at_risk, MINIMUM_MONEY)
+    score = (money * urgency_factor * weight * anomaly_factor).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    factors = {
+        "money_at_risk": str(money_at_risk),
+        "urgency": str(urgency_factor),
+        "kind_weight": str(weight),
+        "anomaly": str(anomaly_factor),
+    }
+    return score, factors

@@ -1,0 +1,275 @@
+"""Inbound inventory events: every partner fact taken exactly once (API.md "Inventory events").
+
+A batch of up to 1,000 events costs a fixed number of statements, whatever its size:
+resolve codes (2), insert the events ignoring conflicts (1) and read back which were
+ours (1), lock every level once (1, plus 2 when levels are new), insert the movements
+(1) and move the levels (1). Dedup is the unique constraint on (source, event id), never
+a read-then-write, so two deliveries of one event racing each other apply it once.
+"""
+
+import hashlib
+import json
+import uuid
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.utils import timezone
+
+from exceptions.services import CaseReport, raise_case
+from exceptions.states import CaseKind
+from inventory.ledger import Movement, Posting, apply_posting, in_retrying_transaction, lock_levels
+from inventory.models import Bucket, InventoryEvent, Location, Sku
+from retailops.access import LocationScope
+
+EventType = InventoryEvent.Type
+Status = InventoryEvent.Status
+
+MAX_BATCH = 1000
+# Clocks drift; a fact dated further ahead than this is refused rather than trusted.
+FUTURE_TOLERANCE = timedelta(minutes=5)
+
+# type → (bucket, sign). Counts are special: their delta is counted − on hand.
+_EFFECTS = {
+    EventType.SALE: (Bucket.ON_HAND, -1),
+    EventType.RETURN: (Bucket.ON_HAND, +1),
+    EventType.RECEIPT: (Bucket.ON_HAND, +1),
+    EventType.DAMAGE: (Bucket.DAMAGED, +1),
+    EventType.ADJUSTMENT: (Bucket.ON_HAND, +1),
+    EventType.TRANSFER_OUT: (Bucket.ON_HAND, -1),
+    EventType.TRANSFER_IN: (Bucket.ON_HAND, +1),
+}
+
+
+@dataclass(frozen=True)
+class IncomingEvent:
+    """One event as the partner sent it, already checked for shape and types."""
+
+    event_id: str
+    type: str
+    sku: str
+    location: str
+    quantity: int
+    occurred_at: datetime
+    reason: str = ""
+    reference: str = ""
+
+    def payload(self) -> dict:
+        return {
+            "event_id": self.event_id, "type": self.type, "sku": self.sku, "location": self.location,
+            "quantity": self.quantity, "occurred_at": self.occurred_at.isoformat(), "reason": self.reason,
+            "reference": self.reference,
+        }
+
+    def content_hash(self) -> str:
+        """Same id and same content is a resend; the occurrence time is compared in UTC."""
+        content = {**self.payload(), "occurred_at": self.occurred_at.astimezone(UTC).isoformat()}
+        return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class EventResult:
+    event_id: str
+    status: str
+    error_code: str = ""
+    error_detail: str = ""
+
+
+@dataclass
+class IngestResult:
+    results: list[EventResult]
+
+    @property
+    def summary(self) -> dict[str, int]:
+        counts = Counter(result.status for result in self.results)
+        return {status: counts.get(status, 0) for status in
+                ("applied", "duplicate", "rejected", "stale", "conflict", "pending_approval")}
+
+
+def _rejection(event: IncomingEvent, *, skus: dict, locations: dict, scope: LocationScope,
+               now: datetime) -> tuple[str, str] | None:
+    if event.type not in EventType.values:
+        return "unknown_type", f"Unknown event type '{event.type}'."
+    if event.type == EventType.COUNT:
+        if event.quantity < 0:
+            return "invalid_quantity", "A count cannot be negative."
+    elif event.type == EventType.ADJUSTMENT:
+        if event.quantity == 0:
+            return "invalid_quantity", "An adjustment must change the quantity."
+    elif event.quantity <= 0:
+        return "invalid_quantity", f"A {event.type} needs a positive quantity."
+    if event.sku not in skus:
+        return "unknown_sku", f"Unknown SKU '{event.sku}'."
+    location = locations.get(event.location)
+    if location is None:
+        return "unknown_location", f"Unknown location '{event.location}'."
+    if not scope.allows(location.pk):
+        return "location_out_of_scope", f"Location '{event.location}' is outside this token's location scope."
+    if event.occurred_at > now + FUTURE_TOLERANCE:
+        return "occurred_in_future", "occurred_at is in the future."
+    return None
+
+
+def events_ingest(*, source: str, events: list[IncomingEvent], actor, scope: LocationScope) -> IngestResult:
+    """Record a batch of partner events; apply each new valid one to the ledger."""
+    if not 1 <= len(events) <= MAX_BATCH:
+        raise ValueError(f"A batch holds 1 to {MAX_BATCH} events.")
+    return in_retrying_transaction(lambda: _ingest(source=source, events=events, actor=actor, scope=scope))
+
+
+def _ingest(*, source: str, events: list[IncomingEvent], actor, scope: LocationScope) -> IngestResult:
+    now = timezone.now()
+    delivery_id = uuid.uuid4()
+    skus = {sku.code: sku for sku in Sku.objects.filter(code__in={e.sku for e in events}).only(
+        "pk", "code", "unit_cost", "price")}
+    locations = {location.code: location for location in Location.objects.filter(
+        code__in={e.location for e in events}).only("pk", "code")}
+
+    # The first occurrence of an id in the batch is the delivery; later ones are resends.
+    first: dict[str, IncomingEvent] = {}
+    for event in events:
+        first.setdefault(event.event_id, event)
+
+    rows = []
+    for event in sorted(first.values(), key=lambda e: e.event_id):  # a fixed order of unique-key locks
+        rejection = _rejection(event, skus=skus, locations=locations, scope=scope, now=now)
+        sku, location = skus.get(event.sku), locations.get(event.location)
+        rows.append(InventoryEvent(
+            source=source, event_id=event.event_id, type=event.type[:32], sku_code=event.sku,
+            location_code=event.location, sku=sku, location=location, quantity=event.quantity,
+            occurred_at=event.occurred_at, received_at=now, reason=event.reason, reference=event.reference,
+            payload_hash=event.content_hash(), payload=event.payload(),
+            status=Status.REJECTED if rejection else Status.APPLIED,
+            error_code=rejection[0] if rejection else "", error_detail=rejection[1] if rejection else "",
+            delivery_id=delivery_id,
+        ))
+    InventoryEvent.objects.bulk_create(rows, ignore_conflicts=True, batch_size=MAX_BATCH)
+    stored = {
+        row.event_id: row
+        for row in InventoryEvent.objects.filter(source=source, event_id__in=list(first)).only(
+            "pk", "event_id", "payload_hash", "payload", "delivery_id", "status", "error_code", "error_detail",
+            "sku_id", "location_id")
+    }
+    ours = {event_id: row for event_id, row in stored.items() if row.delivery_id == delivery_id}
+
+    statuses, case_reports = _apply_new_events(
+        [event for event in events if event.event_id in ours and first[event.event_id] is event
+         and ours[event.event_id].status == Status.APPLIED],
+        ours=ours, skus=skus, locations=locations, actor=actor, source=source,
+    )
+
+    results: list[EventResult] = []
+    seen: set[str] = set()
+    for event in events:
+        row = stored[event.event_id]
+        is_first_delivery = event.event_id in ours and event.event_id not in seen
+        seen.add(event.event_id)
+        if is_first_delivery:
+            status = statuses.get(event.event_id, row.status)
+            results.append(EventResult(event.event_id, status, row.error_code, row.error_detail))
+            if status == Status.REJECTED:
+                case_reports.append(_rejected_case(source, event, row))
+        elif row.payload_hash == event.content_hash():
+            results.append(EventResult(event.event_id, "duplicate"))
+        else:
+            results.append(EventResult(event.event_id, "conflict", "event_id_reused",
+                                       "This event id was already received with different content."))
+            case_reports.append(_conflict_case(source, event, row))
+    for report in case_reports:
+        raise_case(report, actor=actor)
+    return IngestResult(results)
+
+
+def _apply_new_events(events, *, ours, skus, locations, actor, source):
+    """Post the new, valid events; returns their statuses and the cases they raise."""
+    if not events:
+        return {}, []
+    keys = {(skus[e.sku].pk, locations[e.location].pk) for e in events}
+    levels = lock_levels(keys)
+    on_hand = {key: level.on_hand for key, level in levels.items()}
+    counted_at = {key: level.last_counted_at for key, level in levels.items()}
+    threshold: Decimal = settings.APPROVAL_THRESHOLD
+
+    statuses: dict[str, str] = {}
+    variances: dict[str, int] = {}
+    posting = Posting()
+    reports: list[CaseReport] = []
+    for event in events:
+        sku, location = skus[event.sku], locations[event.location]
+        key = (sku.pk, location.pk)
+        row = ours[event.event_id]
+        if counted_at[key] is not None and event.occurred_at < counted_at[key]:
+            statuses[event.event_id] = Status.STALE
+            reports.append(_stale_case(source, event, row, counted_at[key], sku, location))
+            continue
+        if event.type == EventType.COUNT:
+            variance = event.quantity - on_hand[key]
+            variances[event.event_id] = variance
+            if abs(variance) * sku.unit_cost >= threshold:
+                statuses[event.event_id] = Status.PENDING_APPROVAL
+                continue
+            bucket, delta = Bucket.ON_HAND, variance
+            counted_at[key] = event.occurred_at
+            posting.counted_at[key] = event.occurred_at
+        else:
+            bucket, sign = _EFFECTS[event.type]
+            delta = sign * event.quantity
+        if bucket == Bucket.ON_HAND:
+            on_hand[key] += delta
+        if delta:
+            posting.movements.append(Movement(
+                sku_id=sku.pk, location_id=location.pk, bucket=bucket, delta=delta, reason=event.type,
+                occurred_at=event.occurred_at, event_id=row.pk,
+            ))
+        statuses[event.event_id] = Status.APPLIED
+
+    apply_posting(levels, posting, actor=actor, document_type="inventory_event")
+    for status in (Status.STALE, Status.PENDING_APPROVAL):
+        ids = [ours[event_id].pk for event_id, value in statuses.items() if value == status]
+        if ids:
+            InventoryEvent.objects.filter(pk__in=ids).update(status=status)
+    if variances:
+        _record_count_variances({ours[event_id].pk: variance for event_id, variance in variances.items()})
+    return statuses, reports
+
+
+def _record_count_variances(variances: dict[int, int]) -> None:
+    from django.db.models import Case, IntegerField, Value, When
+
+    InventoryEvent.objects.filter(pk__in=list(variances)).update(count_variance=Case(
+        *[When(pk=pk, then=Value(variance)) for pk, variance in variances.items()], output_field=IntegerField()
+    ))
+
+
+def _rejected_case(source: str, event: IncomingEvent, row: InventoryEvent) -> CaseReport:
+    return CaseReport(
+        kind=CaseKind.REJECTED_EVENT,
+        dedup_key=f"rejected_event:{source}:{row.error_code}:{event.sku}:{event.location}"[:255],
+        title=f"{source} sent events that were rejected: {row.error_detail}",
+        subject=row, sku_id=row.sku_id, location_id=row.location_id,
+        context={"source": source, "event": event.payload(), "error": {"code": row.error_code,
+                                                                        "detail": row.error_detail}},
+    )
+
+
+def _conflict_case(source: str, event: IncomingEvent, row: InventoryEvent) -> CaseReport:
+    return CaseReport(
+        kind=CaseKind.DUPLICATE_CONFLICT,
+        dedup_key=f"duplicate_conflict:{source}:{event.event_id}"[:255],
+        title=f"{source} reused event id {event.event_id} with different content",
+        subject=row, sku_id=row.sku_id, location_id=row.location_id,
+        context={"source": source, "original": row.payload, "received": event.payload()},
+    )
+
+
+def _stale_case(source, event, row, counted_at, sku, location) -> CaseReport:
+    return CaseReport(
+        kind=CaseKind.STALE_EVENT,
+        dedup_key=f"stale_event:{sku.pk}:{location.pk}",
+        title=f"{event.type} of {event.quantity} × {sku.code} at {location.code} predates the last count",
+        subject=row, sku_id=sku.pk, location_id=location.pk,
+        money_at_risk=Decimal(event.quantity) * sku.price,
+        context={"source": source, "event": event.payload(), "last_counted_at": counted_at.isoformat()},
+    )

@@ -1,0 +1,28 @@
+from django.core.management.base import BaseCommand
+
+from inventory.models import Location, Sku
+from inventory.verification import ledger_drifts, report_drifts
+
+
+class Command(BaseCommand):
+    help = "Exit 0 when every stock level equals the sum of its movements; else list the drifts and exit 1."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--no-cases", action="store_true", help="Report only; open no ledger_drift cases.")
+
+    def handle(self, *args, no_cases, **options):
+        drifts = ledger_drifts()
+        if not drifts:
+            self.stdout.write("Ledger verified: every level equals the sum of its movements.")
+            return
+        skus = dict(Sku.objects.filter(pk__in={d.sku_id for d in drifts}).values_list("pk", "code"))
+        locations = dict(Location.objects.filter(pk__in={d.location_id for d in drifts}).values_list("pk", "code"))
+        for drift in drifts:
+            self.stdout.write(
+                f"DRIFT {skus.get(drift.sku_id, drift.sku_id)} @ {locations.get(drift.location_id, drift.location_id)} "
+                f"{drift.bucket}: level {drift.level}, movements {drift.movements}"
+            )
+        if not no_cases:
+            report_drifts(drifts)
+        self.stderr.write(f"{len(drifts)} drift(s) found.")
+        raise SystemExit(1)
