@@ -4,7 +4,7 @@ This module imports nothing from the other apps, so every app can raise cases th
 without a dependency cycle.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -31,6 +31,21 @@ class CaseReport:
     location_id: int | None = None
     money_at_risk: Decimal = Decimal("0")
     context: dict = field(default_factory=dict)
+    occurrences: int = 1  # detections folded into this one report
+
+
+def raise_cases(reports: list[CaseReport], *, actor=None) -> None:
+    """Raise many reports; those sharing a dedup key become one raise (the last one's
+    context, the largest money at risk, every occurrence counted)."""
+    merged: dict[str, CaseReport] = {}
+    for report in reports:
+        earlier = merged.get(report.dedup_key)
+        if earlier is not None:
+            report = replace(report, occurrences=earlier.occurrences + report.occurrences,
+                             money_at_risk=max(earlier.money_at_risk, report.money_at_risk))
+        merged[report.dedup_key] = report
+    for report in merged.values():
+        raise_case(report, actor=actor)
 
 
 def raise_case(report: CaseReport, *, actor=None) -> Case:
@@ -76,6 +91,7 @@ def _open(report: CaseReport, *, actor) -> Case:
         location_id=report.location_id,
         context=report.context,
         dedup_key=report.dedup_key,
+        occurrences=report.occurrences,
         first_seen_at=now,
         last_seen_at=now,
         money_at_risk=report.money_at_risk,
@@ -94,7 +110,7 @@ def _open(report: CaseReport, *, actor) -> Case:
 
 def _bump(case: Case, report: CaseReport, *, actor) -> Case:
     now = timezone.now()
-    case.occurrences += 1
+    case.occurrences += report.occurrences
     case.last_seen_at = now
     case.money_at_risk = max(case.money_at_risk, report.money_at_risk)
     case.context = report.context or case.context

@@ -18,7 +18,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.utils import timezone
 
-from exceptions.services import CaseReport, raise_case
+from exceptions.services import CaseReport, raise_cases
 from exceptions.states import CaseKind
 from inventory.ledger import Movement, Posting, apply_posting, in_retrying_transaction, lock_levels
 from inventory.models import Bucket, InventoryEvent, Location, Sku
@@ -177,8 +177,7 @@ def _ingest(*, source: str, events: list[IncomingEvent], actor, scope: LocationS
             results.append(EventResult(event.event_id, "conflict", "event_id_reused",
                                        "This event id was already received with different content."))
             case_reports.append(_conflict_case(source, event, row))
-    for report in case_reports:
-        raise_case(report, actor=actor)
+    raise_cases(case_reports, actor=actor)
     return IngestResult(results)
 
 

@@ -180,8 +180,8 @@ def test_bad_events_are_rejected_stored_with_the_reason_and_raise_a_case(pos, ba
 
 def test_the_same_rejection_again_bumps_its_case(pos):
     send(pos, event("bad1", sku="NOPE"))
-    send(pos, event("bad2", sku="NOPE"))
-    assert Case.objects.get(kind="rejected_event").occurrences == 2
+    send(pos, event("bad2", sku="NOPE"), event("bad3", sku="NOPE"))
+    assert Case.objects.get(kind="rejected_event").occurrences == 3
 
 
 def test_an_event_outside_the_tokens_locations_is_rejected(world, partner_api):
