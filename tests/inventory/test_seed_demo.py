@@ -2,8 +2,12 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.db.models import Sum
 
-from inventory.models import Channel, Location, Sku
+from exceptions.models import Case
+from exceptions.states import CaseKind
+from inventory.models import Channel, InventoryEvent, Location, Sku, StockLevel, StockMovement
+from inventory.verification import ledger_drifts
 
 pytestmark = pytest.mark.django_db
 
@@ -30,3 +34,28 @@ def test_seed_demo_is_deterministic_and_idempotent(django_user_model):
     for username in ("control", "store", "finance", "integration", "admin"):
         assert username in output
         assert django_user_model.objects.get(username=username).groups.count() == 1
+
+
+def stock_state():
+    return (
+        StockMovement.objects.count(),
+        InventoryEvent.objects.count(),
+        list(StockLevel.objects.order_by("sku_id", "location_id").values_list(
+            "on_hand", "damaged", "quality_control", "version")),
+    )
+
+
+def test_seed_demo_stocks_a_ledger_that_verifies_and_a_rerun_adds_nothing():
+    output = seed("--no-users")
+    first = stock_state()
+    seed("--no-users")
+
+    assert stock_state() == first
+    assert "duplicate" in output or "applied" in output
+    assert ledger_drifts() == []
+    totals = StockLevel.objects.aggregate(damaged=Sum("damaged"), qc=Sum("quality_control"), on_hand=Sum("on_hand"))
+    assert totals["damaged"] > 0 and totals["qc"] > 0 and totals["on_hand"] > 0
+    assert InventoryEvent.objects.filter(status=InventoryEvent.Status.APPLIED).count() > 50
+    # The history ends with a few oversells on purpose, so the queue has something to show.
+    assert StockLevel.objects.filter(on_hand__lt=0).exists()
+    assert Case.objects.filter(kind=CaseKind.NEGATIVE_ON_HAND).exists()

@@ -1,6 +1,8 @@
+import time
+
 from django.core.management.base import BaseCommand
 
-from inventory.demo import seed_master_data
+from inventory.demo import seed_master_data, seed_stock_and_history
 from retailops.demo import DEMO_USERS, seed_demo_users
 
 
@@ -14,9 +16,17 @@ class Command(BaseCommand):
         parser.add_argument("--no-users", action="store_true", help="Do not create the demo staff users.")
 
     def handle(self, *args, stores, skus, seed, no_users, **options):
+        started = time.monotonic()
         summary = seed_master_data(stores=stores, skus=skus, seed=seed)
         self.stdout.write(
             f"Demo data: {summary.locations} locations, {summary.skus} SKUs, {summary.channels} channels."
+        )
+        stock = seed_stock_and_history(stores=stores, skus=skus, seed=seed)
+        outcomes = ", ".join(f"{count} {status}" for status, count in sorted(stock.outcomes.items())) or "none"
+        self.stdout.write(
+            f"Demo stock: {stock.levels} levels ({stock.opened} opened now), {stock.on_hand} units on hand "
+            f"({stock.damaged} damaged, {stock.quality_control} in quality control); "
+            f"{stock.events} history events ({outcomes}) in {time.monotonic() - started:.1f}s."
         )
         if no_users:
             return
