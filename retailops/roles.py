@@ -27,14 +27,18 @@ _MASTER_DATA_WRITE = [
     f"inventory.{action}_{model}" for model in ("sku", "location", "channel") for action in ("add", "change")
 ]
 _ALL_LOCATIONS = ["inventory.operate_all_locations"]
+_ORDERS_READ = ["orders.view_order", "orders.view_allocation"]
+_ORDERS_ACT = ["orders.add_order", "orders.change_order", "orders.add_allocation", "orders.change_allocation"]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
-    Role.INVENTORY_CONTROL: [*_MASTER_DATA_READ, *_LEDGER_READ, *_ALL_LOCATIONS],
-    Role.STORE_OPS: [*_MASTER_DATA_READ, *_LEDGER_READ],
-    Role.FINANCE: [*_MASTER_DATA_READ, *_LEDGER_READ, *_ALL_LOCATIONS],
+    Role.INVENTORY_CONTROL: [*_MASTER_DATA_READ, *_LEDGER_READ, *_ALL_LOCATIONS, *_ORDERS_READ, *_ORDERS_ACT],
+    # Store operations act on orders too, but only at their stores (location scope).
+    Role.STORE_OPS: [*_MASTER_DATA_READ, *_LEDGER_READ, *_ORDERS_READ, *_ORDERS_ACT],
+    Role.FINANCE: [*_MASTER_DATA_READ, *_LEDGER_READ, *_ALL_LOCATIONS, *_ORDERS_READ],
     Role.INTEGRATION_SUPPORT: [
         *_MASTER_DATA_READ,
         *_LEDGER_READ,
+        *_ORDERS_READ,
         *_ALL_LOCATIONS,
         "integrations.view_externalsystem",
         "integrations.change_externalsystem",
@@ -43,6 +47,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.OPS_ADMIN: [
         *_MASTER_DATA_READ,
         *_LEDGER_READ,
+        *_ORDERS_READ,
+        *_ORDERS_ACT,
         *_MASTER_DATA_WRITE,
         *_ALL_LOCATIONS,
         "integrations.view_externalsystem",
@@ -88,6 +94,7 @@ def role_of(user) -> str | None:
 # exist yet are left out, so the bar only shows what works.
 NAVIGATION = [
     ("Home", "home", None),
+    ("Orders", "orders:list", "orders.view_order"),
     ("API docs", "api-docs", None),
 ]
 

@@ -224,6 +224,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "LocationKindEnum": "inventory.models.Location.Kind",
         "ChannelKindEnum": "inventory.models.Channel.Kind",
+        "OrderStatusEnum": "orders.states.OrderStatus",
+        "AllocationStatusEnum": "orders.states.AllocationStatus",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
@@ -293,3 +295,23 @@ if TESTING:
 
 # A location whose ledger confidence is below this is not offered to ship channels.
 SOURCING_CONFIDENCE_THRESHOLD = Decimal(os.environ.get("SOURCING_CONFIDENCE_THRESHOLD", "0.80"))
+
+# --- Orders ---------------------------------------------------------------------------
+
+# Sourcing prefers locations by kind in this order (after fewest splits, before region).
+SOURCING_LOCATION_PRIORITY = env_list("SOURCING_LOCATION_PRIORITY", "dc,dark_store,3pl,store,virtual")
+# A pickup order must be acknowledged by its store within this many minutes, else a case.
+PICKUP_ACK_WINDOW_MINUTES = int(os.environ.get("PICKUP_ACK_WINDOW_MINUTES", "120"))
+# Per-location overrides, "CODE=MINUTES,CODE=MINUTES".
+PICKUP_ACK_WINDOW_MINUTES_BY_LOCATION = {
+    code.strip(): int(minutes)
+    for code, _sep, minutes in (item.partition("=") for item in env_list("PICKUP_ACK_WINDOW_MINUTES_BY_LOCATION"))
+}
+CELERY_BEAT_SCHEDULE["orders-expire-holds"] = {
+    "task": "orders.tasks.reservations_expire",
+    "schedule": crontab(),  # every minute
+}
+CELERY_BEAT_SCHEDULE["orders-detect-overdue-pickups"] = {
+    "task": "orders.tasks.pickups_overdue_detect",
+    "schedule": crontab(),
+}

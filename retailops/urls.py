@@ -8,6 +8,7 @@ from retailops import health, views
 api_v1 = [
     path("", include("integrations.api.urls")),
     path("", include("inventory.api.urls")),
+    path("", include("orders.api.urls")),
 ]
 
 urlpatterns = [

@@ -1,0 +1,65 @@
+"""Order and allocation statuses, and the moves between them.
+
+The tables are the whole lifecycle: a move not listed here raises `InvalidState`
+(409 `invalid_state`). The transition functions in `orders.transitions` check them
+under the row lock.
+"""
+
+from django.db import models
+
+from retailops.errors import InvalidState
+
+
+class OrderStatus(models.TextChoices):
+    ALLOCATED = "allocated"
+    PARTIALLY_SHIPPED = "partially_shipped"
+    SHIPPED = "shipped"
+    PICKED_UP = "picked_up"
+    CANCELLED = "cancelled"
+
+
+class Fulfillment(models.TextChoices):
+    SHIP = "ship"
+    PICKUP = "pickup"
+
+
+class AllocationOrigin(models.TextChoices):
+    HOLD = "hold"  # a checkout hold (POST /reservations); an order may consume it later
+    ORDER = "order"  # made by sourcing an order line
+
+
+class AllocationStatus(models.TextChoices):
+    RESERVED = "reserved"
+    PICKED = "picked"
+    SHIPPED = "shipped"  # left the building: shipped, or collected at a pickup counter
+    RELEASED = "released"  # a checkout hold given back by its client
+    CANCELLED = "cancelled"  # the order was cancelled
+    EXPIRED = "expired"  # a checkout hold outlived its TTL
+
+
+ORDER_TRANSITIONS: dict[str, set[str]] = {
+    OrderStatus.ALLOCATED: {OrderStatus.PARTIALLY_SHIPPED, OrderStatus.SHIPPED, OrderStatus.PICKED_UP,
+                            OrderStatus.CANCELLED},
+    OrderStatus.PARTIALLY_SHIPPED: {OrderStatus.PARTIALLY_SHIPPED, OrderStatus.SHIPPED},
+    OrderStatus.SHIPPED: set(),
+    OrderStatus.PICKED_UP: set(),
+    OrderStatus.CANCELLED: set(),
+}
+
+ALLOCATION_TRANSITIONS: dict[str, set[str]] = {
+    AllocationStatus.RESERVED: {AllocationStatus.PICKED, AllocationStatus.SHIPPED, AllocationStatus.RELEASED,
+                                AllocationStatus.CANCELLED, AllocationStatus.EXPIRED},
+    AllocationStatus.PICKED: {AllocationStatus.SHIPPED, AllocationStatus.CANCELLED},
+    AllocationStatus.SHIPPED: set(),
+    AllocationStatus.RELEASED: set(),
+    AllocationStatus.CANCELLED: set(),
+    AllocationStatus.EXPIRED: set(),
+}
+
+# Allocations in these statuses hold units in `committed` at their level.
+HOLDING_STATUSES = (AllocationStatus.RESERVED, AllocationStatus.PICKED)
+
+
+def check_transition(table: dict[str, set[str]], current: str, target: str, *, noun: str) -> None:
+    if target not in table.get(current, set()):
+        raise InvalidState(f"The {noun} is {current}; it cannot become {target}.", current_status=current)

@@ -1,0 +1,393 @@
+"""POST/GET /api/v1/orders and the fulfilment verbs (API.md "Orders")."""
+
+import pytest
+
+from inventory.models import StockLevel
+from inventory.verification import ledger_drifts
+from orders.models import Allocation, Order
+from orders.states import HOLDING_STATUSES
+from tests.orders.factories import stock
+
+pytestmark = pytest.mark.django_db
+
+
+def committed(sku, location):
+    level = StockLevel.objects.filter(sku=sku, location=location).first()
+    return level.committed if level else 0
+
+
+def on_hand(sku, location):
+    return StockLevel.objects.get(sku=sku, location=location).on_hand
+
+
+def assert_committed_matches_allocations():
+    for level in StockLevel.objects.all():
+        held = sum(Allocation.objects.filter(sku_id=level.sku_id, location_id=level.location_id,
+                                             status__in=HOLDING_STATUSES).values_list("quantity", flat=True))
+        assert level.committed == held, (level, level.committed, held)
+    assert ledger_drifts() == []
+
+
+def order_body(external_id="o-1", lines=None, **extra):
+    return {"external_id": external_id, "channel": "web", "fulfillment": "ship",
+            "lines": [{"line_id": "1", "sku": "A", "quantity": 2}] if lines is None else lines, **extra}
+
+
+@pytest.fixture
+def api(partner_api):
+    return partner_api()
+
+
+def test_an_order_allocates_every_line_and_answers_201(api, shop):
+    stock(shop.a, shop.dc, 10)
+    stock(shop.b, shop.dc, 10)
+    response = api.post("/api/v1/orders", order_body(lines=[{"line_id": "1", "sku": "A", "quantity": 2},
+                                                            {"line_id": "2", "sku": "B", "quantity": 3}]),
+                        format="json")
+
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["external_id"] == "o-1"
+    assert body["status"] == "allocated"
+    lines = [(line["line_id"], line["sku"], line["quantity"]) for line in body["lines"]]
+    assert lines == [("1", "A", 2), ("2", "B", 3)]
+    assert body["lines"][0]["allocations"][0] | {"id": 0} == {"id": 0, "location": "DC1", "quantity": 2,
+                                                             "status": "reserved", "reservation": None}
+    assert (committed(shop.a, shop.dc), committed(shop.b, shop.dc)) == (2, 3)
+    assert_committed_matches_allocations()
+
+
+def test_all_or_nothing_when_one_line_cannot_be_allocated(api, shop):
+    stock(shop.a, shop.dc, 10)
+    stock(shop.b, shop.dc, 1)
+    response = api.post("/api/v1/orders", order_body(lines=[{"line_id": "1", "sku": "A", "quantity": 2},
+                                                            {"line_id": "2", "sku": "B", "quantity": 3}]),
+                        format="json")
+
+    assert response.status_code == 409
+    assert response.json()["code"] == "insufficient_stock"
+    assert response.json()["line_id"] == "2"
+    assert not Order.objects.exists()
+    assert not Allocation.objects.exists()
+    assert committed(shop.a, shop.dc) == 0
+
+
+def test_the_same_order_again_answers_200_with_the_existing_order(api, shop):
+    stock(shop.a, shop.dc, 10)
+    first = api.post("/api/v1/orders", order_body(), format="json")
+    again = api.post("/api/v1/orders", order_body(), format="json")
+
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["id"] == first.json()["id"]
+    assert committed(shop.a, shop.dc) == 2
+
+
+def test_the_same_external_id_with_other_content_is_409_order_exists(api, shop):
+    stock(shop.a, shop.dc, 10)
+    api.post("/api/v1/orders", order_body(), format="json")
+    response = api.post("/api/v1/orders", order_body(lines=[{"line_id": "1", "sku": "A", "quantity": 3}]),
+                        format="json")
+    assert response.status_code == 409
+    assert response.json()["code"] == "order_exists"
+    assert committed(shop.a, shop.dc) == 2
+
+
+def test_another_partner_reusing_an_external_id_gets_order_exists_not_the_order(partner_api, shop):
+    stock(shop.a, shop.dc, 10)
+    partner_api("partner-a").post("/api/v1/orders", order_body(), format="json")
+    response = partner_api("partner-b").post("/api/v1/orders", order_body(), format="json")
+    assert response.status_code == 409
+    assert response.json()["code"] == "order_exists"
+
+
+def test_an_order_consumes_a_hold_instead_of_holding_twice(api, shop):
+    stock(shop.a, shop.s2, 3)
+    hold = api.post("/api/v1/reservations", {"sku": "A", "quantity": 3, "channel": "web"}, format="json").json()
+    response = api.post("/api/v1/orders", order_body(
+        lines=[{"line_id": "1", "sku": "A", "quantity": 3, "reservation": hold["id"]}]), format="json")
+
+    assert response.status_code == 201, response.json()
+    allocation = response.json()["lines"][0]["allocations"][0]
+    assert allocation["reservation"] == hold["id"]
+    assert committed(shop.a, shop.s2) == 3
+    assert api.get(f"/api/v1/reservations/{hold['id']}").json()["order"] == response.json()["id"]
+    assert_committed_matches_allocations()
+
+
+def test_a_larger_hold_is_trimmed_to_the_line_and_the_rest_given_back(api, shop):
+    stock(shop.a, shop.dc, 10)
+    hold = api.post("/api/v1/reservations", {"sku": "A", "quantity": 5, "channel": "web"}, format="json").json()
+    api.post("/api/v1/orders", order_body(lines=[{"line_id": "1", "sku": "A", "quantity": 2,
+                                                  "reservation": hold["id"]}]), format="json")
+    assert committed(shop.a, shop.dc) == 2
+    assert_committed_matches_allocations()
+
+
+def test_a_smaller_hold_is_topped_up_by_sourcing(api, shop):
+    stock(shop.a, shop.dc, 10)
+    hold = api.post("/api/v1/reservations", {"sku": "A", "quantity": 1, "channel": "web"}, format="json").json()
+    body = api.post("/api/v1/orders", order_body(lines=[{"line_id": "1", "sku": "A", "quantity": 4,
+                                                         "reservation": hold["id"]}]), format="json").json()
+    assert sorted(a["quantity"] for a in body["lines"][0]["allocations"]) == [1, 3]
+    assert committed(shop.a, shop.dc) == 4
+    assert_committed_matches_allocations()
+
+
+def test_a_released_hold_is_not_honoured_but_the_line_is_sourced_afresh(api, shop):
+    stock(shop.a, shop.dc, 2)
+    hold = api.post("/api/v1/reservations", {"sku": "A", "quantity": 2, "channel": "web"}, format="json").json()
+    api.post(f"/api/v1/reservations/{hold['id']}/release", format="json")
+    response = api.post("/api/v1/orders", order_body(lines=[{"line_id": "1", "sku": "A", "quantity": 2,
+                                                             "reservation": hold["id"]}]), format="json")
+    assert response.status_code == 201
+    assert response.json()["lines"][0]["allocations"][0]["reservation"] is None
+    assert_committed_matches_allocations()
+
+
+def test_another_partners_hold_is_an_unknown_reservation(partner_api, shop):
+    stock(shop.a, shop.dc, 10)
+    hold = partner_api("partner-a").post("/api/v1/reservations", {"sku": "A", "quantity": 1, "channel": "web"},
+                                         format="json").json()
+    response = partner_api("partner-b").post("/api/v1/orders", order_body(
+        lines=[{"line_id": "1", "sku": "A", "quantity": 1, "reservation": hold["id"]}]), format="json")
+    assert response.status_code == 400
+    assert response.json()["code"] == "unknown_reservation"
+    assert response.json()["errors"][0]["field"] == "lines[0].reservation"
+
+
+def test_a_hold_for_another_sku_is_a_reservation_mismatch(api, shop):
+    stock(shop.a, shop.dc, 10)
+    stock(shop.b, shop.dc, 10)
+    hold = api.post("/api/v1/reservations", {"sku": "A", "quantity": 1, "channel": "web"}, format="json").json()
+    response = api.post("/api/v1/orders", order_body(
+        lines=[{"line_id": "1", "sku": "B", "quantity": 1, "reservation": hold["id"]}]), format="json")
+    assert response.status_code == 400
+    assert response.json()["code"] == "reservation_mismatch"
+
+
+@pytest.mark.parametrize(("body", "code", "field"), [
+    (order_body(channel="nope"), "unknown_channel", "channel"),
+    (order_body(lines=[{"line_id": "1", "sku": "NOPE", "quantity": 1}]), "unknown_sku", "lines[0].sku"),
+    (order_body(lines=[{"line_id": "1", "sku": "A", "quantity": 0}]), "min_value", "lines[0].quantity"),
+    (order_body(lines=[{"line_id": "1", "sku": "A", "quantity": -1}]), "min_value", "lines[0].quantity"),
+    (order_body(lines=[{"line_id": "1", "sku": "A", "quantity": 1.5}]), "invalid", "lines[0].quantity"),
+    (order_body(lines=[{"line_id": "1", "sku": "A", "quantity": 1}, {"line_id": "1", "sku": "A", "quantity": 1}]),
+     "duplicate_line_id", "lines[1].line_id"),
+    (order_body(lines=[]), "min_length", "lines"),
+    (order_body(fulfillment="drone"), "invalid_choice", "fulfillment"),
+    (order_body(fulfillment="pickup"), "required", "pickup_location"),
+    (order_body(fulfillment="pickup", pickup_location="NOWHERE"), "unknown_location", "pickup_location"),
+    ({"channel": "web", "fulfillment": "ship", "lines": [{"line_id": "1", "sku": "A", "quantity": 1}]},
+     "required", "external_id"),
+])
+def test_bad_order_input_is_a_400_problem_naming_the_field(api, shop, body, code, field):
+    stock(shop.a, shop.dc, 10)
+    response = api.post("/api/v1/orders", body, format="json")
+    assert response.status_code == 400, response.json()
+    assert response.json()["code"] == code
+    assert response.json()["errors"][0]["field"] == field
+    assert not Order.objects.exists()
+
+
+def test_cancel_releases_the_allocations_and_cancelling_twice_answers_the_same(api, shop):
+    stock(shop.a, shop.dc, 10)
+    order_id = api.post("/api/v1/orders", order_body(), format="json").json()["id"]
+
+    first = api.post(f"/api/v1/orders/{order_id}/cancel", format="json")
+    second = api.post(f"/api/v1/orders/{order_id}/cancel", format="json")
+
+    assert first.status_code == second.status_code == 200
+    assert first.json() == second.json()
+    assert first.json()["status"] == "cancelled"
+    assert first.json()["lines"][0]["allocations"][0]["status"] == "cancelled"
+    assert committed(shop.a, shop.dc) == 0
+    assert_committed_matches_allocations()
+
+
+def test_ship_takes_units_out_of_on_hand_and_committed(api, shop):
+    stock(shop.a, shop.dc, 10)
+    order_id = api.post("/api/v1/orders", order_body(), format="json").json()["id"]
+    response = api.post(f"/api/v1/orders/{order_id}/ship", {}, format="json")
+
+    assert response.status_code == 200
+    assert response.json()["status"] == "shipped"
+    assert (on_hand(shop.a, shop.dc), committed(shop.a, shop.dc)) == (8, 0)
+    again = api.post(f"/api/v1/orders/{order_id}/ship", {}, format="json")
+    assert again.status_code == 200
+    assert on_hand(shop.a, shop.dc) == 8
+    assert_committed_matches_allocations()
+
+
+def test_shipping_from_one_location_of_a_split_order_is_a_partial_shipment(api, shop):
+    stock(shop.a, shop.s1, 2)
+    stock(shop.a, shop.s2, 2)
+    order_id = api.post("/api/v1/orders", order_body(lines=[{"line_id": "1", "sku": "A", "quantity": 4}]),
+                        format="json").json()["id"]
+    response = api.post(f"/api/v1/orders/{order_id}/ship", {"location": "S1"}, format="json")
+    assert response.json()["status"] == "partially_shipped"
+    assert (on_hand(shop.a, shop.s1), on_hand(shop.a, shop.s2)) == (0, 2)
+    again = api.post(f"/api/v1/orders/{order_id}/ship", {"location": "S1"}, format="json")
+    assert again.status_code == 409
+    assert again.json()["code"] == "invalid_state"
+    assert api.post(f"/api/v1/orders/{order_id}/ship", {"location": "S2"}, format="json").json()["status"] == "shipped"
+    assert_committed_matches_allocations()
+
+
+def test_shipping_a_cancelled_order_is_409_invalid_state(api, shop):
+    stock(shop.a, shop.dc, 10)
+    order_id = api.post("/api/v1/orders", order_body(), format="json").json()["id"]
+    api.post(f"/api/v1/orders/{order_id}/cancel", format="json")
+
+    response = api.post(f"/api/v1/orders/{order_id}/ship", {}, format="json")
+    assert response.status_code == 409
+    assert response.json()["code"] == "invalid_state"
+    assert on_hand(shop.a, shop.dc) == 10
+
+
+def test_cancelling_a_shipped_order_is_409_invalid_state(api, shop):
+    stock(shop.a, shop.dc, 10)
+    order_id = api.post("/api/v1/orders", order_body(), format="json").json()["id"]
+    api.post(f"/api/v1/orders/{order_id}/ship", {}, format="json")
+    response = api.post(f"/api/v1/orders/{order_id}/cancel", format="json")
+    assert response.status_code == 409
+    assert response.json()["code"] == "invalid_state"
+
+
+def test_ship_from_an_unknown_location_is_400(api, shop):
+    stock(shop.a, shop.dc, 10)
+    order_id = api.post("/api/v1/orders", order_body(), format="json").json()["id"]
+    response = api.post(f"/api/v1/orders/{order_id}/ship", {"location": "NOWHERE"}, format="json")
+    assert response.status_code == 400
+    assert response.json()["code"] == "unknown_location"
+
+
+def pickup_body(**extra):
+    return order_body(fulfillment="pickup", pickup_location="S1", **extra)
+
+
+def test_a_pickup_order_is_allocated_at_its_pickup_location_and_collected_there(api, shop):
+    stock(shop.a, shop.dc, 10)
+    stock(shop.a, shop.s1, 2)
+    created = api.post("/api/v1/orders", pickup_body(), format="json")
+    assert created.status_code == 201
+    assert created.json()["lines"][0]["allocations"][0]["location"] == "S1"
+    assert created.json()["pickup_ack_due_at"] is not None
+
+    order_id = created.json()["id"]
+    assert api.post(f"/api/v1/orders/{order_id}/ship", {}, format="json").status_code == 409
+    picked = api.post(f"/api/v1/orders/{order_id}/pickup", format="json")
+    assert picked.status_code == 200
+    assert picked.json()["status"] == "picked_up"
+    assert (on_hand(shop.a, shop.s1), committed(shop.a, shop.s1)) == (0, 0)
+    assert api.post(f"/api/v1/orders/{order_id}/pickup", format="json").status_code == 200
+    assert_committed_matches_allocations()
+
+
+def test_a_pickup_order_never_takes_stock_from_elsewhere(api, shop):
+    stock(shop.a, shop.dc, 10)
+    stock(shop.a, shop.s1, 1)
+    response = api.post("/api/v1/orders", pickup_body(), format="json")
+    assert response.status_code == 409
+    assert response.json()["code"] == "insufficient_stock"
+
+
+def test_picking_up_a_ship_order_is_409_invalid_state(api, shop):
+    stock(shop.a, shop.dc, 10)
+    order_id = api.post("/api/v1/orders", order_body(), format="json").json()["id"]
+    response = api.post(f"/api/v1/orders/{order_id}/pickup", format="json")
+    assert response.status_code == 409
+    assert response.json()["code"] == "invalid_state"
+
+
+def test_acknowledging_a_pickup_order_records_when(api, shop):
+    stock(shop.a, shop.s1, 2)
+    order_id = api.post("/api/v1/orders", pickup_body(), format="json").json()["id"]
+    first = api.post(f"/api/v1/orders/{order_id}/acknowledge", format="json")
+    second = api.post(f"/api/v1/orders/{order_id}/acknowledge", format="json")
+    assert first.status_code == second.status_code == 200
+    assert first.json()["pickup_acknowledged_at"] == second.json()["pickup_acknowledged_at"] is not None
+
+
+def test_get_reads_an_order_with_its_sourcing_explanation(api, shop):
+    stock(shop.a, shop.dc, 10)
+    order_id = api.post("/api/v1/orders", order_body(), format="json").json()["id"]
+    response = api.get(f"/api/v1/orders/{order_id}")
+    assert response.status_code == 200
+    sourcing = response.json()["lines"][0]["sourcing"]
+    assert sourcing["rule"] == "whole_line_at_one_location"
+    assert sourcing["candidates"][0] == {"location": "DC1", "kind": "dc", "region": "north", "available": 10,
+                                         "eligible": True, "allocated": 2}
+
+
+def test_a_partner_cannot_read_or_act_on_another_partners_order(partner_api, shop):
+    stock(shop.a, shop.dc, 10)
+    order_id = partner_api("partner-a").post("/api/v1/orders", order_body(), format="json").json()["id"]
+    other = partner_api("partner-b")
+    assert other.get(f"/api/v1/orders/{order_id}").status_code == 404
+    assert other.post(f"/api/v1/orders/{order_id}/cancel", format="json").status_code == 404
+    assert other.post(f"/api/v1/orders/{order_id}/ship", {}, format="json").status_code == 404
+    assert other.get("/api/v1/orders").json()["results"] == []
+    assert committed(shop.a, shop.dc) == 2
+
+
+def test_unknown_order_is_404(api, shop):
+    assert api.get("/api/v1/orders/12345").status_code == 404
+    assert api.post("/api/v1/orders/12345/cancel", format="json").status_code == 404
+
+
+def test_list_filters_by_channel_and_status(api, shop):
+    stock(shop.a, shop.dc, 20)
+    first = api.post("/api/v1/orders", order_body("o-1"), format="json").json()["id"]
+    second = api.post("/api/v1/orders", order_body("o-2"), format="json").json()["id"]
+    api.post(f"/api/v1/orders/{first}/cancel", format="json")
+
+    assert [o["id"] for o in api.get("/api/v1/orders").json()["results"]] == [second, first]
+    assert [o["id"] for o in api.get("/api/v1/orders?status=cancelled").json()["results"]] == [first]
+    assert [o["id"] for o in api.get("/api/v1/orders?channel=web&status=allocated").json()["results"]] == [second]
+    assert api.get("/api/v1/orders?channel=other").json()["results"] == []
+    assert api.get("/api/v1/orders?status=lost").status_code == 400
+
+
+def test_list_is_cursor_paginated(api, shop):
+    stock(shop.a, shop.dc, 20)
+    for n in range(3):
+        api.post("/api/v1/orders", order_body(f"o-{n}"), format="json")
+    page = api.get("/api/v1/orders?limit=2").json()
+    assert len(page["results"]) == 2
+    rest = api.get(page["next"]).json()
+    assert len(rest["results"]) == 1
+    assert rest["next"] is None
+
+
+def test_list_costs_the_same_queries_for_any_number_of_orders(api, shop, django_assert_num_queries):
+    stock(shop.a, shop.dc, 100)
+    stock(shop.b, shop.s1, 100)
+    for n in range(5):
+        api.post("/api/v1/orders", order_body(f"o-{n}", lines=[{"line_id": "1", "sku": "A", "quantity": 1},
+                                                               {"line_id": "2", "sku": "B", "quantity": 1}]),
+                 format="json")
+    # token lookup, orders page, lines (+ SKUs), allocations (+ locations)
+    with django_assert_num_queries(4):
+        response = api.get("/api/v1/orders")
+    assert len(response.json()["results"]) == 5
+
+
+def test_an_idempotent_replay_of_an_order_places_it_once(api, shop):
+    stock(shop.a, shop.dc, 10)
+    headers = {"HTTP_IDEMPOTENCY_KEY": "order-1"}
+    first = api.post("/api/v1/orders", order_body(), format="json", **headers)
+    again = api.post("/api/v1/orders", order_body(), format="json", **headers)
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again["Idempotent-Replayed"] == "true"
+    assert Order.objects.count() == 1
+    assert committed(shop.a, shop.dc) == 2
+
+
+def test_an_idempotent_replay_of_a_cancel_cancels_once(api, shop):
+    stock(shop.a, shop.dc, 10)
+    order_id = api.post("/api/v1/orders", order_body(), format="json").json()["id"]
+    headers = {"HTTP_IDEMPOTENCY_KEY": "cancel-1"}
+    first = api.post(f"/api/v1/orders/{order_id}/cancel", format="json", **headers)
+    again = api.post(f"/api/v1/orders/{order_id}/cancel", format="json", **headers)
+    assert first.json() == again.json()
+    assert again["Idempotent-Replayed"] == "true"
