@@ -1,7 +1,7 @@
 from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
-from inventory.models import Channel, Location, Sku
+from inventory.models import ApprovalPolicy, Channel, Location, Sku
 
 
 @admin.register(Sku)
@@ -24,3 +24,11 @@ class ChannelAdmin(SimpleHistoryAdmin):
     list_display = ["code", "name", "kind", "priority", "safety_buffer", "active"]
     list_filter = ["kind", "active"]
     search_fields = ["code", "name"]
+
+
+@admin.register(ApprovalPolicy)
+class ApprovalPolicyAdmin(SimpleHistoryAdmin):
+    """Ops admins set the adjustment approval thresholds here; the history keeps every change."""
+
+    list_display = ["threshold", "second_threshold", "active", "note", "updated_at"]
+    list_filter = ["active"]

@@ -14,18 +14,30 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import NamedTuple
 
-from django.conf import settings
 from django.utils import timezone
 
 from exceptions.services import CaseReport, raise_cases
 from exceptions.states import CaseKind
-from inventory.ledger import Movement, Posting, apply_posting, in_retrying_transaction, lock_levels
+from inventory.adjustments import PendingCount, adjustments_from_counts, approval_policy_current
+from inventory.errors import LocationOutOfScope
+from inventory.ledger import (
+    Movement,
+    Posting,
+    apply_posting,
+    in_retrying_transaction,
+    insert_columns,
+    lock_levels,
+    uses_array_statements,
+)
 from inventory.models import Bucket, InventoryEvent, Location, Sku
 from retailops.access import LocationScope
+from retailops.errors import InvalidState
 
 EventType = InventoryEvent.Type
 Status = InventoryEvent.Status
+_EVENT_TYPES = frozenset(EventType.values)
 
 MAX_BATCH = 1000
 # Clocks drift; a fact dated further ahead than this is refused rather than trusted.
@@ -90,7 +102,7 @@ class IngestResult:
 
 def _rejection(event: IncomingEvent, *, skus: dict, locations: dict, scope: LocationScope,
                now: datetime) -> tuple[str, str] | None:
-    if event.type not in EventType.values:
+    if event.type not in _EVENT_TYPES:
         return "unknown_type", f"Unknown event type '{event.type}'."
     if event.type == EventType.COUNT:
         if event.quantity < 0:
@@ -132,36 +144,40 @@ def _ingest(*, source: str, events: list[IncomingEvent], actor, scope: LocationS
     for event in events:
         first.setdefault(event.event_id, event)
 
+    hashes = {event_id: event.content_hash() for event_id, event in first.items()}
     rows = []
     for event in sorted(first.values(), key=lambda e: e.event_id):  # a fixed order of unique-key locks
         rejection = _rejection(event, skus=skus, locations=locations, scope=scope, now=now)
         sku, location = skus.get(event.sku), locations.get(event.location)
-        rows.append(InventoryEvent(
+        rows.append(dict(
             source=source, event_id=event.event_id, type=event.type[:32], sku_code=event.sku,
-            location_code=event.location, sku=sku, location=location, quantity=event.quantity,
+            location_code=event.location, sku_id=sku.pk if sku else None,
+            location_id=location.pk if location else None, quantity=event.quantity,
             occurred_at=event.occurred_at, received_at=now, reason=event.reason, reference=event.reference,
-            payload_hash=event.content_hash(), payload=event.payload(),
-            status=Status.REJECTED if rejection else Status.APPLIED,
+            payload_hash=hashes[event.event_id], payload=event.payload(),
+            status=str(Status.REJECTED if rejection else Status.APPLIED),
             error_code=rejection[0] if rejection else "", error_detail=rejection[1] if rejection else "",
             delivery_id=delivery_id,
         ))
-    InventoryEvent.objects.bulk_create(rows, ignore_conflicts=True, batch_size=MAX_BATCH)
-    stored = {
-        row.event_id: row
-        for row in InventoryEvent.objects.filter(source=source, event_id__in=list(first)).only(
-            "pk", "event_id", "payload_hash", "payload", "delivery_id", "status", "error_code", "error_detail",
-            "sku_id", "location_id")
-    }
+    inserted = _insert_events(rows)
+    if inserted is None:
+        stored = _stored_events(source, list(first))
+    else:  # the rows this batch inserted are known without reading them back
+        stored = {row["event_id"]: _StoredEvent(pk=inserted[row["event_id"]], **{
+            name: row[name] for name in _StoredEvent._fields if name != "pk"}) for row in rows
+            if row["event_id"] in inserted}
+        stored.update(_stored_events(source, [event_id for event_id in first if event_id not in inserted]))
     ours = {event_id: row for event_id, row in stored.items() if row.delivery_id == delivery_id}
 
-    statuses, case_reports = _apply_new_events(
+    statuses, stale = _apply_new_events(
         [event for event in events if event.event_id in ours and first[event.event_id] is event
          and ours[event.event_id].status == Status.APPLIED],
-        ours=ours, skus=skus, locations=locations, actor=actor, source=source,
+        ours=ours, skus=skus, locations=locations, actor=actor,
     )
 
     results: list[EventResult] = []
     seen: set[str] = set()
+    to_report: list[tuple[str, IncomingEvent]] = []  # (rejected | conflict, event), in the batch's order
     for event in events:
         row = stored[event.event_id]
         is_first_delivery = event.event_id in ours and event.event_id not in seen
@@ -170,44 +186,101 @@ def _ingest(*, source: str, events: list[IncomingEvent], actor, scope: LocationS
             status = statuses.get(event.event_id, row.status)
             results.append(EventResult(event.event_id, status, row.error_code, row.error_detail))
             if status == Status.REJECTED:
-                case_reports.append(_rejected_case(source, event, row))
-        elif row.payload_hash == event.content_hash():
+                to_report.append((Status.REJECTED, event))
+        elif row.payload_hash == (hashes[event.event_id] if first[event.event_id] is event
+                                  else event.content_hash()):
             results.append(EventResult(event.event_id, "duplicate"))
         else:
             results.append(EventResult(event.event_id, "conflict", "event_id_reused",
                                        "This event id was already received with different content."))
-            case_reports.append(_conflict_case(source, event, row))
-    raise_cases(case_reports, actor=actor)
+            to_report.append(("conflict", event))
+    if stale or to_report:
+        # Cases name their event row; the rows are read whole only when there are cases.
+        instances = InventoryEvent.objects.in_bulk(
+            [stored[event.event_id].pk for event, *_rest in stale]
+            + [stored[event.event_id].pk for _kind, event in to_report]
+        )
+
+        def instance(event: IncomingEvent) -> InventoryEvent:
+            return instances[stored[event.event_id].pk]
+
+        case_reports = [_stale_case(source, event, instance(event), counted_at, sku, location)
+                        for event, counted_at, sku, location in stale]
+        case_reports += [
+            _rejected_case(source, event, instance(event)) if kind == Status.REJECTED
+            else _conflict_case(source, event, instance(event))
+            for kind, event in to_report
+        ]
+        raise_cases(case_reports, actor=actor)
     return IngestResult(results)
 
 
-def _apply_new_events(events, *, ours, skus, locations, actor, source):
-    """Post the new, valid events; returns their statuses and the cases they raise."""
+class _StoredEvent(NamedTuple):
+    """What a batch needs to know of each stored row of its event ids."""
+
+    pk: int
+    event_id: str
+    payload_hash: str
+    delivery_id: uuid.UUID
+    status: str
+    error_code: str
+    error_detail: str
+    sku_id: int | None
+    location_id: int | None
+
+
+def _stored_events(source: str, event_ids: list[str]) -> dict[str, _StoredEvent]:
+    if not event_ids:
+        return {}
+    return {row.event_id: row for row in map(_StoredEvent._make, InventoryEvent.objects.filter(
+        source=source, event_id__in=event_ids).values_list(*_StoredEvent._fields))}
+
+
+def _insert_events(rows: list[dict]) -> dict[str, int] | None:
+    """Insert the batch's events; an (source, event id) already stored keeps its row.
+    On PostgreSQL, returns the ids of the rows inserted ({event id: pk}); elsewhere None."""
+    if not uses_array_statements():
+        InventoryEvent.objects.bulk_create([InventoryEvent(**row) for row in rows], ignore_conflicts=True,
+                                           batch_size=MAX_BATCH)
+        return None
+    columns = {name: [row[name] for row in rows] for name in rows[0]}
+    columns["payload"] = [json.dumps(payload) for payload in columns["payload"]]
+    returned = insert_columns(InventoryEvent, columns, ignore_conflicts=True, returning=("event_id", "id"))
+    return dict(returned)
+
+
+def _apply_new_events(events, *, ours, skus, locations, actor):
+    """Post the new, valid events; returns their statuses and the stale ones, as
+    (event, last counted at, sku, location)."""
     if not events:
         return {}, []
     keys = {(skus[e.sku].pk, locations[e.location].pk) for e in events}
     levels = lock_levels(keys)
     on_hand = {key: level.on_hand for key, level in levels.items()}
     counted_at = {key: level.last_counted_at for key, level in levels.items()}
-    threshold: Decimal = settings.APPROVAL_THRESHOLD
+    policy = approval_policy_current()
+    pending_counts: list[PendingCount] = []
 
     statuses: dict[str, str] = {}
     variances: dict[str, int] = {}
     posting = Posting()
-    reports: list[CaseReport] = []
+    stale: list[tuple] = []
     for event in events:
         sku, location = skus[event.sku], locations[event.location]
         key = (sku.pk, location.pk)
         row = ours[event.event_id]
         if counted_at[key] is not None and event.occurred_at < counted_at[key]:
             statuses[event.event_id] = Status.STALE
-            reports.append(_stale_case(source, event, row, counted_at[key], sku, location))
+            stale.append((event, counted_at[key], sku, location))
             continue
         if event.type == EventType.COUNT:
             variance = event.quantity - on_hand[key]
             variances[event.event_id] = variance
-            if abs(variance) * sku.unit_cost >= threshold:
+            if policy.approvals_required(abs(variance) * sku.unit_cost):
                 statuses[event.event_id] = Status.PENDING_APPROVAL
+                pending_counts.append(PendingCount(event_id=row.pk, sku=sku, location_id=location.pk,
+                                                   counted=event.quantity, counted_at=event.occurred_at,
+                                                   on_hand=on_hand[key]))
                 continue
             bucket, delta = Bucket.ON_HAND, variance
             counted_at[key] = event.occurred_at
@@ -231,7 +304,9 @@ def _apply_new_events(events, *, ours, skus, locations, actor, source):
             InventoryEvent.objects.filter(pk__in=ids).update(status=status)
     if variances:
         _record_count_variances({ours[event_id].pk: variance for event_id, variance in variances.items()})
-    return statuses, reports
+    if pending_counts:  # finance approves them as adjustments
+        adjustments_from_counts(pending_counts, actor=actor, policy=policy)
+    return statuses, stale
 
 
 def _record_count_variances(variances: dict[int, int]) -> None:
@@ -272,3 +347,70 @@ def _stale_case(source, event, row, counted_at, sku, location) -> CaseReport:
         money_at_risk=Decimal(event.quantity) * sku.price,
         context={"source": source, "event": event.payload(), "last_counted_at": counted_at.isoformat()},
     )
+
+
+# --- Replaying a rejected event ----------------------------------------------------------
+
+# Rejections that fixing master data cannot cure: the partner was not allowed there.
+_NOT_REPLAYABLE = frozenset({"location_out_of_scope"})
+
+
+def event_replay(*, event: InventoryEvent, actor, scope: LocationScope | None = None) -> InventoryEvent:
+    """Take a rejected event in again, now that its master data may be fixed (a SKU or
+    location created since it arrived).
+
+    The event keeps its identity: its stored row is the one (source, event id) ever
+    holds, so the replay updates that row under its lock instead of inserting another,
+    and then runs the same checks and the same posting as `events_ingest`. A second
+    replay, or a replay racing a resend, finds the row no longer rejected and is refused,
+    so the fact is still applied exactly once. If it still fails the checks it stays
+    rejected, with the new reason.
+
+    Only `rejected` rows replay. A `conflict` is not a row's status but the answer to a
+    resend that reused an event id: the stored row is the original fact, and taking the
+    other content in would break the id's identity. A rejection for being outside the
+    sender's location scope is not a master-data problem either, so it is refused too.
+    `scope` is the person's (default: every location): a replay at a location they may
+    not act at is refused (`LocationOutOfScope`) and leaves the row as it was.
+    """
+    scope = scope if scope is not None else LocationScope(None)
+    return in_retrying_transaction(lambda: _replay(event=event, actor=actor, scope=scope))
+
+
+def _replay(*, event: InventoryEvent, actor, scope: LocationScope) -> InventoryEvent:
+    row = InventoryEvent.objects.select_for_update().get(pk=event.pk)
+    if row.status != Status.REJECTED:
+        raise InvalidState(f"Event {row.source}:{row.event_id} is {row.get_status_display().lower()}, "
+                           "not rejected; only a rejected event can be replayed.")
+    if row.error_code in _NOT_REPLAYABLE:
+        raise InvalidState(f"Event {row.source}:{row.event_id} was rejected for its sender's location scope; "
+                           "replaying it would bypass that.")
+    incoming = IncomingEvent(event_id=row.event_id, type=row.type, sku=row.sku_code, location=row.location_code,
+                             quantity=row.quantity, occurred_at=row.occurred_at, reason=row.reason,
+                             reference=row.reference)
+    skus = {sku.code: sku for sku in Sku.objects.filter(code=row.sku_code).only("pk", "code", "unit_cost", "price")}
+    locations = {location.code: location for location in Location.objects.filter(code=row.location_code).only(
+        "pk", "code")}
+    sku, location = skus.get(row.sku_code), locations.get(row.location_code)
+    if location is not None and not scope.allows(location.pk):  # the person's limit, not the event's fault
+        raise LocationOutOfScope(f"Location '{location.code}' is outside your locations.")
+    rejection = _rejection(incoming, skus=skus, locations=locations, scope=LocationScope(None), now=timezone.now())
+    row.sku_id, row.location_id = (sku.pk if sku else None), (location.pk if location else None)
+    if rejection:
+        row.error_code, row.error_detail = rejection
+        row.save(update_fields=["sku", "location", "error_code", "error_detail"])
+        return row
+    # Marked applied first, as a fresh insert would be; the posting then demotes it to
+    # stale or pending approval when the ledger says so.
+    row.status, row.error_code, row.error_detail = Status.APPLIED, "", ""
+    row.save(update_fields=["sku", "location", "status", "error_code", "error_detail"])
+    stored = _StoredEvent(pk=row.pk, event_id=row.event_id, payload_hash=row.payload_hash,
+                          delivery_id=row.delivery_id, status=row.status, error_code="", error_detail="",
+                          sku_id=row.sku_id, location_id=row.location_id)
+    _statuses, stale = _apply_new_events([incoming], ours={row.event_id: stored}, skus=skus, locations=locations,
+                                         actor=actor)
+    row.refresh_from_db()
+    if stale:
+        raise_cases([_stale_case(row.source, stale_event, row, counted_at, stale_sku, stale_location)
+                     for stale_event, counted_at, stale_sku, stale_location in stale], actor=actor)
+    return row

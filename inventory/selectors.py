@@ -2,11 +2,25 @@
 
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
+from django.db.models import F, Prefetch, Q, QuerySet, Window
+from django.db.models.functions import RowNumber
 
 from inventory.eligibility import location_eligible
 from inventory.errors import LocationOutOfScope, UnknownChannel, UnknownLocation, UnknownSku
-from inventory.models import Channel, Location, Sku, StockLevel
+from inventory.models import (
+    Adjustment,
+    AdjustmentDecision,
+    Channel,
+    CycleCount,
+    CycleCountLine,
+    Location,
+    Sku,
+    StockLevel,
+    StockMovement,
+    Transfer,
+    TransferLine,
+)
+from inventory.states import AdjustmentStatus
 from retailops.access import LocationScope
 
 
@@ -85,3 +99,75 @@ def availability_for(*, sku_codes: list[str], location_codes: list[str] | None, 
         rows.append(AvailabilityRow(sku, location, on_hand, committed, unavailable, available, incoming))
         totals[sku] += available
     return Availability(rows=rows, totals=totals)
+
+
+def adjustments_for(*, scope: LocationScope, source_system: str | None = None) -> QuerySet[Adjustment]:
+    """Adjustments at the caller's locations (finance and central roles: all of them); a
+    partner system (`source_system`) sees only the ones it asked for."""
+    adjustments = Adjustment.objects.select_related("sku", "location", "requested_by").prefetch_related(
+        Prefetch("decisions", queryset=AdjustmentDecision.objects.select_related("decided_by").order_by("pk")))
+    if source_system is not None:
+        adjustments = adjustments.filter(source_system=source_system)
+    return scope.filter(adjustments)
+
+
+def transfers_for(*, scope: LocationScope) -> QuerySet[Transfer]:
+    """Transfers from or to the caller's locations, with their lines, in a fixed number of
+    queries for any page."""
+    transfers = Transfer.objects.select_related("source", "destination", "requested_by").prefetch_related(
+        Prefetch("lines", queryset=TransferLine.objects.select_related("sku").order_by("pk")))
+    if not scope.is_all:
+        ids = scope.location_ids
+        transfers = transfers.filter(Q(source_id__in=ids) | Q(destination_id__in=ids))
+    return transfers
+
+
+def adjustments_pending_for(*, scope: LocationScope) -> QuerySet[Adjustment]:
+    """Adjustments waiting for finance, the most valuable first."""
+    return adjustments_for(scope=scope).filter(status=AdjustmentStatus.PENDING_APPROVAL).order_by("-value", "pk")
+
+
+def recent_movements_by_level(keys, *, limit: int = 10) -> dict[tuple[int, int], list[StockMovement]]:
+    """The `limit` latest movements of each (sku id, location id) level, in one query for
+    any number of levels (a window function ranks each level's movements)."""
+    keys = sorted(set(keys))
+    if not keys:
+        return {}
+    matching = Q()
+    for sku_id, location_id in keys:
+        matching |= Q(sku_id=sku_id, location_id=location_id)
+    ranked = (
+        StockMovement.objects.filter(matching)
+        .annotate(rank=Window(RowNumber(), partition_by=[F("sku_id"), F("location_id")],
+                              order_by=[F("occurred_at").desc(), F("pk").desc()]))
+        .filter(rank__lte=limit).select_related("actor").order_by("sku_id", "location_id", "rank")
+    )
+    movements: dict[tuple[int, int], list[StockMovement]] = {key: [] for key in keys}
+    for movement in ranked:
+        movements[(movement.sku_id, movement.location_id)].append(movement)
+    return movements
+
+
+def on_hand_by_level(keys) -> dict[tuple[int, int], int]:
+    """Today's on-hand of each (sku id, location id) level, in one query."""
+    keys = set(keys)
+    if not keys:
+        return {}
+    matching = Q()
+    for sku_id, location_id in keys:
+        matching |= Q(sku_id=sku_id, location_id=location_id)
+    return {(sku_id, location_id): on_hand for sku_id, location_id, on_hand
+            in StockLevel.objects.filter(matching).values_list("sku_id", "location_id", "on_hand")}
+
+
+def counts_for(*, scope: LocationScope) -> QuerySet[CycleCount]:
+    """Cycle counts at the caller's locations, newest first."""
+    counts = CycleCount.objects.select_related("location", "scheduled_by", "assigned_to", "submitted_by")
+    return scope.filter(counts).order_by("-pk")
+
+
+def count_with_lines(*, scope: LocationScope, count_id: int) -> CycleCount:
+    """One count the caller may see, its lines with SKU and resulting adjustment loaded
+    (CycleCount.DoesNotExist otherwise)."""
+    lines = CycleCountLine.objects.select_related("sku", "adjustment").order_by("sku__code")
+    return counts_for(scope=scope).prefetch_related(Prefetch("lines", queryset=lines)).get(pk=count_id)

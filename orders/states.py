@@ -1,13 +1,11 @@
 """Order and allocation statuses, and the moves between them.
 
 The tables are the whole lifecycle: a move not listed here raises `InvalidState`
-(409 `invalid_state`). The transition functions in `orders.transitions` check them
-under the row lock.
+(409 `invalid_state`, via `retailops.lifecycle.check_transition`). The transition functions
+in `orders.transitions` check them under the row lock.
 """
 
 from django.db import models
-
-from retailops.errors import InvalidState
 
 
 class OrderStatus(models.TextChoices):
@@ -58,8 +56,3 @@ ALLOCATION_TRANSITIONS: dict[str, set[str]] = {
 
 # Allocations in these statuses hold units in `committed` at their level.
 HOLDING_STATUSES = (AllocationStatus.RESERVED, AllocationStatus.PICKED)
-
-
-def check_transition(table: dict[str, set[str]], current: str, target: str, *, noun: str) -> None:
-    if target not in table.get(current, set()):
-        raise InvalidState(f"The {noun} is {current}; it cannot become {target}.", current_status=current)

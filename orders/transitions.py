@@ -12,7 +12,8 @@ from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
 
 from orders.models import Allocation, Order
-from orders.states import ALLOCATION_TRANSITIONS, ORDER_TRANSITIONS, check_transition
+from orders.states import ALLOCATION_TRANSITIONS, ORDER_TRANSITIONS
+from retailops.lifecycle import check_transition
 
 
 def order_lock(order_id: int) -> Order:

@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from inventory.api import views
+from inventory.api import adjustments, transfers, views
 from inventory.api.availability import AvailabilityView
 from inventory.api.events import InventoryEventsView
 from inventory.models import CODE_PATTERN
@@ -27,4 +27,17 @@ urlpatterns = [
     path("channels/<code:code>", views.ChannelDetailView.as_view(), name="channel-detail"),
     path("inventory/events", InventoryEventsView.as_view(), name="inventory-events"),
     path("availability", AvailabilityView.as_view(), name="availability"),
+    path("adjustments", adjustments.AdjustmentListCreateView.as_view(), name="adjustment-list"),
+    path("adjustments/<int:adjustment_id>", adjustments.AdjustmentDetailView.as_view(), name="adjustment-detail"),
+    path("adjustments/<int:adjustment_id>/approve", adjustments.AdjustmentApproveView.as_view(),
+         name="adjustment-approve"),
+    path("adjustments/<int:adjustment_id>/reject", adjustments.AdjustmentRejectView.as_view(),
+         name="adjustment-reject"),
+    path("transfers", transfers.TransferListCreateView.as_view(), name="transfer-list"),
+    path("transfers/<int:transfer_id>", transfers.TransferDetailView.as_view(), name="transfer-detail"),
+    path("transfers/<int:transfer_id>/approve", transfers.TransferApproveView.as_view(), name="transfer-approve"),
+    path("transfers/<int:transfer_id>/ship", transfers.TransferShipView.as_view(), name="transfer-ship"),
+    path("transfers/<int:transfer_id>/receive", transfers.TransferReceiveView.as_view(), name="transfer-receive"),
+    path("transfers/<int:transfer_id>/close", transfers.TransferCloseView.as_view(), name="transfer-close"),
+    path("transfers/<int:transfer_id>/cancel", transfers.TransferCancelView.as_view(), name="transfer-cancel"),
 ]
