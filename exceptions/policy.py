@@ -34,13 +34,22 @@ POLICIES: dict[str, KindPolicy] = {
     CaseKind.RETURN_UNRECONCILED: KindPolicy(Queue.FINANCE, Severity.MEDIUM, 72, Decimal("1.0")),
     CaseKind.ANOMALY: KindPolicy(Queue.INVENTORY_CONTROL, Severity.MEDIUM, 72, Decimal("0.8")),
     CaseKind.LEDGER_DRIFT: KindPolicy(Queue.INVENTORY_CONTROL, Severity.CRITICAL, 4, Decimal("3.0")),
+    CaseKind.STALE_LEVEL: KindPolicy(Queue.INVENTORY_CONTROL, Severity.LOW, 168, Decimal("0.5")),
 }
+
+# A kind another app added to CaseKind before it got a policy row still gets a queue.
+DEFAULT_POLICY = KindPolicy(Queue.INVENTORY_CONTROL, Severity.MEDIUM, 48, Decimal("1.0"))
+
+# An escalated case (SLA breached) ranks with the urgency of an overdue one.
+ESCALATED_URGENCY = Decimal("3.0")
 
 
 def policy_for(kind: str) -> KindPolicy:
-    return POLICIES[kind]
+    if kind not in CaseKind.values:
+        raise ValueError(f"Unknown case kind '{kind}'.")
+    return POLICIES.get(kind, DEFAULT_POLICY)
 
 
 def sla_for(kind: str) -> timedelta:
     overrides = getattr(settings, "CASE_SLA_HOURS", {}) or {}
-    return timedelta(hours=overrides.get(kind, POLICIES[kind].sla_hours))
+    return timedelta(hours=float(overrides.get(kind, policy_for(kind).sla_hours)))

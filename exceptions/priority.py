@@ -35,3 +35,29 @@ def priority(*, kind: str, money_at_risk: Decimal, urgency_factor: Decimal,
         "anomaly": str(anomaly_factor),
     }
     return score, factors
+
+
+# Priority bands for filtering and colour: (band, lowest score in it), highest first.
+PRIORITY_BANDS: list[tuple[str, Decimal]] = [
+    ("critical", Decimal("1000")),
+    ("high", Decimal("250")),
+    ("medium", Decimal("50")),
+    ("low", Decimal("0")),
+]
+
+
+def band_of(score: Decimal) -> str:
+    for band, floor in PRIORITY_BANDS:
+        if score >= floor:
+            return band
+    return "low"
+
+
+def band_range(band: str) -> tuple[Decimal, Decimal | None]:
+    """[lowest, next band's lowest) of a band; None when it has no ceiling."""
+    ceiling = None
+    for name, floor in PRIORITY_BANDS:
+        if name == band:
+            return floor, ceiling
+        ceiling = floor
+    raise ValueError(f"Unknown priority band '{band}'.")

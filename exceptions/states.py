@@ -17,6 +17,7 @@ class CaseKind(models.TextChoices):
     RETURN_UNRECONCILED = "return_unreconciled"
     ANOMALY = "anomaly"
     LEDGER_DRIFT = "ledger_drift"
+    STALE_LEVEL = "stale_level"
 
 
 class Queue(models.TextChoices):
@@ -52,3 +53,29 @@ TRANSITIONS: dict[str, set[str]] = {
     CaseStatus.RESOLVED: set(),
     CaseStatus.DISMISSED: set(),
 }
+
+
+class RootCause(models.TextChoices):
+    """Why a case happened: required to resolve one, and what the KPIs group by."""
+
+    UNRECORDED_RECEIPT = "unrecorded_receipt", "Unrecorded receipt"
+    UNRECORDED_SALE = "unrecorded_sale", "Unrecorded sale or transfer"
+    MISCOUNT = "miscount", "Miscount"
+    SHRINK = "shrink", "Shrink or theft"
+    DAMAGE = "damage", "Damage not recorded"
+    DATA_ENTRY = "data_entry", "Data entry error"
+    MASTER_DATA = "master_data", "Master data missing or wrong"
+    PARTNER_ERROR = "partner_error", "Partner system error"
+    SYNC_DELAY = "sync_delay", "Sync delay (timing)"
+    PROCESS_GAP = "process_gap", "Process not followed"
+    SYSTEM_DEFECT = "system_defect", "System defect"
+    OTHER = "other", "Other"
+    # Set only by detectors, when the condition behind a case went away by itself.
+    CONDITION_CLEARED = "condition_cleared", "Condition cleared (system)"
+    # Set only by a submitted cycle count that settled the level the case is about.
+    RECOUNTED = "recounted", "Recounted (system)"
+
+
+# Root causes a person may pick; CONDITION_CLEARED and RECOUNTED are the system's.
+SYSTEM_ROOT_CAUSES = {RootCause.CONDITION_CLEARED, RootCause.RECOUNTED}
+PERSON_ROOT_CAUSES = [choice for choice in RootCause.choices if choice[0] not in SYSTEM_ROOT_CAUSES]

@@ -26,6 +26,15 @@ def _redis_answers(url: str) -> bool:
         return False
 
 
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+
+
+def _browser_available() -> bool:
+    import importlib.util
+
+    return os.path.exists(CHROMIUM) and importlib.util.find_spec("playwright") is not None
+
+
 def _missing(reason: str) -> None:
     if REQUIRE_SERVICES:
         pytest.fail(f"{reason} (REQUIRE_SERVICES=1: a missing service is a failure)", pytrace=False)
@@ -46,6 +55,8 @@ def pytest_runtest_setup(item):
         url = _redis_url()
         if url is None or not _redis_answers(url):
             _missing("needs Redis: set CELERY_BROKER_URL=redis://… to a running server")
+    if item.get_closest_marker("browser") and not _browser_available():
+        _missing(f"needs Chromium at {CHROMIUM} and the playwright package (apt-get install chromium)")
 
 
 @pytest.fixture

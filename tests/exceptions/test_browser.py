@@ -1,0 +1,228 @@
+"""The case queues in a real browser (Playwright driving Debian's Chromium against the live
+server): a negative on-hand case raised by a real oversell is triaged, opened and resolved
+with a root cause; store users see only their stores; the keyboard works; no page raises
+a JS error, logs a console error or answers 500; every page passes a focused
+accessibility check. Screenshots land in var/test-artifacts/ (or $TEST_ARTIFACTS_DIR).
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.utils import timezone
+
+from exceptions.models import Case
+from exceptions.states import CaseKind
+from retailops.roles import Role
+from retailops.staff import staff_user_upsert
+from tests.conftest import CHROMIUM
+from tests.inventory.factories import LocationFactory, SkuFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS_DIR", settings.BASE_DIR / "var" / "test-artifacts"))
+PASSWORD = "pw-for-tests-1"
+
+# Runs in the page: what an accessibility audit would flag first. Returns a list of problems.
+A11Y_AUDIT = """() => {
+  const problems = [];
+  if (!document.documentElement.getAttribute("lang")) problems.push("html has no lang");
+  if (!document.title.trim()) problems.push("page has no title");
+  const controls = document.querySelectorAll(
+    "input:not([type=hidden]), select, textarea");
+  for (const control of controls) {
+    const labelled = (control.id && document.querySelector(`label[for="${control.id}"]`)) ||
+      control.closest("label") || control.getAttribute("aria-label") || control.getAttribute("aria-labelledby") ||
+      control.getAttribute("title");
+    if (!labelled) problems.push(`unlabelled ${control.tagName.toLowerCase()} name=${control.name}`);
+  }
+  for (const button of document.querySelectorAll("button, a[href]")) {
+    const name = (button.textContent || "").trim() || button.getAttribute("aria-label") || button.getAttribute("title");
+    if (!name) problems.push(`${button.tagName.toLowerCase()} without an accessible name`);
+  }
+  for (const image of document.querySelectorAll("img:not([alt])")) problems.push(`img without alt: ${image.src}`);
+  const headings = Array.from(document.querySelectorAll("h1, h2, h3, h4, h5, h6"));
+  if (headings.filter((h) => h.tagName === "H1").length !== 1) problems.push("not exactly one h1");
+  let level = 0;
+  for (const heading of headings) {
+    const next = Number(heading.tagName[1]);
+    if (next > level + 1) problems.push(`heading jumps from h${level} to h${next}: ${heading.textContent.trim()}`);
+    level = next;
+  }
+  const ids = Array.from(document.querySelectorAll("[id]"), (element) => element.id);
+  const duplicates = ids.filter((id, index) => ids.indexOf(id) !== index);
+  if (duplicates.length) problems.push(`duplicate ids: ${duplicates.join(", ")}`);
+  return problems;
+}"""
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    # Playwright's sync API runs an event loop in this thread; Django's ORM calls made by the
+    # test itself (setup and checks) are still synchronous and safe.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        yield browser
+        browser.close()
+
+
+class PageWatch:
+    """Collects what must fail a browser test: JS errors, console errors, 5xx answers."""
+
+    def __init__(self, page):
+        self.problems: list[str] = []
+        page.on("pageerror", lambda error: self.problems.append(f"JS error: {error}"))
+        page.on("console", lambda message: message.type == "error" and self.problems.append(
+            f"console error: {message.text}"))
+        page.on("response", lambda response: response.status >= 500 and self.problems.append(
+            f"{response.status} from {response.url}"))
+
+    def assert_clean(self):
+        assert self.problems == []
+
+
+@pytest.fixture
+def open_page(chromium, live_server):
+    contexts = []
+
+    def make():
+        context = chromium.new_context(base_url=live_server.url, viewport={"width": 1360, "height": 900})
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        page.watch = PageWatch(page)
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+def sign_in(page, username):
+    page.goto("/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state("networkidle")
+
+
+def audit(page):
+    assert page.evaluate(A11Y_AUDIT) == [], page.url
+
+
+def screenshot(page, name):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+
+
+@pytest.fixture
+def oversold(partner_api):
+    """Real events through the API: 2 received and 5 sold at S001 and at S003, 1 sold at S002."""
+    for code in ("S001", "S002", "S003"):
+        LocationFactory(code=code, name=f"Store {code}")
+    SkuFactory(code="OVR-1", name="Trail shoe", price="40.00")
+    SkuFactory(code="OVR-2", name="Rain jacket", price="90.00")
+    staff_user_upsert(username="control", role=Role.INVENTORY_CONTROL, password=PASSWORD)
+    staff_user_upsert(username="store", role=Role.STORE_OPS, password=PASSWORD, location_codes=["S001", "S002"])
+    pos = partner_api("pos-main", kind="pos", scopes=["events"])
+    now = timezone.now().isoformat()
+    events = [
+        {"event_id": "r1", "type": "receipt", "sku": "OVR-1", "location": "S001", "quantity": 2, "occurred_at": now},
+        {"event_id": "s1", "type": "sale", "sku": "OVR-1", "location": "S001", "quantity": 5, "occurred_at": now},
+        {"event_id": "s2", "type": "sale", "sku": "OVR-2", "location": "S002", "quantity": 1, "occurred_at": now},
+        {"event_id": "s3", "type": "sale", "sku": "OVR-1", "location": "S003", "quantity": 4, "occurred_at": now},
+    ]
+    response = pos.post("/api/v1/inventory/events", {"events": events}, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json()["summary"]["applied"] == 4
+    cases = {case.location.code: case for case in Case.objects.filter(kind=CaseKind.NEGATIVE_ON_HAND)
+             .select_related("location")}
+    assert set(cases) == {"S001", "S002", "S003"}
+    return cases
+
+
+def test_inventory_control_resolves_a_negative_on_hand_case_with_a_root_cause(open_page, oversold):
+    case = oversold["S001"]
+    page = open_page()
+    sign_in(page, "control")
+
+    assert page.url.endswith("/cases/queue/inventory_control/")
+    row = page.locator(f"#case-row-{case.pk}")
+    assert "On-hand is -3" in row.inner_text() and "S001" in row.inner_text()
+    assert page.locator("[data-case-row]").count() == 3
+    audit(page)
+    screenshot(page, "cases-queue.png")
+
+    row.get_by_role("link").click()
+    page.wait_for_load_state("networkidle")
+    assert page.url.endswith(f"/cases/{case.pk}/")
+    assert page.get_by_role("heading", name="Why this priority").is_visible()
+    assert "pos-main:s1" in page.locator("section", has_text="Recent movements").inner_text()
+    audit(page)
+    screenshot(page, "case-detail.png")
+
+    page.get_by_label("Root cause").select_option("unrecorded_receipt")
+    page.get_by_label("What was done").fill("Delivery of 3 pairs was never booked")
+    page.get_by_role("button", name="Resolve case").click()
+    page.wait_for_load_state("networkidle")
+
+    assert "/cases/queue/inventory_control/" in page.url
+    assert f"Case #{case.pk} resolved." in page.locator(".messages").inner_text()
+    assert page.locator(f"#case-row-{case.pk}").count() == 0
+    assert page.locator("[data-case-row]").count() == 2
+
+    page.goto(f"/cases/{case.pk}/")
+    activity = page.locator(".activity").inner_text()
+    assert "control" in activity and "resolved: unrecorded_receipt" in activity
+    assert "Root cause: Unrecorded receipt — Delivery of 3 pairs was never booked" in activity
+    screenshot(page, "case-resolved.png")
+    page.watch.assert_clean()
+
+
+def test_a_store_user_sees_only_their_stores_cases(open_page, oversold):
+    page = open_page()
+    sign_in(page, "store")
+
+    assert "/cases/queue/all/" in page.url
+    shown = page.locator("[data-case-row]")
+    assert {shown.nth(i).locator("td").nth(3).inner_text() for i in range(shown.count())} == {"S001", "S002"}
+    assert page.locator(f"#case-row-{oversold['S003'].pk}").count() == 0
+    assert page.request.get(f"/cases/{oversold['S003'].pk}/").status == 404
+    page.goto("/cases/queue/all/?location=S003")
+    assert page.locator("[data-case-row]").count() == 0
+    audit(page)
+    screenshot(page, "cases-store-queue.png")
+    page.watch.assert_clean()
+
+
+def test_keyboard_moves_through_the_queue_filters_and_assigns(open_page, oversold):
+    page = open_page()
+    sign_in(page, "control")
+    rows = page.locator("[data-case-row]")
+    assert page.locator("#case-shortcuts").is_visible()
+
+    page.keyboard.press("j")
+    assert "is-current" in rows.nth(0).get_attribute("class")
+    page.keyboard.press("j")
+    assert "is-current" in rows.nth(1).get_attribute("class")
+    assert "is-current" not in rows.nth(0).get_attribute("class")
+    page.keyboard.press("k")
+    assert "is-current" in rows.nth(0).get_attribute("class")
+
+    first_id = int(rows.nth(0).get_attribute("id").removeprefix("case-row-"))
+    page.keyboard.press("a")  # assign to me, in place (htmx)
+    page.wait_for_selector(f"#case-row-{first_id}.just-taken")
+    assert "control" in page.locator(f"#case-row-{first_id}").inner_text()
+    assert Case.objects.get(pk=first_id).assignee.username == "control"
+
+    page.keyboard.press("/")
+    assert page.evaluate("document.activeElement.id") == "filter-kind"
+    page.keyboard.press("Escape")
+    page.keyboard.press("r")  # resolve: opens the current case at its resolve form
+    page.wait_for_url(f"**/cases/{first_id}/#resolve")
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'id_root_cause'")
+    page.watch.assert_clean()

@@ -1,0 +1,205 @@
+"""Resolution actions on the case detail: each does its work through the owning service,
+records who and why on the case, and stays inside the person's locations."""
+
+from datetime import UTC, datetime
+
+import pytest
+from django.contrib.messages import get_messages
+from django.test import Client
+
+from exceptions.models import Case
+from exceptions.states import CaseKind
+from inventory.ingest import IncomingEvent, events_ingest
+from inventory.ledger import Movement, post_movements
+from inventory.models import Adjustment, Bucket, CycleCount, InventoryEvent, StockLevel
+from orders import services as order_services
+from orders.callers import Caller
+from orders.models import Allocation
+from retailops.access import LocationScope
+from retailops.roles import Role
+from retailops.staff import staff_user_upsert
+from tests.exceptions.factories import CaseFactory
+from tests.inventory.factories import ChannelFactory, LocationFactory, SkuFactory
+
+pytestmark = pytest.mark.django_db
+
+EVERYWHERE = LocationScope(None)
+
+
+@pytest.fixture
+def stores():
+    return LocationFactory(code="S1"), LocationFactory(code="S2")
+
+
+@pytest.fixture
+def sku(stores):
+    sku = SkuFactory(code="A-1", unit_cost="10.00")
+    post_movements([Movement(sku.pk, store.pk, Bucket.ON_HAND, 10, reason="receipt") for store in stores])
+    return sku
+
+
+def browser(role, username, locations=(), **options):
+    user = staff_user_upsert(username=username, role=role, password="pw-for-tests-1", location_codes=locations)
+    client = Client(**options)
+    client.force_login(user)
+    client.user = user
+    return client
+
+
+@pytest.fixture
+def control(stores):
+    return browser(Role.INVENTORY_CONTROL, "control")
+
+
+def level_case(sku, location, kind=CaseKind.NEGATIVE_ON_HAND, **extra):
+    return CaseFactory(kind=kind, sku=sku, location=location, **extra)
+
+
+def comments(case) -> list[str]:
+    return list(case.comments.values_list("body", flat=True))
+
+
+def flash(response) -> list[str]:
+    return [str(message) for message in get_messages(response.wsgi_request)]
+
+
+def test_a_small_adjustment_applies_at_once_and_is_named_on_the_case(control, stores, sku):
+    case = level_case(sku, stores[0])
+    response = control.post(f"/cases/{case.pk}/adjust/", {"delta": "-2", "reason": "shrink", "note": "Shelf empty"})
+
+    assert response.status_code == 302
+    adjustment = Adjustment.objects.get()
+    assert (adjustment.status, adjustment.delta, adjustment.reference) == ("applied", -2, f"case:{case.pk}")
+    assert StockLevel.objects.get(sku=sku, location=stores[0]).on_hand == 8
+    (body,) = comments(case)
+    assert f"adjustment #{adjustment.pk}" in body and "Shelf empty" in body
+    assert case.comments.get().author == control.user
+
+
+def test_a_large_adjustment_waits_for_finance(control, stores, sku):
+    case = level_case(sku, stores[0])
+    control.post(f"/cases/{case.pk}/adjust/", {"delta": "-500", "reason": "shrink"})
+
+    assert Adjustment.objects.get().status == "pending_approval"
+    assert StockLevel.objects.get(sku=sku, location=stores[0]).on_hand == 10
+    assert "pending approval" in comments(case)[0]
+
+
+def test_a_refused_adjustment_is_a_message_and_changes_nothing(control, stores, sku):
+    case = level_case(sku, stores[0])
+    response = control.post(f"/cases/{case.pk}/adjust/", {"delta": "0", "reason": "shrink"}, follow=True)
+
+    assert "delta must not be 0." in response.content.decode()
+    assert not Adjustment.objects.exists() and comments(case) == []
+
+
+def test_a_rejected_event_is_replayed_from_its_case_once_the_sku_exists(control, stores):
+    events_ingest(source="pos-1", actor=None, scope=EVERYWHERE, events=[IncomingEvent(
+        event_id="E1", type="receipt", sku="LATE-1", location="S1", quantity=4,
+        occurred_at=datetime(2026, 11, 20, 10, tzinfo=UTC))])
+    case = Case.objects.get(kind=CaseKind.REJECTED_EVENT)
+    assert "Replay event" in control.get(f"/cases/{case.pk}/").content.decode()
+
+    response = control.post(f"/cases/{case.pk}/replay/", {"note": "SKU still missing"})
+    assert InventoryEvent.objects.get().status == "rejected"
+    assert "still rejected" in comments(case)[0]
+    assert any("Unknown SKU" in text for text in flash(response))
+
+    late = SkuFactory(code="LATE-1")
+    control.post(f"/cases/{case.pk}/replay/", {"note": "SKU created"})
+
+    event = InventoryEvent.objects.get()
+    assert (event.status, event.sku_id) == ("applied", late.pk)
+    assert StockLevel.objects.get(sku=late, location=stores[0]).on_hand == 4
+    assert "applied" in comments(case)[-1] and "SKU created" in comments(case)[-1]
+    assert "Replay event" not in control.get(f"/cases/{case.pk}/").content.decode()
+
+
+def test_a_stuck_hold_is_released_and_its_units_are_no_longer_committed(control, stores, sku):
+    channel = ChannelFactory(code="web")
+    hold = order_services.reservation_create(caller=Caller(actor=None, external_system_id=None, scope=EVERYWHERE),
+                                             sku_code=sku.code, quantity=3, channel_code=channel.code,
+                                             location_code="S1")
+    assert StockLevel.objects.get(sku=sku, location=stores[0]).committed == 3
+    case = level_case(sku, stores[0], kind=CaseKind.RESERVATION_FAILURE)
+    page = control.get(f"/cases/{case.pk}/")
+    assert [held.pk for held in page.context["actions"].holds] == [hold.pk]
+
+    control.post(f"/cases/{case.pk}/release/", {"reservation": hold.pk, "note": "Abandoned checkout"})
+
+    assert Allocation.objects.get(pk=hold.pk).status == "released"
+    assert StockLevel.objects.get(sku=sku, location=stores[0]).committed == 0
+    assert f"Released reservation {hold.pk}" in comments(case)[0]
+
+
+def test_only_a_hold_of_the_case_can_be_released(control, stores, sku):
+    channel = ChannelFactory(code="web")
+    elsewhere = order_services.reservation_create(
+        caller=Caller(actor=None, external_system_id=None, scope=EVERYWHERE), sku_code=sku.code, quantity=1,
+        channel_code=channel.code, location_code="S2")
+    case = level_case(sku, stores[0], kind=CaseKind.RESERVATION_FAILURE)
+    response = control.post(f"/cases/{case.pk}/release/", {"reservation": elsewhere.pk})
+
+    assert any("not an active hold" in text for text in flash(response))
+    assert Allocation.objects.get(pk=elsewhere.pk).status == "reserved"
+
+
+def test_a_recount_of_the_cases_level_is_scheduled(control, stores, sku):
+    case = level_case(sku, stores[0])
+    control.post(f"/cases/{case.pk}/recount/", {"note": "Counts look off"})
+
+    count = CycleCount.objects.get()
+    assert count.location == stores[0]
+    assert list(count.lines.values_list("sku__code", flat=True)) == [sku.code]
+    assert f"case #{case.pk}" in count.reason.lower()
+    assert f"recount #{count.pk}" in comments(case)[0]
+
+
+def test_actions_are_offered_only_when_they_fit_the_case_and_the_person(control, stores, sku):
+    case = level_case(sku, stores[0])
+    offered = control.get(f"/cases/{case.pk}/").context["actions"]
+    assert (offered.adjust, offered.recount, offered.replay_event, offered.holds) == (True, True, None, [])
+
+    finance = browser(Role.FINANCE, "fin")
+    assert not finance.get(f"/cases/{case.pk}/").context["actions"].any
+    no_level = CaseFactory(kind=CaseKind.SYNC_FAILED)
+    assert not control.get(f"/cases/{no_level.pk}/").context["actions"].any
+
+
+@pytest.mark.parametrize("action, data", [
+    ("adjust", {"delta": "-1", "reason": "shrink"}),
+    ("release", {"reservation": "1"}),
+    ("recount", {}),
+    ("replay", {}),
+])
+def test_a_store_user_cannot_act_on_another_stores_case(stores, sku, action, data):
+    case = level_case(sku, stores[1], kind=CaseKind.RESERVATION_FAILURE)
+    store_user = browser(Role.STORE_OPS, "sam", ["S1"])
+
+    assert store_user.post(f"/cases/{case.pk}/{action}/", data).status_code in (403, 404)
+    assert comments(case) == []
+    assert not Adjustment.objects.exists() and not CycleCount.objects.exists()
+
+
+def test_a_store_user_acts_at_their_own_store(stores, sku):
+    case = level_case(sku, stores[0])
+    store_user = browser(Role.STORE_OPS, "sam", ["S1"])
+    store_user.post(f"/cases/{case.pk}/recount/", {})
+    assert CycleCount.objects.get().location == stores[0]
+
+
+def test_actions_refuse_a_post_without_a_csrf_token(stores, sku):
+    case = level_case(sku, stores[0])
+    client = browser(Role.INVENTORY_CONTROL, "control", enforce_csrf_checks=True)
+    for action in ("adjust", "replay", "release", "recount"):
+        assert client.post(f"/cases/{case.pk}/{action}/", {"delta": "-1", "reason": "shrink"}).status_code == 403
+    assert comments(case) == [] and not Adjustment.objects.exists()
+
+
+def test_a_closed_case_offers_no_actions_and_refuses_them(control, stores, sku):
+    case = level_case(sku, stores[0], resolved=True)
+    assert not control.get(f"/cases/{case.pk}/").context["actions"].any
+    response = control.post(f"/cases/{case.pk}/recount/", {})
+    assert any("closed" in text for text in flash(response))
+    assert not CycleCount.objects.exists()
+
