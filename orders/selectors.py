@@ -5,11 +5,15 @@ orders that touch their locations (an allocation there, or the pickup location).
 rules are one filter on the queryset, so list views and detail views apply the same.
 """
 
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
+from simple_history.models import ModelChange
 
 from orders.callers import Caller
 from orders.models import Allocation, Order, OrderLine
-from orders.states import AllocationOrigin
+from orders.states import AllocationOrigin, OrderStatus
 
 
 def orders_for(*, caller: Caller) -> QuerySet[Order]:
@@ -38,3 +42,106 @@ def reservations_for(*, caller: Caller) -> QuerySet[Allocation]:
     if caller.is_partner:
         holds = holds.filter(external_system_id=caller.external_system_id)
     return caller.scope.filter(holds)
+
+
+# --- Staff screens -------------------------------------------------------------------------
+
+
+def orders_matching(orders: QuerySet[Order], *, status: str = "", channel_id: int | None = None,
+                    fulfillment: str = "", location_id: int | None = None, external_id: str = "",
+                    created_from: datetime | None = None, created_before: datetime | None = None) -> QuerySet[Order]:
+    """Narrow a caller's orders by the list screen's filters; empty filters are ignored.
+    An order is "at" a location when it is picked up there or allocated there."""
+    if status:
+        orders = orders.filter(status=status)
+    if channel_id is not None:
+        orders = orders.filter(channel_id=channel_id)
+    if fulfillment:
+        orders = orders.filter(fulfillment=fulfillment)
+    if location_id is not None:
+        orders = orders.filter(
+            Q(pickup_location_id=location_id)
+            | Exists(Allocation.objects.filter(order=OuterRef("pk"), location_id=location_id))
+        )
+    if external_id:
+        orders = orders.filter(external_id__icontains=external_id)
+    if created_from is not None:
+        orders = orders.filter(created_at__gte=created_from)
+    if created_before is not None:
+        orders = orders.filter(created_at__lt=created_before)
+    return orders
+
+
+def order_status_counts(orders: QuerySet[Order]) -> dict[str, int]:
+    """How many of these orders are in each status (every status listed, zeros included): one query."""
+    counts = dict(orders.order_by().values_list("status").annotate(count=Count("pk")))
+    return {status: counts.get(status, 0) for status in OrderStatus.values}
+
+
+def orders_for_list(orders: QuerySet[Order]) -> QuerySet[Order]:
+    """Newest first, with what a list row shows, in a fixed number of queries for any page:
+    the page itself (line and unit totals as subqueries) and one prefetch of allocations."""
+    lines = OrderLine.objects.filter(order=OuterRef("pk")).order_by().values("order")
+    return (
+        orders.select_related("channel", "pickup_location")
+        .annotate(
+            line_count=Subquery(lines.annotate(count=Count("pk")).values("count")),
+            units=Subquery(lines.annotate(total=Sum("quantity")).values("total")),
+        )
+        .prefetch_related(Prefetch("allocations",
+                                   queryset=Allocation.objects.select_related("location").order_by("pk")))
+        .order_by("-created_at", "-pk")
+    )
+
+
+# The fields whose changes the order screen shows; the rest (hashes, timestamps) are noise.
+ORDER_HISTORY_FIELDS = ("status", "pickup_ack_due_at", "pickup_acknowledged_at")
+ALLOCATION_HISTORY_FIELDS = ("status", "quantity", "location", "order", "line", "expires_at")
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One recorded change of the order or of one of its allocations."""
+
+    when: datetime
+    who: object  # the User, or None for the system (e.g. the expiry sweep)
+    subject: str  # "order" or "allocation"
+    subject_id: int
+    action: str  # "created", "changed" or "deleted"
+    changes: list[ModelChange]
+    reason: str
+    sequence: int  # the history row id: breaks ties between changes recorded in the same instant
+
+
+_HISTORY_ACTIONS = {"+": "created", "~": "changed", "-": "deleted"}
+
+
+def order_history(*, order: Order) -> list[HistoryEntry]:
+    """The order's history and that of every allocation it holds (a consumed checkout
+    hold's life before the order included), merged, newest first. Two queries; the
+    changes are diffs of consecutive records, computed in memory."""
+    order_records = Order.history.filter(id=order.pk).select_related("history_user")
+    allocation_records = Allocation.history.filter(
+        id__in=Allocation.objects.filter(order_id=order.pk).values("pk")
+    ).select_related("history_user")
+    entries = [
+        *_history_entries(order_records, subject="order", fields=ORDER_HISTORY_FIELDS),
+        *_history_entries(allocation_records, subject="allocation", fields=ALLOCATION_HISTORY_FIELDS),
+    ]
+    entries.sort(key=lambda entry: (entry.when, entry.subject == "order", entry.sequence), reverse=True)
+    return entries
+
+
+def _history_entries(records, *, subject: str, fields: tuple[str, ...]) -> list[HistoryEntry]:
+    entries = []
+    previous_by_object: dict[int, object] = {}
+    for record in records.order_by("id", "history_date", "history_id"):
+        previous = previous_by_object.get(record.id)
+        changes = record.diff_against(previous, included_fields=fields).changes if previous is not None else []
+        previous_by_object[record.id] = record
+        entries.append(HistoryEntry(
+            when=record.history_date, who=record.history_user, subject=subject, subject_id=record.id,
+            action=_HISTORY_ACTIONS.get(record.history_type, "changed"), changes=changes,
+            reason=record.history_change_reason or "", sequence=record.history_id,
+        ))
+    return entries

@@ -26,6 +26,7 @@ from simple_history.utils import bulk_create_with_history, bulk_update_with_hist
 
 from exceptions.services import CaseReport, raise_case
 from exceptions.states import CaseKind
+from integrations import outbox
 from inventory.errors import InsufficientStock, LocationOutOfScope, UnknownChannel, UnknownLocation, UnknownSku
 from inventory.ledger import LevelKey, Movement, in_retrying_transaction, post_movements
 from inventory.models import Bucket, Channel, Location, Sku
@@ -480,6 +481,10 @@ def order_ship(*, order: Order, caller: Caller, location_code: str | None = None
         locked = order_transition(order=locked, to=target, actor=caller.actor,
                                   reason="shipped" + (f" from {location.code}" if location else ""))
         _fulfil(shipping, order=locked, caller=caller, reason="shipped")
+        # The order's channel system hears of it through the outbox, in this transaction.
+        outbox.order_shipped(order_id=locked.pk, external_id=locked.external_id, channel_id=locked.channel_id,
+                             status=locked.status,
+                             shipped=[(a.sku_id, a.location_id, a.quantity) for a in shipping])
         return locked
 
     return in_retrying_transaction(work)

@@ -7,6 +7,7 @@ from orders.states import AllocationStatus, Fulfillment, OrderStatus
 
 _CODE = {"max_length": 64}
 MAX_LINES = 500
+MAX_ID = 2**63 - 1  # ids are BigAutoField
 
 
 class ReservationInSerializer(serializers.Serializer):
@@ -55,7 +56,9 @@ class OrderLineInSerializer(serializers.Serializer):
     line_id = serializers.CharField(max_length=64)
     sku = serializers.CharField(**_CODE)
     quantity = serializers.IntegerField(min_value=1, max_value=1_000_000)
-    reservation = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1)
+    # An id beyond the id column's range is a 400, not a database overflow (500).
+    reservation = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1,
+                                           max_value=MAX_ID)
 
 
 class OrderInSerializer(serializers.Serializer):

@@ -10,8 +10,11 @@ from django.utils import timezone
 
 from inventory.ledger import Movement, post_movements
 from inventory.models import Bucket
+from orders.callers import Caller
 from orders.models import Allocation, Order, OrderLine
+from orders.services import LineInput, order_create
 from orders.states import AllocationOrigin, AllocationStatus, Fulfillment, OrderStatus
+from retailops.access import location_scope_for_user
 from tests.inventory.factories import ChannelFactory, LocationFactory, SkuFactory
 
 
@@ -69,3 +72,21 @@ class AllocationFactory(factory.django.DjangoModelFactory):
     quantity = factory.SelfAttribute("line.quantity")
     origin = AllocationOrigin.ORDER
     status = AllocationStatus.RESERVED
+
+
+def staff_caller(user) -> Caller:
+    """The Caller a staff screen builds for `user` (their role's location scope)."""
+    return Caller(actor=user, external_system_id=None, scope=location_scope_for_user(user))
+
+
+def order_placed(*, caller: Caller, lines: list[tuple[str, str, int]], external_id: str | None = None,
+                 channel: str = "web", fulfillment: str = Fulfillment.SHIP, pickup_location: str | None = None,
+                 region: str = "") -> Order:
+    """Place an order through the service (real sourcing, real ledger postings).
+    `lines` are (line_id, sku code, quantity); stock them first with `stock()`."""
+    order, _created = order_create(
+        caller=caller, external_id=external_id or f"PLACED-{Order.objects.count() + 1:05d}", channel_code=channel,
+        fulfillment=fulfillment, pickup_location_code=pickup_location, region=region,
+        lines=[LineInput(line_id=line_id, sku=sku, quantity=quantity) for line_id, sku, quantity in lines],
+    )
+    return order

@@ -391,3 +391,209 @@ def test_an_idempotent_replay_of_a_cancel_cancels_once(api, shop):
     again = api.post(f"/api/v1/orders/{order_id}/cancel", format="json", **headers)
     assert first.json() == again.json()
     assert again["Idempotent-Replayed"] == "true"
+
+
+@pytest.mark.parametrize(("body", "code", "field"), [
+    (order_body(lines=[{"line_id": "1", "sku": "A", "quantity": 10**30}]), "max_value", "lines[0].quantity"),
+    (order_body(lines=[{"line_id": "1", "sku": "A", "quantity": "2x"}]), "invalid", "lines[0].quantity"),
+    (order_body(lines=[{"line_id": "1", "sku": "A", "quantity": True}]), "invalid", "lines[0].quantity"),
+    (order_body(lines=[{"line_id": "1", "sku": "A", "quantity": None}]), "null", "lines[0].quantity"),
+    (order_body(lines=[{"line_id": "1", "sku": "A"}]), "required", "lines[0].quantity"),
+    (order_body(lines=[{"line_id": "1", "sku": ["A"], "quantity": 1}]), "invalid", "lines[0].sku"),
+    (order_body(lines=[{"line_id": "1", "sku": "A", "quantity": 1}, {"sku": "A", "quantity": 1}]),
+     "required", "lines[1].line_id"),
+    (order_body(lines=[{"line_id": "1", "sku": "A", "quantity": 1, "reservation": 10**30}]), "max_value",
+     "lines[0].reservation"),
+    (order_body(lines=[{"line_id": "1", "sku": "A", "quantity": 1, "reservation": "hold-1"}]), "invalid",
+     "lines[0].reservation"),
+    (order_body(lines=[{"line_id": "1", "sku": "A", "quantity": 1, "reservation": 0}]), "min_value",
+     "lines[0].reservation"),
+    (order_body(lines=[{"line_id": "1", "sku": "A", "quantity": 1, "reservation": 999}]), "unknown_reservation",
+     "lines[0].reservation"),
+    (order_body(lines={"line_id": "1", "sku": "A", "quantity": 1}), "not_a_list", "lines"),
+    (order_body(lines="A"), "not_a_list", "lines"),
+    (order_body(lines=[["1", "A", 1]]), "invalid", "lines[0]"),
+    (order_body(lines=[{"line_id": str(n), "sku": "A", "quantity": 1} for n in range(501)]), "max_length", "lines"),
+    (order_body(external_id="x" * 256), "max_length", "external_id"),
+    (order_body(external_id={"id": 1}), "invalid", "external_id"),
+    (order_body(external_id=""), "blank", "external_id"),
+    (order_body(channel=None), "null", "channel"),
+    (order_body(fulfillment=["ship"]), "invalid_choice", "fulfillment"),
+    (order_body(pickup_location="S1"), "invalid", "pickup_location"),
+])
+def test_wrong_types_huge_numbers_and_odd_shapes_are_400_problems_naming_the_field(api, shop, body, code, field):
+    stock(shop.a, shop.dc, 10)
+    response = api.post("/api/v1/orders", body, format="json")
+    assert response.status_code == 400, response.json()
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["code"] == code
+    assert response.json()["errors"][0]["field"] == field
+    assert not Order.objects.exists()
+    assert committed(shop.a, shop.dc) == 0
+
+
+@pytest.mark.parametrize("raw", [
+    "[]",
+    '[{"external_id": "o-1", "channel": "web", "fulfillment": "ship", "lines": []}]',
+    '"o-1"',
+    "7",
+    "null",
+    '{"external_id": "o-1", "channel": "web", "fulfillment": "ship", "lines": [{"line_id": "1", "sku": "A", '
+    '"quantity": NaN}]}',
+    '{"external_id": "o-1", "channel": "web", "fulfillment": "ship", "lines": [{"line_id": "1", "sku": "A", '
+    '"quantity": 1e999}]}',
+    '{"external_id": "o-1", "channel": "web"',
+    "external_id=o-1&channel=web",
+])
+def test_a_body_that_is_not_an_order_object_is_a_400_problem(api, shop, raw):
+    stock(shop.a, shop.dc, 10)
+    response = api.post("/api/v1/orders", raw, content_type="application/json")
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/problem+json"
+    assert not Order.objects.exists()
+
+
+@pytest.mark.parametrize(("verb", "raw"), [
+    ("ship", "[1]"), ("ship", '{"location": ["DC1"]}'), ("ship", "{"),
+    ("cancel", '{"reason": {"why": "x"}}'), ("cancel", '"no"'),
+    ("pickup", '{"note": ["x"]}'),
+])
+def test_a_malformed_verb_body_is_400_and_changes_nothing(api, shop, verb, raw):
+    stock(shop.a, shop.dc, 10)
+    order_id = api.post("/api/v1/orders", order_body(), format="json").json()["id"]
+    response = api.post(f"/api/v1/orders/{order_id}/{verb}", raw, content_type="application/json")
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/problem+json"
+    assert Order.objects.get(pk=order_id).status == "allocated"
+    assert (on_hand(shop.a, shop.dc), committed(shop.a, shop.dc)) == (10, 2)
+
+
+def test_no_token_or_a_bad_token_is_401(client, shop):
+    body = order_body()
+    assert client.post("/api/v1/orders", body, content_type="application/json").status_code == 401
+    assert client.get("/api/v1/orders").status_code == 401
+    response = client.post("/api/v1/orders", body, content_type="application/json",
+                           HTTP_AUTHORIZATION="Bearer not-a-token")
+    assert response.status_code == 401
+    assert response.json()["code"] == "authentication_failed"
+    assert not Order.objects.exists()
+
+
+def test_a_token_without_the_orders_scope_is_403_on_every_orders_endpoint(partner_api, api, shop):
+    stock(shop.a, shop.dc, 10)
+    order_id = api.post("/api/v1/orders", order_body(), format="json").json()["id"]
+    reader = partner_api(scopes=["availability"])
+    responses = [
+        reader.post("/api/v1/orders", order_body("o-2"), format="json"),
+        reader.get("/api/v1/orders"),
+        reader.get(f"/api/v1/orders/{order_id}"),
+        reader.post(f"/api/v1/orders/{order_id}/cancel", format="json"),
+        reader.post(f"/api/v1/orders/{order_id}/ship", {}, format="json"),
+        reader.post(f"/api/v1/orders/{order_id}/pickup", format="json"),
+    ]
+    assert [(r.status_code, r.json()["code"]) for r in responses] == [(403, "missing_scope")] * len(responses)
+    assert Order.objects.get().status == "allocated"
+
+
+def test_an_order_outside_the_tokens_location_scope_is_404(partner_api, shop):
+    stock(shop.a, shop.dc, 10)
+    order_id = partner_api(locations=["DC1"]).post("/api/v1/orders", order_body(), format="json").json()["id"]
+    scoped = partner_api(locations=["S1"])
+    assert scoped.get(f"/api/v1/orders/{order_id}").status_code == 404
+    assert scoped.post(f"/api/v1/orders/{order_id}/cancel", format="json").status_code == 404
+    assert scoped.post(f"/api/v1/orders/{order_id}/ship", {}, format="json").status_code == 404
+    assert scoped.get("/api/v1/orders").json()["results"] == []
+    assert committed(shop.a, shop.dc) == 2
+
+
+def test_shipping_from_a_location_outside_the_tokens_scope_is_403(partner_api, shop):
+    stock(shop.a, shop.s1, 1)
+    stock(shop.a, shop.s2, 1)
+    api = partner_api(locations=["S1", "S2"])
+    order_id = api.post("/api/v1/orders", order_body(), format="json").json()["id"]
+    scoped = partner_api(locations=["S1"])
+    response = scoped.post(f"/api/v1/orders/{order_id}/ship", {"location": "S2"}, format="json")
+    assert response.status_code == 403
+    assert response.json()["code"] == "location_out_of_scope"
+    assert on_hand(shop.a, shop.s2) == 1
+
+
+@pytest.mark.parametrize("url", ["/api/v1/orders/99999999999999999999999",
+                                 "/api/v1/orders/99999999999999999999999/cancel"])
+def test_an_order_id_beyond_any_integer_column_is_404(api, shop, url):
+    response = api.get(url) if url.endswith("9") else api.post(url, format="json")
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+
+
+def test_the_same_key_with_another_order_is_422_idempotency_key_reused(api, shop):
+    stock(shop.a, shop.dc, 10)
+    headers = {"HTTP_IDEMPOTENCY_KEY": "order-2"}
+    assert api.post("/api/v1/orders", order_body("o-1"), format="json", **headers).status_code == 201
+    response = api.post("/api/v1/orders", order_body("o-2"), format="json", **headers)
+    assert response.status_code == 422
+    assert response.json()["code"] == "idempotency_key_reused"
+    assert list(Order.objects.values_list("external_id", flat=True)) == ["o-1"]
+    assert committed(shop.a, shop.dc) == 2
+
+
+def test_a_key_still_in_use_is_409_idempotency_key_in_use_and_places_nothing(api, shop, key_in_use):
+    stock(shop.a, shop.dc, 10)
+    key_in_use(api, "/api/v1/orders", order_body(), key="order-3")
+    response = api.post("/api/v1/orders", order_body(), format="json", HTTP_IDEMPOTENCY_KEY="order-3")
+    assert response.status_code == 409
+    assert response.json()["code"] == "idempotency_key_in_use"
+    assert not Order.objects.exists()
+
+
+def test_an_idempotent_replay_of_a_409_answers_409_again(api, shop):
+    stock(shop.a, shop.dc, 1)
+    headers = {"HTTP_IDEMPOTENCY_KEY": "order-4"}
+    assert api.post("/api/v1/orders", order_body(), format="json", **headers).status_code == 409
+    stock(shop.a, shop.dc, 5)
+    again = api.post("/api/v1/orders", order_body(), format="json", **headers)
+    assert (again.status_code, again.json()["code"]) == (409, "insufficient_stock")
+    assert again["Idempotent-Replayed"] == "true"
+    assert not Order.objects.exists()
+
+
+def test_an_over_long_idempotency_key_is_400(api, shop):
+    stock(shop.a, shop.dc, 10)
+    response = api.post("/api/v1/orders", order_body(), format="json", HTTP_IDEMPOTENCY_KEY="k" * 256)
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_idempotency_key"
+    assert not Order.objects.exists()
+
+
+def test_a_hold_already_consumed_by_another_order_is_409_invalid_state(api, shop):
+    stock(shop.a, shop.dc, 10)
+    hold = api.post("/api/v1/reservations", {"sku": "A", "quantity": 2, "channel": "web"}, format="json").json()
+    lines = [{"line_id": "1", "sku": "A", "quantity": 2, "reservation": hold["id"]}]
+    assert api.post("/api/v1/orders", order_body("o-1", lines=lines), format="json").status_code == 201
+    response = api.post("/api/v1/orders", order_body("o-2", lines=lines), format="json")
+    assert response.status_code == 409
+    assert response.json()["code"] == "invalid_state"
+    assert committed(shop.a, shop.dc) == 2
+    assert_committed_matches_allocations()
+
+
+def test_one_hold_named_by_two_lines_is_400(api, shop):
+    stock(shop.a, shop.dc, 10)
+    hold = api.post("/api/v1/reservations", {"sku": "A", "quantity": 2, "channel": "web"}, format="json").json()
+    response = api.post("/api/v1/orders", order_body(lines=[
+        {"line_id": "1", "sku": "A", "quantity": 1, "reservation": hold["id"]},
+        {"line_id": "2", "sku": "A", "quantity": 1, "reservation": hold["id"]}]), format="json")
+    assert response.status_code == 400
+    assert response.json()["code"] == "duplicate_reservation"
+    assert not Order.objects.exists()
+    assert committed(shop.a, shop.dc) == 2
+
+
+def test_picking_up_a_cancelled_order_is_409_invalid_state(api, shop):
+    stock(shop.a, shop.s1, 2)
+    order_id = api.post("/api/v1/orders", pickup_body(), format="json").json()["id"]
+    api.post(f"/api/v1/orders/{order_id}/cancel", format="json")
+    response = api.post(f"/api/v1/orders/{order_id}/pickup", format="json")
+    assert response.status_code == 409
+    assert response.json()["code"] == "invalid_state"
+    assert (on_hand(shop.a, shop.s1), committed(shop.a, shop.s1)) == (2, 0)

@@ -3,12 +3,14 @@
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 from django.utils import timezone
 
 from exceptions.models import Case
 from inventory.models import StockLevel, StockMovement
 from inventory.verification import ledger_drifts
 from orders.models import Allocation
+from retailops.throttling import ClientRateThrottle
 from tests.orders.factories import stock
 
 pytestmark = pytest.mark.django_db
@@ -229,4 +231,126 @@ def test_releasing_a_hold_an_order_consumed_is_409_invalid_state(api, shop):
     response = api.post(f"/api/v1/reservations/{hold_id}/release", format="json")
     assert response.status_code == 409
     assert response.json()["code"] == "invalid_state"
+    assert level(shop.a, shop.dc).committed == 2
+
+
+@pytest.mark.parametrize(("body", "code", "field"), [
+    ({"sku": ["A"], "quantity": 1, "channel": "web"}, "invalid", "sku"),
+    ({"sku": {"code": "A"}, "quantity": 1, "channel": "web"}, "invalid", "sku"),
+    ({"sku": "A" * 65, "quantity": 1, "channel": "web"}, "max_length", "sku"),
+    ({"sku": "A", "quantity": 10**30, "channel": "web"}, "max_value", "quantity"),
+    ({"sku": "A", "quantity": True, "channel": "web"}, "invalid", "quantity"),
+    ({"sku": "A", "quantity": 1.5, "channel": "web"}, "invalid", "quantity"),
+    ({"sku": "A", "quantity": None, "channel": "web"}, "null", "quantity"),
+    ({"sku": "A", "quantity": [1], "channel": "web"}, "invalid", "quantity"),
+    ({"sku": "A", "quantity": 1, "channel": ""}, "blank", "channel"),
+    ({"sku": "A", "quantity": 1}, "required", "channel"),
+    ({"sku": "A", "quantity": 1, "channel": "web", "location": ["S1"]}, "invalid", "location"),
+    ({"sku": "A", "quantity": 1, "channel": "web", "ttl_seconds": 10**30}, "max_value", "ttl_seconds"),
+    ({"sku": "A", "quantity": 1, "channel": "web", "ttl_seconds": "soon"}, "invalid", "ttl_seconds"),
+    ({"sku": "A", "quantity": 1, "channel": "web", "reference": "r" * 256}, "max_length", "reference"),
+    ({"sku": "A", "quantity": 1, "channel": "web", "fulfillment": "drone"}, "invalid_choice", "fulfillment"),
+    ({"sku": "A", "quantity": 1, "channel": "web", "fulfillment": "pickup"}, "required", "location"),
+])
+def test_wrong_types_and_huge_numbers_are_400_problems_naming_the_field(api, shop, body, code, field):
+    stock(shop.a, shop.dc, 10)
+    response = api.post("/api/v1/reservations", body, format="json")
+    assert response.status_code == 400, response.json()
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["code"] == code
+    assert response.json()["errors"][0]["field"] == field
+    assert not Allocation.objects.exists()
+
+
+@pytest.mark.parametrize("raw", [
+    "[]",
+    '[{"sku": "A", "quantity": 1, "channel": "web"}]',
+    '"A"',
+    "42",
+    "null",
+    '{"sku": "A", "quantity": NaN, "channel": "web"}',
+    '{"sku": "A", "quantity": Infinity, "channel": "web"}',
+    '{"sku": "A", "quantity": 1e999, "channel": "web"}',
+    '{"sku": "A", "quantity": 1, "channel": "web"',
+    "\xff\xfe",
+])
+def test_a_body_that_is_not_a_hold_object_is_a_400_problem(api, shop, raw):
+    stock(shop.a, shop.dc, 10)
+    response = api.post("/api/v1/reservations", raw, content_type="application/json")
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/problem+json"
+    assert not Allocation.objects.exists()
+
+
+@pytest.mark.parametrize("raw", ['{"note": {"why": "x"}}', '{"note": "%s"}' % ("n" * 501), "[1, 2]", '{"note": '])
+def test_a_malformed_release_body_is_400_and_keeps_the_hold(api, shop, raw):
+    stock(shop.a, shop.dc, 10)
+    hold_id = api.post("/api/v1/reservations", {"sku": "A", "quantity": 1, "channel": "web"},
+                       format="json").json()["id"]
+    response = api.post(f"/api/v1/reservations/{hold_id}/release", raw, content_type="application/json")
+    assert response.status_code == 400
+    assert Allocation.objects.get(pk=hold_id).status == "reserved"
+
+
+@pytest.mark.parametrize("url", ["/api/v1/reservations/99999999999999999999999",
+                                 "/api/v1/reservations/99999999999999999999999/release"])
+def test_an_id_beyond_any_integer_column_is_404(api, shop, url):
+    response = api.get(url) if url.endswith("9") else api.post(url, format="json")
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
+
+
+def test_a_bad_token_is_401(client, shop):
+    response = client.post("/api/v1/reservations", {"sku": "A", "quantity": 1, "channel": "web"},
+                           content_type="application/json", HTTP_AUTHORIZATION="Bearer not-a-token")
+    assert response.status_code == 401
+    assert response.json()["code"] == "authentication_failed"
+
+
+def test_release_without_the_orders_scope_is_403(partner_api, api, shop):
+    stock(shop.a, shop.dc, 10)
+    hold_id = api.post("/api/v1/reservations", {"sku": "A", "quantity": 1, "channel": "web"},
+                       format="json").json()["id"]
+    reader = partner_api(scopes=["availability"])
+    assert reader.get(f"/api/v1/reservations/{hold_id}").json()["code"] == "missing_scope"
+    response = reader.post(f"/api/v1/reservations/{hold_id}/release", format="json")
+    assert response.status_code == 403
+    assert response.json()["code"] == "missing_scope"
+
+
+def test_a_hold_outside_the_tokens_location_scope_is_404(partner_api, shop):
+    stock(shop.a, shop.dc, 10)
+    hold_id = partner_api(locations=["DC1"]).post("/api/v1/reservations",
+                                                  {"sku": "A", "quantity": 1, "channel": "web"},
+                                                  format="json").json()["id"]
+    scoped = partner_api(locations=["S1"])
+    assert scoped.get(f"/api/v1/reservations/{hold_id}").status_code == 404
+    assert scoped.post(f"/api/v1/reservations/{hold_id}/release", format="json").status_code == 404
+    assert level(shop.a, shop.dc).committed == 1
+
+
+def test_a_key_still_in_use_is_409_idempotency_key_in_use_and_holds_nothing(api, shop, key_in_use):
+    stock(shop.a, shop.dc, 10)
+    body = {"sku": "A", "quantity": 1, "channel": "web"}
+    key_in_use(api, "/api/v1/reservations", body, key="hold-3")
+    response = api.post("/api/v1/reservations", body, format="json", HTTP_IDEMPOTENCY_KEY="hold-3")
+    assert response.status_code == 409
+    assert response.json()["code"] == "idempotency_key_in_use"
+    assert not Allocation.objects.exists()
+
+
+def test_too_many_holds_are_429_with_retry_after(api, shop, monkeypatch):
+    monkeypatch.setattr(ClientRateThrottle, "THROTTLE_RATES", {"client": "2/min"})
+    cache.clear()
+    stock(shop.a, shop.dc, 10)
+    body = {"sku": "A", "quantity": 1, "channel": "web"}
+    try:
+        statuses = [api.post("/api/v1/reservations", body, format="json").status_code for _ in range(2)]
+        throttled = api.post("/api/v1/reservations", body, format="json")
+    finally:
+        cache.clear()
+    assert statuses == [201, 201]
+    assert throttled.status_code == 429
+    assert throttled.json()["code"] == "throttled"
+    assert int(throttled["Retry-After"]) > 0
     assert level(shop.a, shop.dc).committed == 2
