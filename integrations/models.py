@@ -18,16 +18,44 @@ class ExternalSystem(models.Model):
         ERP = "erp", "ERP"
         SUPPLIER = "supplier", "Supplier"
 
+    class Adapter(models.TextChoices):
+        NONE = "", "None (inbound only)"
+        JSON_HTTP = "json_http", "JSON over HTTP"
+        CSV_SNAPSHOT = "csv_snapshot", "CSV snapshot"
+
+    class Circuit(models.TextChoices):
+        CLOSED = "closed"
+        OPEN = "open"
+        HALF_OPEN = "half_open"
+
     code = models.CharField(max_length=64, unique=True)
     name = models.CharField(max_length=200)
     kind = models.CharField(max_length=16, choices=Kind.choices)
+    # Without an adapter a system only calls us (inbound API); nothing is sent to it.
+    adapter = models.CharField(max_length=16, choices=Adapter.choices, blank=True, default=Adapter.NONE)
     base_url = models.URLField(blank=True)
+    # The channel this system sells on: availability pushed to it is that channel's
+    # (buffer held back, ineligible locations at 0), and its orders' updates go to it.
+    channel = models.ForeignKey("inventory.Channel", null=True, blank=True, on_delete=models.PROTECT,
+                                related_name="external_systems")
     # The name of an environment variable holding the secret, never the secret itself.
     credentials_ref = models.CharField(max_length=128, blank=True)
+    rate_limit_per_second = models.PositiveIntegerField(default=0, help_text="Requests per second; 0: no limit.")
+    timeout_seconds = models.FloatField(default=5.0)
     enabled = models.BooleanField(default=True)
+    # Paused by integration support: messages keep accumulating, nothing is sent.
+    paused = models.BooleanField(default=False)
+    # Runtime state of the relay (written with guarded updates, not tracked in history).
+    circuit_state = models.CharField(max_length=16, choices=Circuit.choices, default=Circuit.CLOSED)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    circuit_opened_at = models.DateTimeField(null=True, blank=True)
+    circuit_retry_at = models.DateTimeField(null=True, blank=True, help_text="When a half-open probe may go.")
+    throttled_until = models.DateTimeField(null=True, blank=True, help_text="A 429 asked us to wait until then.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-    history = HistoricalRecords()
+    history = HistoricalRecords(excluded_fields=[
+        "circuit_state", "consecutive_failures", "circuit_opened_at", "circuit_retry_at", "throttled_until",
+    ])
 
     class Meta:
         ordering = ["code"]
@@ -87,3 +115,127 @@ class ApiClient(models.Model):
         if self.all_locations:
             return None
         return frozenset(self.locations.values_list("pk", flat=True))
+
+
+class OutboxMessage(models.Model):
+    """One outbound message, written in the same transaction as the change that causes it.
+
+    The relay claims due rows (`SELECT … FOR UPDATE SKIP LOCKED`), leases them by moving
+    `next_attempt_at` past the lease, sends outside any transaction with the row's
+    idempotency key, and records the outcome only if it still holds the claim. A worker
+    that dies mid-send leaves the row to be claimed again when the lease runs out; the
+    partner deduplicates the resend by its idempotency key.
+    """
+
+    class Topic(models.TextChoices):
+        AVAILABILITY = "availability"
+        ORDER_UPDATE = "order_update"
+        DOCUMENT = "document"
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        DELIVERED = "delivered"
+        SUPERSEDED = "superseded", "Superseded by a newer message for the same key"
+        DEAD = "dead", "Dead letter"
+
+    system = models.ForeignKey(ExternalSystem, on_delete=models.PROTECT, related_name="outbox_messages")
+    topic = models.CharField(max_length=16, choices=Topic.choices)
+    payload = models.JSONField()
+    idempotency_key = models.CharField(max_length=64, unique=True)
+    # Availability for one (system, sku, location): only the newest such message is sent.
+    coalescing_key = models.CharField(max_length=128, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    claim_token = models.UUIDField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    last_status_code = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    dead_at = models.DateTimeField(null=True, blank=True)
+    replays = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["system", "next_attempt_at", "id"], name="outbox_due",
+                         condition=models.Q(status="pending")),
+            models.Index(fields=["coalescing_key", "id"], name="outbox_coalescing",
+                         condition=~models.Q(coalescing_key="")),
+            models.Index(fields=["system", "status", "created_at"], name="outbox_system_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.topic} → {self.system_id} ({self.status})"
+
+
+class SyncRun(models.Model):
+    """One run of one sync job against one system, with what it did and how long it took."""
+
+    class Job(models.TextChoices):
+        AVAILABILITY_PUSH = "availability_push", "Availability push (on change)"
+        AVAILABILITY_FULL_PUSH = "availability_full_push", "Availability full push"
+        ORDER_UPDATE = "order_update", "Order updates"
+        DOCUMENT_POST = "document_post", "Document posting"
+        SNAPSHOT_PULL = "snapshot_pull", "Snapshot pull"
+
+    class Status(models.TextChoices):
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        PARTIAL = "partial", "Partly failed"
+        FAILED = "failed"
+
+    system = models.ForeignKey(ExternalSystem, on_delete=models.PROTECT, related_name="sync_runs")
+    job = models.CharField(max_length=32, choices=Job.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    counts = models.JSONField(default=dict, blank=True)
+    errors = models.JSONField(default=list, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    # Commit-to-acknowledgement latency of the messages this run delivered.
+    latency_p50_ms = models.PositiveIntegerField(null=True, blank=True)
+    latency_p95_ms = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["system", "job", "-started_at"], name="sync_run_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.job} {self.system_id} {self.started_at:%Y-%m-%d %H:%M:%S}"
+
+
+class InventorySnapshot(models.Model):
+    """A system's statement of its quantities as of a time; reconciliation consumes it.
+    Lines keep the codes the system sent, so an unknown code is kept, not dropped."""
+
+    class Source(models.TextChoices):
+        PULL = "pull"
+        UPLOAD = "upload"
+        API = "api"
+
+    system = models.ForeignKey(ExternalSystem, on_delete=models.PROTECT, related_name="snapshots")
+    source = models.CharField(max_length=8, choices=Source.choices)
+    as_of = models.DateTimeField()
+    received_at = models.DateTimeField(auto_now_add=True)
+    line_count = models.PositiveIntegerField(default=0)
+    sync_run = models.ForeignKey(SyncRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        indexes = [models.Index(fields=["system", "-as_of"], name="snapshot_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.system_id} as of {self.as_of:%Y-%m-%d %H:%M:%S}"
+
+
+class InventorySnapshotLine(models.Model):
+    snapshot = models.ForeignKey(InventorySnapshot, on_delete=models.CASCADE, related_name="lines")
+    sku_code = models.CharField(max_length=64)
+    location_code = models.CharField(max_length=64)
+    on_hand = models.IntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["snapshot", "sku_code", "location_code"], name="snapshot_line_per_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sku_code}@{self.location_code}: {self.on_hand}"

@@ -1,5 +1,7 @@
 """Writes for external systems and their API clients."""
 
+import logging
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -7,15 +9,18 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
-from integrations.models import ApiClient, ExternalSystem
+from integrations.models import ApiClient, ExternalSystem, OutboxMessage
+from integrations.outbox import wake_relay
 from integrations.tokens import hash_token, new_token
 from inventory.models import Location
 from retailops.access import Scope
 from retailops.errors import InvalidInput
 
 User = get_user_model()
+logger = logging.getLogger(__name__)
 
 SERVICE_USER_PREFIX = "system:"
 
@@ -97,3 +102,89 @@ def staff_token_issue(*, user) -> IssuedToken:
         expires_at=timezone.now() + timedelta(days=settings.STAFF_TOKEN_TTL_DAYS),
     )
     return IssuedToken(client=client, token=token)
+
+
+# --- Outbound: replay, pause and resume --------------------------------------------------
+
+# simple-history keeps the reason in a 100-character column.
+_REASON_LENGTH = 100
+
+
+def _reason(action: str, note: str) -> str:
+    note = " ".join(note.split())
+    return (f"{action}: {note}" if note else action)[:_REASON_LENGTH]
+
+
+@transaction.atomic
+def outbox_replay(*, message_ids: Iterable[int] | None = None, system: ExternalSystem | None = None,
+                  actor=None, note: str = "") -> int:
+    """Send dead letters again: the given ones, or every dead letter of `system`.
+
+    They keep their idempotency key, so a message the partner did apply after all is not
+    applied twice. Attempts start again from zero. Returns how many were replayed. Who
+    replayed what, and why, goes into each affected system's history.
+    """
+    if message_ids is None and system is None:
+        raise InvalidInput("Name the messages or the system to replay.", code="replay_scope")
+    dead = OutboxMessage.objects.select_for_update().filter(status=OutboxMessage.Status.DEAD)
+    if message_ids is not None:
+        dead = dead.filter(pk__in=list(message_ids))
+    if system is not None:
+        dead = dead.filter(system=system)
+    rows = list(dead.order_by("pk").values_list("pk", "system_id"))
+    ids = [pk for pk, _system_id in rows]
+    replayed = OutboxMessage.objects.filter(pk__in=ids).update(
+        status=OutboxMessage.Status.PENDING, attempts=0, next_attempt_at=timezone.now(), claim_token=None,
+        dead_at=None, replays=F("replays") + 1,
+    )
+    if replayed:
+        logger.info("%s replayed %d dead letter(s): %s", actor or "system", replayed, ids[:20])
+        replayed_per_system = Counter(system_id for _pk, system_id in rows)
+        affected = list(ExternalSystem.objects.filter(pk__in=replayed_per_system).order_by("pk"))
+        for affected_system in affected:
+            count = replayed_per_system[affected_system.pk]
+            affected_system._change_reason = _reason(
+                f"replayed {count} dead letter{'s' if count != 1 else ''}", note)
+        ExternalSystem.history.bulk_history_create(affected, update=True, default_user=actor)
+        if settings.INTEGRATIONS_RELAY_ON_COMMIT:
+            transaction.on_commit(wake_relay, robust=True)
+    return replayed
+
+
+def _require_note(system: ExternalSystem, verb: str, actor, note: str) -> None:
+    if actor is not None and not note.strip():
+        raise InvalidInput(f"Say why you {verb} {system.code}.", code="note_required", field="note")
+
+
+@transaction.atomic
+def external_system_pause(*, system: ExternalSystem, actor=None, note: str = "") -> ExternalSystem:
+    """Stop sending to `system`; its messages wait in the outbox. A person must say why."""
+    _require_note(system, "pause", actor, note)
+    system = ExternalSystem.objects.select_for_update().get(pk=system.pk)
+    if not system.paused:
+        system.paused = True
+        system._history_user = actor
+        system._change_reason = _reason("paused", note)
+        system.save(update_fields=["paused", "updated_at"])
+    return system
+
+
+@transaction.atomic
+def external_system_resume(*, system: ExternalSystem, actor=None, note: str = "") -> ExternalSystem:
+    """Send to `system` again, from the oldest waiting message; also closes its circuit,
+    since a person has decided that the partner is back. A person must say why."""
+    _require_note(system, "resume", actor, note)
+    system = ExternalSystem.objects.select_for_update().get(pk=system.pk)
+    circuit_was = system.circuit_state
+    if (system.paused or circuit_was != ExternalSystem.Circuit.CLOSED or system.consecutive_failures
+            or system.throttled_until):
+        system.paused = False
+        system.circuit_state = ExternalSystem.Circuit.CLOSED
+        system.consecutive_failures = 0
+        system.circuit_opened_at = system.circuit_retry_at = system.throttled_until = None
+        system._history_user = actor
+        closed = "" if circuit_was == ExternalSystem.Circuit.CLOSED else f" (circuit was {circuit_was})"
+        system._change_reason = _reason(f"resumed{closed}", note)
+        system.save(update_fields=["paused", "circuit_state", "consecutive_failures", "circuit_opened_at",
+                                   "circuit_retry_at", "throttled_until", "updated_at"])
+    return system

@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import TypeVar
 
 from django.conf import settings
-from django.db import OperationalError, connection, transaction
+from django.db import OperationalError, connection, models, transaction
 from django.dispatch import Signal
 from django.utils import timezone
 
@@ -43,6 +43,8 @@ levels_changed = Signal()
 
 _RETRYABLE_PGCODES = {"40P01", "40001"}  # deadlock detected, serialization failure
 _LOCK_NOT_AVAILABLE = "55P03"
+# Set on the (per-thread) connection while an outermost in_retrying_transaction runs.
+_LOCK_WAITS_BOUNDED = "_retailops_lock_waits_bounded"
 MAX_ATTEMPTS = 4
 
 _BUCKET_COLUMNS = [bucket.value for bucket in Bucket]
@@ -88,8 +90,16 @@ def in_retrying_transaction(work: Callable[[], T]) -> T:
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
             with transaction.atomic():
-                _bound_lock_waits()
-                return work()
+                # A nested call runs inside a transaction whose lock waits are already bounded.
+                outermost = not getattr(connection, _LOCK_WAITS_BOUNDED, False)
+                if outermost:
+                    _bound_lock_waits()
+                    setattr(connection, _LOCK_WAITS_BOUNDED, True)
+                try:
+                    return work()
+                finally:
+                    if outermost:
+                        setattr(connection, _LOCK_WAITS_BOUNDED, False)
         except OperationalError as exc:
             code = _pgcode(exc)
             if code == _LOCK_NOT_AVAILABLE:
@@ -106,6 +116,59 @@ def _bound_lock_waits() -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{settings.LOCK_TIMEOUT_MS}ms"])
+
+
+# --- Set-based statements on PostgreSQL --------------------------------------------------
+#
+# A posting of 1,000 movements is a handful of statements, but Django's bulk_create still
+# prepares every value of every row in Python and psycopg then quotes each one into the SQL
+# text (client-side binding): together most of an ingest batch's time. On PostgreSQL the
+# hot statements below send one binary array per column instead (server-side binding,
+# `%b`), through Django's cursor wrapper so they are still logged and counted like any
+# other query. Other databases take the plain ORM path; both write the same rows.
+
+
+def uses_array_statements() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def _array_cursor():
+    """A cursor on the current connection (and transaction) that binds parameters on the
+    server, so lists travel as binary arrays."""
+    import psycopg
+
+    connection.ensure_connection()
+    raw = psycopg.Cursor(connection.connection)
+    return connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
+
+
+def execute_with_arrays(sql: str, params: list) -> list[tuple]:
+    """Run `sql` whose `%b` placeholders take whole arrays; the rows it returns, if any."""
+    with _array_cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall() if cursor.description else []
+
+
+def insert_columns(model: type[models.Model], columns: dict[str, list], *, ignore_conflicts: bool = False,
+                   returning: tuple[str, ...] = ()) -> list[tuple]:
+    """INSERT … SELECT FROM unnest(one array per column) (PostgreSQL only). `columns` maps
+    field names to equally long lists of values ready for the database (JSON as text)."""
+    sql, params = _insert_statement(model, columns)
+    if ignore_conflicts:
+        sql += " ON CONFLICT DO NOTHING"
+    if returning:
+        sql += " RETURNING " + ", ".join(connection.ops.quote_name(model._meta.get_field(name).column)
+                                         for name in returning)
+    return execute_with_arrays(sql, params)
+
+
+def _insert_statement(model: type[models.Model], columns: dict[str, list]) -> tuple[str, list]:
+    fields = [model._meta.get_field(name) for name in columns]
+    names = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    arrays = ", ".join(f"%b::{field.db_type(connection)}[]" for field in fields)
+    table = connection.ops.quote_name(model._meta.db_table)
+    sql = f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays})"  # noqa: S608 (no user input)
+    return sql, list(columns.values())
 
 
 def _select_levels(keys: list[LevelKey], *, lock: bool) -> list[StockLevel]:
@@ -169,27 +232,19 @@ def apply_posting(
                     bucket=bucket,
                 )
 
-    StockMovement.objects.bulk_create(
-        [
-            StockMovement(
-                sku_id=movement.sku_id,
-                location_id=movement.location_id,
-                bucket=movement.bucket,
-                delta=movement.delta,
-                reason=movement.reason,
-                document_type=document_type,
-                document_id=document_id,
-                event_id=movement.event_id,
-                actor=actor,
-                occurred_at=movement.occurred_at or now,
-            )
-            for movement in posting.movements
-            if movement.delta
-        ],
-        batch_size=1000,
-    )
+    movements = [movement for movement in posting.movements if movement.delta]
     touched = set(deltas) | set(posting.counted_at)
-    _update_levels(levels, deltas, posting.counted_at, touched, now)
+    if uses_array_statements() and touched:
+        # One statement: the movements are inserted by a CTE of the levels' UPDATE.
+        insert_sql, insert_params = _movement_insert_statement(movements, actor=actor, document_type=document_type,
+                                                               document_id=document_id, now=now)
+        update_sql, update_params = _level_update_statement(levels, deltas, posting.counted_at, touched, now)
+        execute_with_arrays(f"WITH inserted AS ({insert_sql}) {update_sql}" if movements else update_sql,
+                            [*insert_params, *update_params] if movements else update_params)
+        _update_loaded_levels(levels, deltas, posting.counted_at, touched)
+    else:
+        _insert_movements(movements, actor=actor, document_type=document_type, document_id=document_id, now=now)
+        _update_levels(levels, deltas, posting.counted_at, touched, now)
 
     went_negative = [
         levels[key] for key, change in deltas.items()
@@ -202,14 +257,89 @@ def apply_posting(
     return PostingResult(levels=levels, movements=len(posting.movements))
 
 
+def _insert_movements(movements: list[Movement], *, actor, document_type: str, document_id: str, now) -> None:
+    if not movements:
+        return
+    if not uses_array_statements():
+        StockMovement.objects.bulk_create(
+            [
+                StockMovement(
+                    sku_id=movement.sku_id, location_id=movement.location_id, bucket=movement.bucket,
+                    delta=movement.delta, reason=movement.reason, document_type=document_type,
+                    document_id=document_id, event_id=movement.event_id, actor=actor,
+                    occurred_at=movement.occurred_at or now,
+                )
+                for movement in movements
+            ],
+            batch_size=1000,
+        )
+        return
+    execute_with_arrays(*_movement_insert_statement(movements, actor=actor, document_type=document_type,
+                                                    document_id=document_id, now=now))
+
+
+def _movement_insert_statement(movements: list[Movement], *, actor, document_type: str, document_id: str,
+                               now) -> tuple[str, list]:
+    count = len(movements)
+    actor_id = actor.pk if actor is not None and getattr(actor, "pk", None) is not None else None
+    return _insert_statement(StockMovement, {
+        "sku": [movement.sku_id for movement in movements],
+        "location": [movement.location_id for movement in movements],
+        "bucket": [str(movement.bucket) for movement in movements],
+        "delta": [movement.delta for movement in movements],
+        "reason": [str(movement.reason) for movement in movements],
+        "document_type": [document_type] * count,
+        "document_id": [document_id] * count,
+        "event": [movement.event_id for movement in movements],
+        "actor": [actor_id] * count,
+        "occurred_at": [movement.occurred_at or now for movement in movements],
+        "recorded_at": [now] * count,
+    })
+
+
 def _update_levels(levels, deltas, counted_at, touched, now) -> None:
     """One UPDATE for every touched level: deltas are added, never absolute values."""
     if not touched:
         return
-    postgres = connection.vendor == "postgresql"
-    timestamp = "CAST(%s AS timestamptz)" if postgres else "%s"
+    if uses_array_statements():
+        execute_with_arrays(*_level_update_statement(levels, deltas, counted_at, touched, now))
+    else:
+        _update_levels_with_values(levels, deltas, counted_at, touched, now)
+    _update_loaded_levels(levels, deltas, counted_at, touched)
+
+
+def _update_loaded_levels(levels, deltas, counted_at, touched) -> None:
+    """Move the locked level objects the way the UPDATE moved their rows."""
+    for key in touched:
+        level = levels[key]
+        for bucket, delta in (deltas.get(key) or {}).items():
+            setattr(level, bucket, getattr(level, bucket) + delta)
+        level.version += 1
+        if counted_at.get(key):
+            level.last_counted_at = counted_at[key]
+
+
+def _level_update_statement(levels, deltas, counted_at, touched, now) -> tuple[str, list]:
+    keys = sorted(touched)
+    zero = dict.fromkeys(_BUCKET_COLUMNS, 0)
+    params: list = [[levels[key].pk for key in keys]]
+    params.extend([(deltas.get(key) or zero)[bucket] for key in keys] for bucket in _BUCKET_COLUMNS)
+    params.append([counted_at.get(key) for key in keys])
+    table = StockLevel._meta.db_table
+    value_columns = ", ".join(f"d_{bucket}" for bucket in _BUCKET_COLUMNS)
+    arrays = ", ".join(["%b::bigint[]"] + ["%b::integer[]"] * len(_BUCKET_COLUMNS) + ["%b::timestamptz[]"])
+    assignments = ", ".join(f"{bucket} = {table}.{bucket} + v.d_{bucket}" for bucket in _BUCKET_COLUMNS)
+    return (
+        f"UPDATE {table} SET {assignments}, version = {table}.version + 1, "  # noqa: S608 (no user input)
+        f"last_counted_at = COALESCE(v.counted_at, {table}.last_counted_at), updated_at = %b "
+        f"FROM unnest({arrays}) AS v(id, {value_columns}, counted_at) WHERE {table}.id = v.id",
+        [now, *params],
+    )
+
+
+def _update_levels_with_values(levels, deltas, counted_at, touched, now) -> None:
     integer = "CAST(%s AS BIGINT)"
-    row = "(" + ", ".join([integer] * (1 + len(_BUCKET_COLUMNS)) + [timestamp]) + ")"
+    row = "(" + ", ".join([integer] * (1 + len(_BUCKET_COLUMNS)) + ["%s"]) + ")"
     params: list = []
     for key in sorted(touched):
         change = deltas.get(key) or dict.fromkeys(_BUCKET_COLUMNS, 0)
@@ -227,13 +357,6 @@ def _update_levels(levels, deltas, counted_at, touched, now) -> None:
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, now])
-    for key in touched:
-        level = levels[key]
-        for bucket, delta in (deltas.get(key) or {}).items():
-            setattr(level, bucket, getattr(level, bucket) + delta)
-        level.version += 1
-        if counted_at.get(key):
-            level.last_counted_at = counted_at[key]
 
 
 def _report_negative_on_hand(levels: list[StockLevel], *, actor) -> None:

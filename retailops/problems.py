@@ -85,6 +85,8 @@ def flatten_errors(detail: Any, path: str = "") -> Iterator[dict]:
         for key, value in detail.items():
             if key in ("non_field_errors", "__all__"):
                 child = path
+            elif isinstance(key, int):  # DRF ≥ 3.16 reports list items by index
+                child = f"{path}[{key}]"
             else:
                 child = f"{path}.{key}" if path else str(key)
             yield from flatten_errors(value, child)

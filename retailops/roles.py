@@ -23,23 +23,44 @@ class Role(TextChoices):
 _MASTER_DATA_READ = ["inventory.view_sku", "inventory.view_location", "inventory.view_channel",
                      "inventory.view_stocklevel", "exceptions.view_case"]
 _LEDGER_READ = ["inventory.view_stockmovement", "inventory.view_inventoryevent"]
+# Replaying a rejected inbound event once its master data is fixed (from its case).
+_EVENTS_REPLAY = ["inventory.change_inventoryevent"]
 _MASTER_DATA_WRITE = [
     f"inventory.{action}_{model}" for model in ("sku", "location", "channel") for action in ("add", "change")
 ]
 _ALL_LOCATIONS = ["inventory.operate_all_locations"]
+# Working cases (assign, start, resolve, dismiss, comment): every role, each in its scope.
+_CASES_WORK = ["exceptions.change_case"]
 _ORDERS_READ = ["orders.view_order", "orders.view_allocation"]
 _ORDERS_ACT = ["orders.add_order", "orders.change_order", "orders.add_allocation", "orders.change_allocation"]
+# Adjustments: staff request them; finance alone approves or rejects (never their own).
+_ADJUSTMENTS_READ = ["inventory.view_adjustment"]
+_ADJUSTMENTS_REQUEST = ["inventory.add_adjustment"]
+_ADJUSTMENTS_APPROVE = ["inventory.approve_adjustment"]
+_TRANSFERS_READ = ["inventory.view_transfer"]
+_TRANSFERS_ACT = ["inventory.add_transfer", "inventory.change_transfer"]
+# Cycle counts: schedule/cancel (add), count and submit (change), accept or ask for a recount (review).
+_COUNTS_READ = ["inventory.view_cyclecount"]
+_COUNTS_WORK = ["inventory.add_cyclecount", "inventory.change_cyclecount", "inventory.review_cyclecount"]
+_APPROVAL_POLICY_EDIT = [f"inventory.{action}_approvalpolicy" for action in ("view", "add", "change")]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
-    Role.INVENTORY_CONTROL: [*_MASTER_DATA_READ, *_LEDGER_READ, *_ALL_LOCATIONS, *_ORDERS_READ, *_ORDERS_ACT],
+    Role.INVENTORY_CONTROL: [*_MASTER_DATA_READ, *_LEDGER_READ, *_ALL_LOCATIONS, *_ORDERS_READ, *_ORDERS_ACT,
+                             *_EVENTS_REPLAY, *_CASES_WORK, *_ADJUSTMENTS_READ, *_ADJUSTMENTS_REQUEST, *_TRANSFERS_READ,
+                             *_TRANSFERS_ACT, *_COUNTS_READ, *_COUNTS_WORK],
     # Store operations act on orders too, but only at their stores (location scope).
-    Role.STORE_OPS: [*_MASTER_DATA_READ, *_LEDGER_READ, *_ORDERS_READ, *_ORDERS_ACT],
-    Role.FINANCE: [*_MASTER_DATA_READ, *_LEDGER_READ, *_ALL_LOCATIONS, *_ORDERS_READ],
+    Role.STORE_OPS: [*_MASTER_DATA_READ, *_LEDGER_READ, *_ORDERS_READ, *_ORDERS_ACT, *_CASES_WORK,
+                     *_ADJUSTMENTS_READ, *_ADJUSTMENTS_REQUEST, *_TRANSFERS_READ, *_TRANSFERS_ACT, *_COUNTS_READ,
+                     *_COUNTS_WORK],
+    Role.FINANCE: [*_MASTER_DATA_READ, *_LEDGER_READ, *_ALL_LOCATIONS, *_ORDERS_READ, *_CASES_WORK,
+                   *_ADJUSTMENTS_READ, *_ADJUSTMENTS_APPROVE, *_TRANSFERS_READ, *_COUNTS_READ],
     Role.INTEGRATION_SUPPORT: [
         *_MASTER_DATA_READ,
         *_LEDGER_READ,
+        *_EVENTS_REPLAY,
         *_ORDERS_READ,
         *_ALL_LOCATIONS,
+        *_CASES_WORK,
         "integrations.view_externalsystem",
         "integrations.change_externalsystem",
         "integrations.view_apiclient",
@@ -51,6 +72,11 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_ORDERS_ACT,
         *_MASTER_DATA_WRITE,
         *_ALL_LOCATIONS,
+        *_CASES_WORK,
+        *_ADJUSTMENTS_READ,
+        *_TRANSFERS_READ,
+        *_COUNTS_READ,
+        *_APPROVAL_POLICY_EDIT,
         "integrations.view_externalsystem",
         "integrations.add_externalsystem",
         "integrations.change_externalsystem",
@@ -95,6 +121,13 @@ def role_of(user) -> str | None:
 NAVIGATION = [
     ("Home", "home", None),
     ("Orders", "orders:list", "orders.view_order"),
+    ("Cases", "cases:index", "exceptions.view_case"),
+    ("My cases", "cases:mine", "exceptions.change_case"),
+    ("Approvals", "inventory:approvals", "inventory.approve_adjustment"),
+    ("Adjust stock", "inventory:adjustment_request", "inventory.add_adjustment"),
+    ("Counts", "inventory:counts", "inventory.view_cyclecount"),
+    ("Transfers", "inventory:transfers", "inventory.view_transfer"),
+    ("Integrations", "integrations:health", "integrations.view_externalsystem"),
     ("API docs", "api-docs", None),
 ]
 

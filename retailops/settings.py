@@ -226,6 +226,12 @@ SPECTACULAR_SETTINGS = {
         "ChannelKindEnum": "inventory.models.Channel.Kind",
         "OrderStatusEnum": "orders.states.OrderStatus",
         "AllocationStatusEnum": "orders.states.AllocationStatus",
+        "AdjustmentStatusEnum": "inventory.states.AdjustmentStatus",
+        "TransferStatusEnum": "inventory.states.TransferStatus",
+        "CaseKindEnum": "exceptions.states.CaseKind",
+        "CaseStatusEnum": "exceptions.states.CaseStatus",
+        "CaseQueueEnum": "exceptions.states.Queue",
+        "CaseSeverityEnum": "exceptions.states.Severity",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
@@ -240,15 +246,24 @@ IDEMPOTENCY_LOCK_SECONDS = int(os.environ.get("IDEMPOTENCY_LOCK_SECONDS", "120")
 
 # Counts whose variance value reaches this need a finance approver.
 APPROVAL_THRESHOLD = Decimal(os.environ.get("APPROVAL_THRESHOLD", "1000.00"))
+# Reasons an adjustment may give (API.md "Adjustments"); anything else is 400 invalid_reason.
+ADJUSTMENT_REASONS = env_list(
+    "ADJUSTMENT_REASONS",
+    "correction,cycle_count,damaged,shrink,theft,found_stock,expired,quality_control,received,restock,other",
+)
+# A shipped transfer without an expected arrival is expected this many hours after it ships.
+TRANSFER_TRANSIT_HOURS = int(os.environ.get("TRANSFER_TRANSIT_HOURS", "72"))
 
 # --- Celery ---------------------------------------------------------------------------
 
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = VAR_DIR / "broker"
-    for _folder in ("queue", "processed"):
+    for _folder in ("queue", "processed", "control"):
         (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
+        # Broadcast (worker control) files too, or kombu writes them under the working directory.
+        "control_folder": str(_broker_dir / "control"),
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
@@ -314,4 +329,72 @@ CELERY_BEAT_SCHEDULE["orders-expire-holds"] = {
 CELERY_BEAT_SCHEDULE["orders-detect-overdue-pickups"] = {
     "task": "orders.tasks.pickups_overdue_detect",
     "schedule": crontab(),
+}
+CELERY_BEAT_SCHEDULE["inventory-detect-overdue-transfers"] = {
+    "task": "inventory.tasks.transfers_overdue_detect",
+    "schedule": crontab(minute="*/15"),
+}
+
+# --- Integrations: outbox relay, sync jobs, sandbox partner ------------------------------
+
+# The Celery queue the integration tasks go to (a dedicated worker pool may serve it).
+INTEGRATIONS_QUEUE = os.environ.get("INTEGRATIONS_QUEUE", "celery")
+# Messages one relay claim takes per system, and how long one relay task keeps claiming.
+INTEGRATIONS_RELAY_BATCH = int(os.environ.get("INTEGRATIONS_RELAY_BATCH", "50"))
+INTEGRATIONS_RELAY_TIME_BUDGET_SECONDS = float(os.environ.get("INTEGRATIONS_RELAY_TIME_BUDGET_SECONDS", "20"))
+# Beat also runs the relay this often, so a lost wake-up only delays a message.
+INTEGRATIONS_RELAY_INTERVAL_SECONDS = float(os.environ.get("INTEGRATIONS_RELAY_INTERVAL_SECONDS", "5"))
+# A claimed message not finished within the lease is claimed again (its worker died).
+INTEGRATIONS_LEASE_SECONDS = float(os.environ.get("INTEGRATIONS_LEASE_SECONDS", "60"))
+INTEGRATIONS_MAX_ATTEMPTS = int(os.environ.get("INTEGRATIONS_MAX_ATTEMPTS", "8"))
+INTEGRATIONS_BACKOFF_BASE_SECONDS = float(os.environ.get("INTEGRATIONS_BACKOFF_BASE_SECONDS", "2"))
+INTEGRATIONS_BACKOFF_MAX_SECONDS = float(os.environ.get("INTEGRATIONS_BACKOFF_MAX_SECONDS", "900"))
+INTEGRATIONS_RETRY_AFTER_MAX_SECONDS = float(os.environ.get("INTEGRATIONS_RETRY_AFTER_MAX_SECONDS", "3600"))
+# The circuit of a system opens after this many consecutive failures; a probe goes after the cool-down.
+INTEGRATIONS_CIRCUIT_THRESHOLD = int(os.environ.get("INTEGRATIONS_CIRCUIT_THRESHOLD", "5"))
+INTEGRATIONS_CIRCUIT_COOLDOWN_SECONDS = float(os.environ.get("INTEGRATIONS_CIRCUIT_COOLDOWN_SECONDS", "60"))
+# Wake the relay as soon as a transaction that wrote outbox rows commits.
+INTEGRATIONS_RELAY_ON_COMMIT = env_bool("INTEGRATIONS_RELAY_ON_COMMIT", True)
+# The bundled sandbox partner (`make run` starts it; the demo systems point at it).
+INTEGRATIONS_SANDBOX_PORT = int(os.environ.get("INTEGRATIONS_SANDBOX_PORT", "8765"))
+CELERY_BEAT_SCHEDULE["integrations-outbox-relay"] = {
+    "task": "integrations.tasks.outbox_relay",
+    "schedule": INTEGRATIONS_RELAY_INTERVAL_SECONDS,
+    "options": {"queue": INTEGRATIONS_QUEUE, "expires": INTEGRATIONS_RELAY_INTERVAL_SECONDS * 4},
+}
+CELERY_BEAT_SCHEDULE["integrations-availability-full-push"] = {
+    "task": "integrations.tasks.availability_full_push_all",
+    "schedule": crontab(minute=5),  # hourly
+    "options": {"queue": INTEGRATIONS_QUEUE},
+}
+CELERY_BEAT_SCHEDULE["integrations-snapshot-pull"] = {
+    "task": "integrations.tasks.snapshot_pull_all",
+    "schedule": crontab(minute="*/30"),
+    "options": {"queue": INTEGRATIONS_QUEUE},
+}
+
+# --- Cases: SLAs and scheduled detectors (exceptions app) -------------------------------
+
+# Per-kind SLA overrides in hours, "kind=hours,kind=hours" (defaults: exceptions/policy.py).
+CASE_SLA_HOURS = {
+    kind.strip(): float(hours)
+    for kind, _sep, hours in (item.partition("=") for item in env_list("CASE_SLA_HOURS"))
+}
+# A level that sells but has not been counted for this many days raises a stale_level case.
+CASE_STALE_LEVEL_DAYS = int(os.environ.get("CASE_STALE_LEVEL_DAYS", "30"))
+CELERY_BEAT_SCHEDULE["cases-ledger-drift-nightly"] = {
+    "task": "exceptions.tasks.ledger_drift_detect",
+    "schedule": crontab(hour=2, minute=30),
+}
+CELERY_BEAT_SCHEDULE["cases-stale-levels-nightly"] = {
+    "task": "exceptions.tasks.stale_levels_detect",
+    "schedule": crontab(hour=3, minute=15),
+}
+CELERY_BEAT_SCHEDULE["cases-escalate-sla-breaches"] = {
+    "task": "exceptions.tasks.sla_breaches_escalate",
+    "schedule": crontab(minute="*/5"),
+}
+CELERY_BEAT_SCHEDULE["cases-resolve-cleared-negative-on-hand"] = {
+    "task": "exceptions.tasks.negative_on_hand_resolve_cleared",
+    "schedule": crontab(minute="*/5"),
 }

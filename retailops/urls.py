@@ -9,6 +9,7 @@ api_v1 = [
     path("", include("integrations.api.urls")),
     path("", include("inventory.api.urls")),
     path("", include("orders.api.urls")),
+    path("", include("exceptions.api.urls")),
 ]
 
 urlpatterns = [
@@ -21,6 +22,10 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("admin/", admin.site.urls),
+    path("orders/", include("orders.urls")),
+    path("cases/", include("exceptions.urls")),
+    path("integrations/", include("integrations.urls")),
+    path("inventory/", include("inventory.urls")),
 ]
 
 handler400 = "retailops.problems.bad_request"

@@ -189,6 +189,294 @@ def _order_action(action):
     return check
 
 
+# --- Cases (exceptions app): store B's case is invisible to store A, in lists and by id --------
+
+
+def _case_at_b(world):
+    from tests.exceptions.factories import CaseFactory
+
+    return CaseFactory(location=world.b, sku=world.sku, title="Case at store B", context={"source": "partner-auth"})
+
+
+def check_case_list(world, caller, screen):
+    case = _case_at_b(world)
+    response = caller.get("/api/v1/cases")
+    assert response.status_code in (200, *DENIED)
+    if response.status_code == 200:
+        assert case.pk not in {row["id"] for row in response.json()["results"]}
+
+
+def _case_screen(path):
+    def check(world, caller, screen):
+        _case_at_b(world)
+        for url in (f"/cases/{path}", f"/cases/{path}?location={world.b.code}"):
+            response = screen.get(url, follow=True)
+            assert response.status_code == 200
+            assert "Case at store B" not in response.content.decode()
+
+    return check
+
+
+def _case_action(action, data):
+    def check(world, caller, screen):
+        case = _case_at_b(world)
+        if action == "detail":
+            assert screen.get(f"/cases/{case.pk}/").status_code in DENIED
+            return
+        if action == "bulk":
+            screen.post("/cases/bulk/", {"case": [case.pk], **data})
+        else:
+            assert screen.post(f"/cases/{case.pk}/{action}/", data).status_code in DENIED
+        case.refresh_from_db()
+        assert (case.status, case.assignee_id, case.comments.count()) == ("open", None, 0)
+
+    return check
+
+
+def check_case_release(world, caller, screen):
+    """Releasing store B's hold from store B's case: refused, and the hold stays reserved."""
+    _case_action("release", {"reservation": world.hold_b.pk})(world, caller, screen)
+    world.hold_b.refresh_from_db()
+    assert world.hold_b.status == "reserved"
+
+
+# --- Adjustments and transfers (inventory): store B's documents are out of reach -------------
+
+
+def _pending_adjustment_at_b(world):
+    from inventory.adjustments import adjustment_request
+
+    requester = staff_user_upsert(username="control-b", role="inventory_control", password="pw-for-tests-1")
+    return adjustment_request(sku_code=world.sku.code, location_code=world.b.code, delta=-100, reason="shrink",
+                              actor=requester, scope=LocationScope(None))
+
+
+def check_adjustment_list(world, caller, screen):
+    from inventory.models import Adjustment
+
+    adjustment = _pending_adjustment_at_b(world)
+    response = caller.get("/api/v1/adjustments")
+    assert response.status_code in (200, *DENIED)
+    if response.status_code == 200:
+        assert adjustment.pk not in {row["id"] for row in response.json()["results"]}
+    body = {"sku": world.sku.code, "location": world.b.code, "delta": -1, "reason": "shrink"}
+    assert caller.post("/api/v1/adjustments", body, format="json").status_code in DENIED
+    assert Adjustment.objects.filter(location=world.b).count() == 1
+
+
+def check_adjustment_detail(world, caller, screen):
+    adjustment = _pending_adjustment_at_b(world)
+    assert caller.get(f"/api/v1/adjustments/{adjustment.pk}").status_code in DENIED
+
+
+def _adjustment_action(action):
+    def check(world, caller, screen):
+        adjustment = _pending_adjustment_at_b(world)
+        response = caller.post(f"/api/v1/adjustments/{adjustment.pk}/{action}", {"note": "x"}, format="json")
+        assert response.status_code in DENIED
+        adjustment.refresh_from_db()
+        assert adjustment.status == "pending_approval"
+
+    return check
+
+
+def _transfer_at_b(world):
+    from inventory.transfers import LineInput, transfer_request
+
+    other = LocationFactory(code="SC")
+    return transfer_request(from_code=world.b.code, to_code=other.code, lines=[LineInput(world.sku.code, 1)],
+                            actor=None, scope=LocationScope(None))
+
+
+def check_transfer_list(world, caller, screen):
+    from inventory.models import Transfer
+
+    transfer = _transfer_at_b(world)
+    response = caller.get("/api/v1/transfers")
+    assert response.status_code in (200, *DENIED)
+    if response.status_code == 200:
+        assert transfer.pk not in {row["id"] for row in response.json()["results"]}
+    body = {"from_location": world.b.code, "to_location": "SC", "lines": [{"sku": world.sku.code, "quantity": 1}]}
+    assert caller.post("/api/v1/transfers", body, format="json").status_code in DENIED
+    assert Transfer.objects.count() == 1
+
+
+def check_transfer_detail(world, caller, screen):
+    transfer = _transfer_at_b(world)
+    assert caller.get(f"/api/v1/transfers/{transfer.pk}").status_code in DENIED
+
+
+def _transfer_action(action):
+    def check(world, caller, screen):
+        transfer = _transfer_at_b(world)
+        response = caller.post(f"/api/v1/transfers/{transfer.pk}/{action}", {"lines": []}, format="json")
+        assert response.status_code in DENIED
+        transfer.refresh_from_db()
+        assert transfer.status == "requested"
+        assert StockLevel.objects.get(sku=world.sku, location=world.b).on_hand == 10
+
+    return check
+
+
+def check_order_list_screen(world, caller, screen):
+    response = screen.get("/orders/")
+    assert response.status_code == 200
+    assert world.order_b.pk not in {order.pk for order in response.context["page"].object_list}
+    assert response.context["total"] == 0
+
+
+def check_order_detail_screen(world, caller, screen):
+    assert screen.get(f"/orders/{world.order_b.pk}/").status_code == 404
+
+
+def _order_screen_action(action):
+    def check(world, caller, screen):
+        assert screen.post(f"/orders/{world.order_b.pk}/{action}/", {"note": "not my store"}).status_code == 404
+        world.order_b.refresh_from_db()
+        assert world.order_b.status == "allocated"
+        assert world.order_b.pickup_acknowledged_at is None
+
+    return check
+
+
+# --- Integration screens: no location-bound data, so store operations get none of them -------
+
+
+def _integration_screen(action):
+    def check(world, caller, screen):
+        from integrations.models import ExternalSystem, OutboxMessage
+
+        system = ExternalSystem.objects.get(code="partner-auth")
+        paused = action == "resume"
+        ExternalSystem.objects.filter(pk=system.pk).update(paused=paused)
+        dead = OutboxMessage.objects.create(
+            system=system, topic="availability", payload={"sku": world.sku.code}, idempotency_key=f"auth-{action}",
+            status="dead", attempts=8, next_attempt_at=timezone.now(), created_at=timezone.now(),
+            dead_at=timezone.now(), last_error="HTTP 500")
+        if action == "health":
+            assert screen.get("/integrations/").status_code == 403
+        elif action == "system":
+            assert screen.get(f"/integrations/{system.code}/").status_code == 403
+        else:
+            response = screen.post(f"/integrations/{system.code}/{action}/", {"message": [dead.pk], "note": "mine"})
+            assert response.status_code == 403
+        dead.refresh_from_db()
+        system.refresh_from_db()
+        assert (dead.status, system.paused, system.history.count()) == ("dead", paused, 1)
+
+    return check
+
+
+# --- Inventory screens (approvals, adjustments, counts, transfers): store B is out of reach ----
+
+
+def check_approvals_screen(world, caller, screen):
+    _pending_adjustment_at_b(world)
+    assert screen.get("/inventory/approvals/").status_code == 403  # finance only
+
+
+def _approval_screen_action(action):
+    def check(world, caller, screen):
+        adjustment = _pending_adjustment_at_b(world)
+        assert screen.post(f"/inventory/approvals/{adjustment.pk}/{action}/", {"note": "x"}).status_code in DENIED
+        adjustment.refresh_from_db()
+        assert adjustment.status == "pending_approval"
+
+    return check
+
+
+def check_adjustment_request_screen(world, caller, screen):
+    from inventory.models import Adjustment
+
+    page = screen.get("/inventory/adjustments/new/", {"sku": world.sku.code, "location": world.b.code})
+    assert page.status_code == 200
+    assert world.b.code not in {location.code for location in page.context["form"].fields["location"].queryset}
+    assert page.context["current_on_hand"] is None  # store B's level is not revealed
+    response = screen.post("/inventory/adjustments/new/", {"sku": world.sku.code, "location": world.b.code,
+                                                           "delta": "-1", "reason": "shrink"})
+    assert response.status_code == 400
+    assert not Adjustment.objects.filter(location=world.b).exists()
+
+
+def _count_at_b(world, *, submitted=False):
+    from inventory import counts
+
+    count = counts.count_schedule(location_code=world.b.code, selection="explicit", sku_codes=[world.sku.code],
+                                  actor=None, scope=LocationScope(None))
+    if submitted:
+        counts.count_submit(count=count, actor=None, scope=LocationScope(None),
+                            lines=[counts.CountedLine(world.sku.code, 10)])
+    return count
+
+
+def check_count_list_screen(world, caller, screen):
+    count = _count_at_b(world)
+    response = screen.get("/inventory/counts/")
+    assert response.status_code == 200
+    assert count.pk not in {row.pk for row in response.context["page"].object_list}
+    assert world.b.code not in {location.code for location in response.context["form"].fields["location"].queryset}
+
+
+def check_count_schedule_screen(world, caller, screen):
+    from inventory.models import CycleCount
+
+    response = screen.post("/inventory/counts/schedule/", {"location": world.b.code, "selection": "explicit",
+                                                           "skus": world.sku.code})
+    assert response.status_code == 400
+    assert not CycleCount.objects.filter(location=world.b).exists()
+
+
+def check_count_detail_screen(world, caller, screen):
+    count = _count_at_b(world, submitted=True)
+    assert screen.get(f"/inventory/counts/{count.pk}/").status_code == 404
+
+
+def check_count_entry_screen(world, caller, screen):
+    count = _count_at_b(world)
+    line = count.lines.get()
+    assert screen.get(f"/inventory/counts/{count.pk}/enter/").status_code == 404
+    assert screen.post(f"/inventory/counts/{count.pk}/enter/", {f"line_{line.pk}": "0"}).status_code == 404
+    count.refresh_from_db()
+    assert count.status == "scheduled"
+    assert StockLevel.objects.get(sku=world.sku, location=world.b).on_hand == 10
+
+
+def _count_screen_action(action, *, submitted):
+    def check(world, caller, screen):
+        count = _count_at_b(world, submitted=submitted)
+        count.refresh_from_db()
+        before = count.status
+        assert screen.post(f"/inventory/counts/{count.pk}/{action}/", {"note": "not my store"}).status_code == 404
+        count.refresh_from_db()
+        assert count.status == before
+
+    return check
+
+
+def check_transfer_list_screen(world, caller, screen):
+    transfer = _transfer_at_b(world)
+    response = screen.get("/inventory/transfers/", {"location": world.b.code})
+    assert response.status_code == 200
+    assert transfer.pk not in {row.pk for row in response.context["page"].object_list}
+    assert screen.get("/inventory/transfers/").context["page"].paginator.count == 0
+
+
+def check_transfer_detail_screen(world, caller, screen):
+    transfer = _transfer_at_b(world)
+    assert screen.get(f"/inventory/transfers/{transfer.pk}/").status_code == 404
+
+
+def _transfer_screen_action(action):
+    def check(world, caller, screen):
+        transfer = _transfer_at_b(world)
+        assert screen.post(f"/inventory/transfers/{transfer.pk}/{action}/", {"note": "x"}).status_code == 404
+        transfer.refresh_from_db()
+        assert transfer.status == "requested"
+        assert StockLevel.objects.get(sku=world.sku, location=world.b).on_hand == 10
+
+    return check
+
+
 CHECKS = {
     "location-list": check_location_list,
     "location-detail": check_location_detail,
@@ -203,6 +491,59 @@ CHECKS = {
     "order-ship": _order_action("ship"),
     "order-pickup": _order_action("pickup"),
     "order-acknowledge": _order_action("acknowledge"),
+    "orders:list": check_order_list_screen,
+    "orders:detail": check_order_detail_screen,
+    "orders:acknowledge_pickup": _order_screen_action("acknowledge-pickup"),
+    "orders:pickup": _order_screen_action("pickup"),
+    "orders:ship": _order_screen_action("ship"),
+    "orders:cancel": _order_screen_action("cancel"),
+    "adjustment-list": check_adjustment_list,
+    "adjustment-detail": check_adjustment_detail,
+    "adjustment-approve": _adjustment_action("approve"),
+    "adjustment-reject": _adjustment_action("reject"),
+    "transfer-list": check_transfer_list,
+    "transfer-detail": check_transfer_detail,
+    "transfer-approve": _transfer_action("approve"),
+    "transfer-ship": _transfer_action("ship"),
+    "transfer-receive": _transfer_action("receive"),
+    "transfer-close": _transfer_action("close"),
+    "transfer-cancel": _transfer_action("cancel"),
+    "case-list": check_case_list,
+    "cases:index": _case_screen(""),
+    "cases:queue": _case_screen("queue/all/"),
+    "cases:mine": _case_screen("mine/"),
+    "cases:detail": _case_action("detail", {}),
+    "cases:assign": _case_action("assign", {"assignee": "me"}),
+    "cases:start": _case_action("start", {}),
+    "cases:resolve": _case_action("resolve", {"root_cause": "miscount"}),
+    "cases:dismiss": _case_action("dismiss", {"reason": "not mine"}),
+    "cases:comment": _case_action("comment", {"body": "hello"}),
+    "cases:bulk": _case_action("bulk", {"action": "resolve", "root_cause": "miscount"}),
+    "cases:adjust": _case_action("adjust", {"delta": "-1", "reason": "shrink"}),
+    "cases:replay": _case_action("replay", {}),
+    "cases:release": check_case_release,
+    "cases:recount": _case_action("recount", {}),
+    "integrations:health": _integration_screen("health"),
+    "integrations:system": _integration_screen("system"),
+    "integrations:replay": _integration_screen("replay"),
+    "integrations:replay-all": _integration_screen("replay-all"),
+    "integrations:pause": _integration_screen("pause"),
+    "integrations:resume": _integration_screen("resume"),
+    "inventory:approvals": check_approvals_screen,
+    "inventory:approve": _approval_screen_action("approve"),
+    "inventory:reject": _approval_screen_action("reject"),
+    "inventory:adjustment_request": check_adjustment_request_screen,
+    "inventory:counts": check_count_list_screen,
+    "inventory:count_schedule": check_count_schedule_screen,
+    "inventory:count_detail": check_count_detail_screen,
+    "inventory:count_entry": check_count_entry_screen,
+    "inventory:count_accept": _count_screen_action("accept", submitted=True),
+    "inventory:count_recount": _count_screen_action("recount", submitted=True),
+    "inventory:count_cancel": _count_screen_action("cancel", submitted=False),
+    "inventory:transfers": check_transfer_list_screen,
+    "inventory:transfer_detail": check_transfer_detail_screen,
+    "inventory:transfer_ship": _transfer_screen_action("ship"),
+    "inventory:transfer_receive": _transfer_screen_action("receive"),
 }
 
 

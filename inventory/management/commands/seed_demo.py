@@ -2,6 +2,7 @@ import time
 
 from django.core.management.base import BaseCommand
 
+from integrations.demo import seed_demo_systems
 from inventory.demo import seed_master_data, seed_stock_and_history
 from retailops.demo import DEMO_USERS, seed_demo_users
 
@@ -28,6 +29,9 @@ class Command(BaseCommand):
             f"({stock.damaged} damaged, {stock.quality_control} in quality control); "
             f"{stock.events} history events ({outcomes}) in {time.monotonic() - started:.1f}s."
         )
+        systems = seed_demo_systems()
+        self.stdout.write(f"Demo external systems (played by the sandbox partner): "
+                          f"{', '.join(system.code for system in systems)}.")
         if no_users:
             return
         seed_demo_users()

@@ -1,6 +1,6 @@
-"""Serve the app and a Celery worker (with beat) together, for `make run`.
+"""Serve the app, a Celery worker (with beat) and the sandbox partner together, for `make run`.
 
-Ctrl-C or SIGTERM stops both; if either process dies, the other is stopped too, so a
+Ctrl-C or SIGTERM stops them all; if one process dies, the others are stopped too, so a
 half-running stack never hides a failure.
 """
 
@@ -15,7 +15,7 @@ from django.core.management.base import BaseCommand
 
 
 class Command(BaseCommand):
-    help = "Run the web server and a Celery worker with beat in one foreground process."
+    help = "Run the web server, a Celery worker with beat and the sandbox partner in one foreground process."
 
     def add_arguments(self, parser):
         parser.add_argument("--port", type=int, default=settings.PORT)
@@ -24,9 +24,12 @@ class Command(BaseCommand):
     def handle(self, *args, port, host, **options):
         python = sys.executable
         commands = {
+            # The sandbox partner plays the demo external systems (see integrations/demo.py).
+            "sandbox": [python, "-m", "integrations.sandbox", "--port", str(settings.INTEGRATIONS_SANDBOX_PORT)],
             "web": [python, "manage.py", "runserver", f"{host}:{port}", "--noreload"],
             "worker": [python, "-m", "celery", "-A", "retailops", "worker", "--beat", "--loglevel=INFO",
-                       "--concurrency=2", "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME],
+                       "--concurrency=2", "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME,
+                       "--queues", ",".join(dict.fromkeys(["celery", settings.INTEGRATIONS_QUEUE]))],
         }
         processes = {name: subprocess.Popen(command, env=os.environ.copy()) for name, command in commands.items()}
         stopping = False
@@ -37,7 +40,8 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-        self.stdout.write(f"RetailOps is serving on http://{host}:{port}/ (worker and beat running). Ctrl-C stops.")
+        self.stdout.write(f"RetailOps is serving on http://{host}:{port}/ (worker, beat and the sandbox partner "
+                          "running). Ctrl-C stops.")
         try:
             while not stopping and all(process.poll() is None for process in processes.values()):
                 time.sleep(0.5)

@@ -1,0 +1,259 @@
+"""Inbound inventory events: the app's ingest rate over HTTP against the raw PostgreSQL floor.
+
+The app runs under gunicorn on PostgreSQL with a small demo retailer (DCs and stores
+with opening stock). 50,000 events — till sales, dock receipts, some damage — are posted
+in batches of 1,000 to POST /api/v1/inventory/events with a partner token, by a few
+clients that each send the events of their own stores (as POS systems do). Quantities
+follow a simulation of the shelves, so no sale takes a shelf below zero.
+
+The raw floor, measured in the same run on the same database: psycopg, no Django,
+the same clients and batches, each batch one transaction that inserts its 1,000
+movements and moves every level it touches by the summed deltas (one statement each).
+
+ratio = app events/s ÷ raw events/s (budget ≥ 0.25).
+"""
+
+import os
+import random
+import sys
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import _harness as h
+import httpx
+
+EVENTS = int(os.environ.get("BENCH_INGEST_EVENTS", "50000"))
+BATCH = 1000
+CLIENTS = int(os.environ.get("BENCH_INGEST_CLIENTS", "2"))
+WORKERS = int(os.environ.get("BENCH_INGEST_WORKERS", "3"))
+STORES, SKUS = 20, 500
+SEED = 11
+BUDGET = 0.25
+# The demo's channel systems hear about every level that moves (an availability outbox
+# message per system and level, written in the posting's transaction). 0 switches them
+# off, to measure the ledger path alone.
+CHANNEL_SYSTEMS = os.environ.get("BENCH_INGEST_CHANNEL_SYSTEMS", "1") != "0"
+
+
+@dataclass(frozen=True)
+class Level:
+    id: int
+    sku_id: int
+    location_id: int
+    sku: str
+    location: str
+    on_hand: int
+    unavailable: int
+
+
+def load_levels(app: h.App) -> list[Level]:
+    with app.connect() as conn:
+        rows = conn.execute(
+            "SELECT l.id, l.sku_id, l.location_id, s.code, loc.code, l.on_hand, "
+            "l.damaged + l.quality_control + l.safety_stock "
+            "FROM inventory_stocklevel l JOIN inventory_sku s ON s.id = l.sku_id "
+            "JOIN inventory_location loc ON loc.id = l.location_id ORDER BY l.id"
+        ).fetchall()
+    return [Level(*row) for row in rows]
+
+
+def plan_events(levels: list[Level], *, clients: int) -> list[list[list[dict]]]:
+    """Per client, its batches of events. Client k sends the events of the locations
+    whose index is k modulo `clients`, so no two clients touch the same level."""
+    rng = random.Random(SEED)
+    locations = sorted({level.location for level in levels})
+    owner = {code: index % clients for index, code in enumerate(locations)}
+    shelf = {level.id: [level.on_hand, level.unavailable] for level in levels}
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    streams: list[list[dict]] = [[] for _ in range(clients)]
+    for number in range(EVENTS):
+        level = rng.choice(levels)
+        on_hand, unavailable = shelf[level.id]
+        roll = rng.random()
+        sellable = on_hand - unavailable
+        if roll < 0.70 and sellable > 0:
+            kind, quantity = "sale", min(sellable, rng.choice((1, 1, 1, 1, 2, 2, 3)))
+            shelf[level.id][0] -= quantity
+        elif roll < 0.97 or sellable <= 0:
+            kind, quantity = "receipt", rng.randint(6, 24)
+            shelf[level.id][0] += quantity
+        else:
+            kind, quantity = "damage", 1
+            shelf[level.id][1] += 1
+        streams[owner[level.location]].append({
+            "event_id": f"bench-{number:07d}", "type": kind, "sku": level.sku, "location": level.location,
+            "quantity": quantity, "occurred_at": (start + timedelta(milliseconds=number)).isoformat(),
+            "reference": f"{kind}-{number}",
+        })
+    return [[stream[i:i + BATCH] for i in range(0, len(stream), BATCH)] for stream in streams]
+
+
+def run_clients(batches_per_client: list[list], send) -> float:
+    """Each client sends its batches in order, all clients at once; returns the wall time."""
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(len(batches_per_client) + 1)
+
+    def client(index: int) -> None:
+        barrier.wait()
+        try:
+            for batch in batches_per_client[index]:
+                send(index, batch)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=client, args=(index,)) for index in range(len(batches_per_client))]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    if errors:
+        raise errors[0]
+    return elapsed
+
+
+def app_rate(server: h.Server, token: str, plan: list[list[list[dict]]]) -> tuple[float, dict, list[float]]:
+    bodies = [[h.dumps({"events": batch}) for batch in batches] for batches in plan]
+    summary: dict[str, int] = defaultdict(int)
+    latencies: list[float] = []
+    lock = threading.Lock()
+    sessions = [httpx.Client(base_url=server.base_url, headers=h.headers(token), timeout=120) for _ in plan]
+
+    def send(index: int, body: bytes) -> None:
+        started = time.perf_counter()
+        response = sessions[index].post("/api/v1/inventory/events", content=body)
+        took = time.perf_counter() - started
+        if response.status_code != 200:
+            raise RuntimeError(f"HTTP {response.status_code}: {response.text[:500]}")
+        with lock:
+            latencies.append(took)
+            for status, count in response.json()["summary"].items():
+                summary[status] += count
+
+    # Warm every worker up (imports, connections, caches) with events that change nothing measured.
+    warm = [h.dumps({"events": [{"event_id": f"warm-{worker}-{i}", "type": "receipt", "sku": plan[0][0][0]["sku"],
+                                 "location": plan[0][0][0]["location"], "quantity": 1,
+                                 "occurred_at": datetime.now(UTC).isoformat()} for i in range(20)]})
+            for worker in range(server.workers * 2)]
+    with httpx.Client(base_url=server.base_url, headers=h.headers(token), timeout=60) as warmer:
+        for body in warm:
+            warmer.post("/api/v1/inventory/events", content=body).raise_for_status()
+
+    try:
+        elapsed = run_clients(bodies, send)
+    finally:
+        for session in sessions:
+            session.close()
+    return elapsed, dict(summary), latencies
+
+
+def raw_rate(app: h.App, levels: list[Level], plan: list[list[list[dict]]]) -> float:
+    """The same batches, straight into the tables: movements in, levels moved, one
+    transaction per batch."""
+    level_ids = {(level.sku, level.location): level for level in levels}
+    signs = {"sale": ("on_hand", -1), "receipt": ("on_hand", 1), "damage": ("damaged", 1)}
+    prepared = []
+    for batches in plan:
+        client_batches = []
+        for batch in batches:
+            columns: dict[str, list] = defaultdict(list)
+            deltas: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+            for event in batch:
+                level = level_ids[(event["sku"], event["location"])]
+                bucket, sign = signs[event["type"]]
+                columns["sku"].append(level.sku_id)
+                columns["location"].append(level.location_id)
+                columns["bucket"].append(bucket)
+                columns["delta"].append(sign * event["quantity"])
+                columns["reason"].append(event["type"])
+                columns["occurred"].append(datetime.fromisoformat(event["occurred_at"]))
+                deltas[level.id][0 if bucket == "on_hand" else 1] += sign * event["quantity"]
+            ids = sorted(deltas)
+            client_batches.append((columns, ids, [deltas[i][0] for i in ids], [deltas[i][1] for i in ids]))
+        prepared.append(client_batches)
+
+    insert = (
+        "INSERT INTO inventory_stockmovement (sku_id, location_id, bucket, delta, reason, document_type, "
+        "document_id, occurred_at, recorded_at) "
+        "SELECT s, l, b, d, r, 'inventory_event', '', o, now() "
+        "FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::int[], %s::text[], %s::timestamptz[]) "
+        "AS v(s, l, b, d, r, o)"
+    )
+    update = (
+        "UPDATE inventory_stocklevel AS level SET on_hand = level.on_hand + v.d_on_hand, "
+        "damaged = level.damaged + v.d_damaged, version = level.version + 1, updated_at = now() "
+        "FROM unnest(%s::bigint[], %s::int[], %s::int[]) AS v(id, d_on_hand, d_damaged) WHERE level.id = v.id"
+    )
+    connections = [h.psycopg.connect(app.db_url) for _ in prepared]
+
+    def send(index: int, batch) -> None:
+        columns, ids, on_hand, damaged = batch
+        conn = connections[index]
+        with conn.transaction(), conn.cursor() as cursor:
+            cursor.execute(insert, [columns["sku"], columns["location"], columns["bucket"], columns["delta"],
+                                    columns["reason"], columns["occurred"]])
+            cursor.execute(update, [ids, on_hand, damaged])
+
+    try:
+        return run_clients(prepared, send)
+    finally:
+        for conn in connections:
+            conn.close()
+
+
+def main() -> int:
+    h.say("machine", h.machine())
+    name = f"retailops_bench_ingest_{os.getpid()}"
+    with h.app_with_database(name) as app:
+        h.note(f"database {name}: seeding {STORES} stores x {SKUS} SKUs")
+        app.manage("seed_demo", "--stores", str(STORES), "--skus", str(SKUS), "--no-users")
+        token = app.partner_token("bench-pos", kind="pos", scopes="events")
+        with app.connect() as conn:
+            channel_systems = "kind IN ('web', 'marketplace') AND adapter = 'json_http'"
+            if not CHANNEL_SYSTEMS:
+                conn.execute(f"UPDATE integrations_externalsystem SET enabled = false WHERE {channel_systems}")
+            listening = conn.execute(
+                f"SELECT count(*) FROM integrations_externalsystem WHERE enabled AND {channel_systems}").fetchone()[0]
+        levels = load_levels(app)
+        plan = plan_events(levels, clients=CLIENTS)
+        with h.Server(app, workers=WORKERS) as server:
+            h.say("server", server.description)
+            h.say("events", EVENTS)
+            h.say("batch_size", BATCH)
+            h.say("clients", CLIENTS)
+            h.say("levels", len(levels))
+            h.say("channel_systems_listening", listening)
+            elapsed, summary, latencies = app_rate(server, token, plan)
+            server_errors = h.server_errors_in_log(server)
+        app_events_per_s = EVENTS / elapsed
+        h.say("app_seconds", f"{elapsed:.2f}")
+        h.say("app_batch_p50_ms", h.ms(h.percentile(latencies, 50)))
+        h.say("app_batch_p99_ms", h.ms(h.percentile(latencies, 99)))
+        h.say("app_applied", summary.get("applied", 0))
+        h.say("app_not_applied", sum(count for status, count in summary.items() if status != "applied"))
+        with app.connect() as conn:
+            h.say("outbox_messages_written",
+                  conn.execute("SELECT count(*) FROM integrations_outboxmessage").fetchone()[0])
+        h.say("server_errors", server_errors)
+        ledger = app.verify_ledger()
+        h.say("verify_ledger", ledger)
+
+        raw_elapsed = raw_rate(app, levels, plan)
+        raw_events_per_s = EVENTS / raw_elapsed
+        h.say("raw_seconds", f"{raw_elapsed:.2f}")
+        h.say("app_events_per_s", f"{app_events_per_s:.0f}")
+        h.say("raw_events_per_s", f"{raw_events_per_s:.0f}")
+        ratio = app_events_per_s / raw_events_per_s
+        h.say("budget", f"ratio >= {BUDGET}")
+        h.say("within_budget", "yes" if ratio >= BUDGET and summary.get("applied") == EVENTS else "no")
+        h.say("ratio", f"{ratio:.3f}")
+    return 0 if summary.get("applied") == EVENTS and server_errors == 0 and ledger == "clean" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,276 @@
+"""Checkout holds under contention: 100 clients reserve one unit at a time from 50 hot SKUs
+until the stock runs out, over HTTP, against the raw PostgreSQL floor.
+
+The app runs under gunicorn on PostgreSQL with the small demo retailer plus 50 hot SKUs
+stocked at one distribution centre (each level also holds a damaged unit, which must not
+be sold). Every client loops: pick a hot SKU that is not sold out, POST
+/api/v1/reservations for one unit (sourcing picks the location), and drop the SKU when
+the answer is 409 insufficient_stock. The run ends when every SKU is sold out.
+
+Then the database is checked: no level has more committed than its available stock,
+and the reserved holds add up to exactly the stock that was put there.
+
+The raw floor, in the same run: psycopg, no Django, the same 100 clients (one connection
+each) doing the guarded
+`UPDATE … SET committed = committed + 1 WHERE on_hand − committed − damaged −
+quality_control − safety_stock >= 1` on 50 other SKUs with the same stock.
+
+ratio = app holds/s ÷ raw holds/s (budget ≥ 0.2).
+"""
+
+import json
+import os
+import random
+import sys
+import threading
+import time
+
+import _harness as h
+
+CLIENTS = 100
+HOT_SKUS = 50
+STOCK = int(os.environ.get("BENCH_RESERVATIONS_STOCK", "30"))  # sellable units per hot SKU
+WORKERS = int(os.environ.get("BENCH_RESERVATIONS_WORKERS", "4"))
+WORKER_CLASS = os.environ.get("BENCH_RESERVATIONS_WORKER_CLASS", "sync")
+THREADS = int(os.environ.get("BENCH_RESERVATIONS_THREADS", "1"))
+CHANNEL = "bench-web"
+LOCATION = "DC-NORTH"
+BUDGET = 0.2
+
+SETUP = """
+from inventory import services
+from inventory.ledger import Movement, post_movements
+from inventory.models import Bucket, Location, Sku
+location = Location.objects.get(code={location!r})
+services.channel_upsert(code={channel!r}, actor=None, name="Bench web shop", kind="web", priority=50,
+                        safety_buffer=0, active=True)
+movements = []
+for prefix in ("HOT", "RAW"):
+    for index in range({skus}):
+        sku, _created = services.sku_upsert(code=f"{{prefix}}-{{index:03d}}", actor=None, name=f"Hot item {{index}}",
+                                            unit_cost="10.00", price="25.00", active=True)
+        movements.append(Movement(sku.pk, location.pk, Bucket.ON_HAND, {stock} + 1, reason="receipt"))
+        movements.append(Movement(sku.pk, location.pk, Bucket.DAMAGED, 1, reason="damage"))
+post_movements(movements, document_type="bench", document_id="opening")
+"""
+
+
+def sku(prefix: str, index: int) -> str:
+    return f"{prefix}-{index:03d}"
+
+
+def run_clients(work, *, clients: int) -> tuple[float, list]:
+    """`clients` threads run `work(index)` at once; returns the wall time and their results."""
+    results: list = [None] * clients
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(clients + 1)
+
+    def client(index: int) -> None:
+        barrier.wait()
+        try:
+            results[index] = work(index)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=client, args=(index,)) for index in range(clients)]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    if errors:
+        raise errors[0]
+    return elapsed, results
+
+
+def app_run(server: h.Server, token: str) -> dict:
+    sold_out = [False] * HOT_SKUS
+    headers = h.headers(token)
+
+    def work(index: int) -> dict:
+        rng = random.Random(index)
+        client = h.HttpClient(server.base_url, headers)
+        outcome = {"holds": 0, "latencies": [], "statuses": {}}
+        try:
+            while True:
+                live = [i for i in range(HOT_SKUS) if not sold_out[i]]
+                if not live:
+                    return outcome
+                choice = rng.choice(live)
+                body = h.dumps({"sku": sku("HOT", choice), "quantity": 1, "channel": CHANNEL})
+                started = time.perf_counter()
+                status, data = client.request("POST", "/api/v1/reservations", body)
+                took = time.perf_counter() - started
+                outcome["statuses"][status] = outcome["statuses"].get(status, 0) + 1
+                if status == 201:
+                    outcome["holds"] += 1
+                    outcome["latencies"].append(took)
+                elif status == 409 and json.loads(data).get("code") == "insufficient_stock":
+                    sold_out[choice] = True
+                    outcome["latencies"].append(took)
+                elif status >= 500:
+                    continue  # counted; the SKU is tried again
+                else:
+                    raise RuntimeError(f"unexpected {status}: {data[:300]!r}")
+        finally:
+            client.close()
+
+    cpu_before = time.process_time()
+    elapsed, results = run_clients(work, clients=CLIENTS)
+    statuses: dict[int, int] = {}
+    for result in results:
+        for status, count in result["statuses"].items():
+            statuses[status] = statuses.get(status, 0) + count
+    return {
+        "elapsed": elapsed,
+        "holds": sum(result["holds"] for result in results),
+        "latencies": [latency for result in results for latency in result["latencies"]],
+        "statuses": statuses,
+        "loadgen_cpu": time.process_time() - cpu_before,
+    }
+
+
+def check_database(app: h.App) -> dict:
+    """Oversold units per level (committed beyond what was available) and the holds."""
+    with app.connect() as conn:
+        levels = conn.execute(
+            "SELECT l.id, l.on_hand, l.committed, l.damaged + l.quality_control + l.safety_stock, "
+            "COALESCE((SELECT sum(a.quantity) FROM orders_allocation a WHERE a.sku_id = l.sku_id "
+            "AND a.location_id = l.location_id AND a.status = 'reserved'), 0) "
+            "FROM inventory_stocklevel l JOIN inventory_sku s ON s.id = l.sku_id WHERE s.code LIKE 'HOT-%%'"
+        ).fetchall()
+    oversold = sum(max(0, committed - (on_hand - unavailable)) for _id, on_hand, committed, unavailable, _held
+                   in levels)
+    reserved = sum(held for *_rest, held in levels)
+    mismatched = sum(1 for _id, _on_hand, committed, _unavailable, held in levels if committed != held)
+    return {"oversold": oversold, "reserved": reserved, "committed_not_matching_holds": mismatched}
+
+
+def raw_run(app: h.App) -> dict:
+    with app.connect() as conn:
+        level_ids = dict(conn.execute(
+            "SELECT s.code, l.id FROM inventory_stocklevel l JOIN inventory_sku s ON s.id = l.sku_id "
+            "WHERE s.code LIKE 'RAW-%%'").fetchall())
+    ids = [level_ids[sku("RAW", index)] for index in range(HOT_SKUS)]
+    connections = []
+    try:
+        for _ in range(CLIENTS):
+            connections.append(h.psycopg.connect(app.db_url, autocommit=True))
+    except h.psycopg.OperationalError as exc:  # the server's max_connections, shared with others
+        if len(connections) < CLIENTS // 2:
+            raise
+        h.note(f"raw floor: only {len(connections)} connections could be opened ({exc})")
+    guarded = (
+        "UPDATE inventory_stocklevel SET committed = committed + 1 "
+        "WHERE id = %s AND on_hand - committed - damaged - quality_control - safety_stock >= 1"
+    )
+    sold_out = [False] * HOT_SKUS
+    pool_lock = threading.Lock()
+    free = list(connections)
+
+    def work(index: int) -> dict:
+        rng = random.Random(1000 + index)
+        with pool_lock:
+            conn = free.pop() if free else None
+        shared = conn is None
+        outcome = {"holds": 0, "latencies": []}
+        while True:
+            live = [i for i in range(HOT_SKUS) if not sold_out[i]]
+            if not live:
+                if conn is not None and not shared:
+                    with pool_lock:
+                        free.append(conn)
+                return outcome
+            choice = rng.choice(live)
+            if shared:  # fewer connections than clients: borrow one per statement
+                while True:
+                    with pool_lock:
+                        conn = free.pop() if free else None
+                    if conn is not None:
+                        break
+                    time.sleep(0.0005)
+            started = time.perf_counter()
+            updated = conn.execute(guarded, [ids[choice]]).rowcount
+            took = time.perf_counter() - started
+            if shared:
+                with pool_lock:
+                    free.append(conn)
+            outcome["latencies"].append(took)
+            if updated:
+                outcome["holds"] += 1
+            else:
+                sold_out[choice] = True
+
+    try:
+        elapsed, results = run_clients(work, clients=CLIENTS)
+    finally:
+        for conn in connections:
+            conn.close()
+    with app.connect() as conn:
+        oversold = conn.execute(
+            "SELECT COALESCE(sum(GREATEST(0, committed - (on_hand - damaged - quality_control - safety_stock))), 0) "
+            "FROM inventory_stocklevel WHERE id = ANY(%s)", [ids]).fetchone()[0]
+    return {
+        "elapsed": elapsed,
+        "holds": sum(result["holds"] for result in results),
+        "latencies": [latency for result in results for latency in result["latencies"]],
+        "connections": len(connections),
+        "oversold": oversold,
+    }
+
+
+def main() -> int:
+    h.say("machine", h.machine())
+    name = f"retailops_bench_reservations_{os.getpid()}"
+    with h.app_with_database(name) as app:
+        h.note(f"database {name}: demo data and {HOT_SKUS} hot SKUs x {STOCK} units")
+        app.manage("seed_demo", "--no-users")
+        app.shell(SETUP.format(location=LOCATION, channel=CHANNEL, skus=HOT_SKUS, stock=STOCK))
+        token = app.partner_token("bench-web-shop", kind="web", scopes="orders")
+        with h.Server(app, workers=WORKERS, worker_class=WORKER_CLASS, threads=THREADS) as server:
+            h.say("server", server.description)
+            h.say("clients", CLIENTS)
+            h.say("hot_skus", HOT_SKUS)
+            h.say("stock", HOT_SKUS * STOCK)
+            result = app_run(server, token)
+            logged_errors = h.server_errors_in_log(server)
+        checked = check_database(app)
+        ledger = app.verify_ledger()
+        raw = raw_run(app)
+
+    app_rate = result["holds"] / result["elapsed"]
+    raw_rate = raw["holds"] / raw["elapsed"]
+    server_errors = sum(count for status, count in result["statuses"].items() if status >= 500) + logged_errors
+    h.say("app_seconds", f"{result['elapsed']:.2f}")
+    h.say("app_requests", sum(result["statuses"].values()))
+    h.say("app_statuses", ", ".join(f"{status}={count}" for status, count in sorted(result["statuses"].items())))
+    h.say("holds", result["holds"])
+    h.say("holds_in_database", checked["reserved"])
+    h.say("stock_left_unsold", HOT_SKUS * STOCK - checked["reserved"])
+    h.say("committed_not_matching_holds", checked["committed_not_matching_holds"])
+    h.say("verify_ledger", ledger)
+    h.latency_lines("latency", result["latencies"], points=(50, 99))
+    h.say("loadgen_cpu_percent", f"{100 * result['loadgen_cpu'] / result['elapsed']:.0f}")
+    h.say("raw_connections", raw["connections"])
+    h.say("raw_seconds", f"{raw['elapsed']:.2f}")
+    h.say("raw_holds", raw["holds"])
+    h.say("raw_oversold", raw["oversold"])
+    h.latency_lines("raw_latency", raw["latencies"], points=(50, 99))
+    h.say("oversold", checked["oversold"])
+    h.say("server_errors", server_errors)
+    h.say("holds_per_s", f"{app_rate:.0f}")
+    h.say("raw_holds_per_s", f"{raw_rate:.0f}")
+    ratio = app_rate / raw_rate
+    correct = (checked["oversold"] == 0 and server_errors == 0 and checked["reserved"] == HOT_SKUS * STOCK
+               and result["holds"] == HOT_SKUS * STOCK and checked["committed_not_matching_holds"] == 0
+               and ledger == "clean")
+    h.say("budget", f"ratio >= {BUDGET}, oversold 0, server_errors 0")
+    h.say("within_budget", "yes" if correct and ratio >= BUDGET else "no")
+    h.say("ratio", f"{ratio:.3f}")
+    return 0 if correct else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

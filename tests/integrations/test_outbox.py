@@ -1,0 +1,129 @@
+"""Outbox rows are written with the change that causes them, and only then."""
+
+import pytest
+from django.db import transaction
+
+from integrations.models import ExternalSystem, OutboxMessage
+from tests.inventory.factories import ChannelFactory
+
+pytestmark = pytest.mark.django_db
+
+
+class Boom(Exception):
+    pass
+
+
+def test_a_stock_change_writes_an_availability_message_for_each_channel_system(channel_system, stock):
+    market = channel_system("market", channel=ChannelFactory(code="mkt", kind="marketplace", safety_buffer=2))
+    web = channel_system("web", kind=ExternalSystem.Kind.WEB, channel=ChannelFactory(code="web", kind="web"))
+
+    stock(10)
+
+    messages = {message.system_id: message for message in OutboxMessage.objects.all()}
+    assert set(messages) == {market.pk, web.pk}
+    assert messages[market.pk].payload | {"changed_at": None} == {
+        "sku": "A", "location": "DC1", "available": 8, "on_hand": 10, "version": 1, "channel": "mkt",
+        "changed_at": None,
+    }
+    assert messages[web.pk].payload["available"] == 10
+    assert messages[market.pk].status == OutboxMessage.Status.PENDING
+    assert messages[market.pk].idempotency_key != messages[web.pk].idempotency_key
+    assert messages[market.pk].coalescing_key.startswith(f"availability:{market.pk}:")
+
+
+def test_a_change_rolled_back_never_produces_an_outbox_message(channel_system, stock,
+                                                               django_capture_on_commit_callbacks):
+    channel_system("market")
+    with django_capture_on_commit_callbacks() as callbacks:
+        with pytest.raises(Boom), transaction.atomic():
+            stock(10)
+            assert OutboxMessage.objects.count() == 1  # written inside the transaction…
+            raise Boom
+    assert OutboxMessage.objects.count() == 0  # …and gone with it
+    assert callbacks == []  # nor is the relay woken
+
+
+def test_the_relay_is_woken_once_the_change_commits(channel_system, stock, django_capture_on_commit_callbacks,
+                                                    settings):
+    channel_system("market")
+    settings.INTEGRATIONS_RELAY_ON_COMMIT = True
+    with django_capture_on_commit_callbacks() as callbacks:
+        stock(10)
+    assert [callback.__name__ for callback in callbacks] == ["wake_relay"]
+
+
+def test_inbound_only_paused_or_disabled_systems_get_no_availability(db, stock, channel_system):
+    ExternalSystem.objects.create(code="pos-1", name="POS", kind=ExternalSystem.Kind.POS)  # no adapter
+    channel_system("off", enabled=False)
+    ExternalSystem.objects.create(code="wms", name="WMS", kind=ExternalSystem.Kind.WMS,
+                                  adapter=ExternalSystem.Adapter.JSON_HTTP, base_url="http://127.0.0.1:9/wms")
+    paused = channel_system("paused", paused=True)
+
+    stock(5)
+
+    # A paused system keeps accumulating (it is sent when resumed); the others get nothing.
+    assert list(OutboxMessage.objects.values_list("system_id", flat=True)) == [paused.pk]
+
+
+def test_without_listening_systems_a_posting_costs_one_extra_query(db, stock):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    stock(1)  # creates the SKU, location and level
+    with CaptureQueriesContext(connection) as queries:
+        stock(1)
+    touching = [query["sql"] for query in queries if "integrations_" in query["sql"]]
+    assert len(touching) == 1 and "integrations_externalsystem" in touching[0]
+
+
+def test_shipping_an_order_tells_the_order_channel_system(channel_system, partner_api, stock):
+    web_channel = ChannelFactory(code="web", kind="web")
+    web = channel_system("web", kind=ExternalSystem.Kind.WEB, channel=web_channel)
+    channel_system("other")  # another channel's system hears of availability only
+    stock(10)
+    client = partner_api("shop-1", kind="web")
+    created = client.post("/api/v1/orders", {"external_id": "O-1", "channel": "web", "fulfillment": "ship",
+                                             "lines": [{"line_id": "1", "sku": "A", "quantity": 3}]}, format="json")
+    assert created.status_code == 201, created.json()
+    shipped = client.post(f"/api/v1/orders/{created.json()['id']}/ship", {}, format="json")
+    assert shipped.status_code == 200, shipped.json()
+
+    update = OutboxMessage.objects.get(topic=OutboxMessage.Topic.ORDER_UPDATE)
+    assert update.system == web
+    assert update.payload["document_type"] == "shipment"
+    assert update.payload["document"]["order"] == "O-1"
+    assert update.payload["document"]["lines"] == [{"sku": "A", "location": "DC1", "quantity": 3}]
+
+
+def test_documents_go_to_every_erp_system(db, sandbox):
+    from integrations.outbox import document_enqueue
+
+    erp = ExternalSystem.objects.create(code="erp", name="ERP", kind=ExternalSystem.Kind.ERP,
+                                        adapter=ExternalSystem.Adapter.JSON_HTTP, base_url=f"{sandbox.url}/erp")
+    assert document_enqueue(document_type="adjustment", document={"id": 7, "value": "12.50"}) == 1
+    message = OutboxMessage.objects.get()
+    assert (message.system, message.topic) == (erp, OutboxMessage.Topic.DOCUMENT)
+
+
+def test_an_applied_adjustment_posts_its_document_to_the_erp_and_a_pending_one_does_not(db, sandbox, stock):
+    from inventory.adjustments import adjustment_request
+    from retailops.access import LocationScope
+
+    erp = ExternalSystem.objects.create(code="erp", name="ERP", kind=ExternalSystem.Kind.ERP,
+                                        adapter=ExternalSystem.Adapter.JSON_HTTP, base_url=f"{sandbox.url}/erp")
+    stock(10)  # SKU A at DC1, unit cost 10.00 (the factory's)
+    everywhere = LocationScope(None)
+
+    small = adjustment_request(sku_code="A", location_code="DC1", delta=-2, reason="damaged", actor=None,
+                               scope=everywhere)
+    big = adjustment_request(sku_code="A", location_code="DC1", delta=500, reason="found_stock", actor=None,
+                             scope=everywhere)
+
+    documents = OutboxMessage.objects.filter(topic=OutboxMessage.Topic.DOCUMENT)
+    assert (small.status, big.status) == ("applied", "pending_approval")
+    assert [(message.system, message.payload["document_type"]) for message in documents] == [(erp, "adjustment")]
+    document = documents.get().payload["document"]
+    assert document | {"applied_at": None} == {
+        "id": small.pk, "sku": "A", "location": "DC1", "delta": -2, "unit_cost": "10.00", "value": "20.00",
+        "reason": "damaged", "root_cause": "", "applied_at": None,
+    }

@@ -1,0 +1,270 @@
+"""End to end with a real Celery worker on Redis, PostgreSQL and the sandbox partner.
+
+The worker is a subprocess against the test database; its relay settings are shortened
+(lease, backoff) so that faults heal in seconds. Faults: partner 500s and 429s, a worker
+killed with SIGKILL mid-batch, a Redis restarted mid-run. The outbox in PostgreSQL is the
+source of truth, so in every case each message reaches the partner and is applied once.
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from exceptions.models import Case
+from exceptions.states import CaseKind
+from integrations.models import OutboxMessage
+from integrations.services import outbox_replay
+from integrations.tasks import outbox_relay
+from inventory.ledger import Movement, post_movements
+from inventory.models import Bucket
+from retailops.celery import app
+from tests.inventory.factories import LocationFactory, SkuFactory
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKER_ENV = {
+    "INTEGRATIONS_LEASE_SECONDS": "3",
+    "INTEGRATIONS_BACKOFF_BASE_SECONDS": "0.2",
+    "INTEGRATIONS_BACKOFF_MAX_SECONDS": "1",
+    "INTEGRATIONS_RELAY_TIME_BUDGET_SECONDS": "3",
+    "INTEGRATIONS_RELAY_BATCH": "20",
+    "INTEGRATIONS_CIRCUIT_THRESHOLD": "50",
+    "INTEGRATIONS_MAX_ATTEMPTS": "20",
+    "INTEGRATIONS_RELAY_ON_COMMIT": "0",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def worker_database_url() -> str:
+    db = connection.settings_dict
+    host, port = db["HOST"] or "127.0.0.1", db["PORT"] or 5432
+    return f"postgres://{db['USER']}:{db['PASSWORD'] or ''}@{host}:{port}/{db['NAME']}"
+
+
+class Worker:
+    def __init__(self, *, broker: str, queue: str, log: Path, env: dict):
+        self.broker, self.queue, self.log, self.env = broker, queue, log, env
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        env = os.environ | WORKER_ENV | self.env | {
+            "DATABASE_URL": worker_database_url(), "CELERY_BROKER_URL": self.broker, "INTEGRATIONS_QUEUE": self.queue,
+            "RETAILOPS_VAR_DIR": str(self.log.parent / "var"),
+        }
+        command = [sys.executable, "-m", "celery", "-A", "retailops", "worker", "--concurrency=2", "--queues",
+                   self.queue, "--without-gossip", "--without-mingle", "--loglevel=INFO"]
+        with self.log.open("a") as log:
+            self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                            start_new_session=True)
+
+    def kill(self) -> None:
+        """SIGKILL the worker and its pool processes: no warm shutdown, no acks."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:  # a warm shutdown waits for the running relay; the outbox makes a cold one safe too
+            self.process.wait(timeout=3)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+
+@pytest.fixture
+def queue(settings):
+    name = f"integrations-test-{uuid.uuid4().hex[:8]}"
+    settings.INTEGRATIONS_QUEUE = name
+    settings.INTEGRATIONS_RELAY_ON_COMMIT = True
+    yield name
+    import redis
+
+    redis.Redis.from_url(os.environ["CELERY_BROKER_URL"]).delete(name)  # kicks nobody consumed
+
+
+@pytest.fixture
+def start_worker(transactional_db, queue, tmp_path):
+    workers: list[Worker] = []
+
+    def start(*, broker: str | None = None, **env) -> Worker:
+        worker = Worker(broker=broker or os.environ["CELERY_BROKER_URL"], queue=queue,
+                        log=tmp_path / "worker.log", env={name: str(value) for name, value in env.items()})
+        worker.start()
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()
+
+
+def kick(queue: str, broker: str | None = None) -> None:
+    """What beat does every few seconds: ask for a relay run."""
+    try:
+        if broker is None:
+            outbox_relay.apply_async(queue=queue, retry=False)
+        else:
+            with app.connection_for_write(broker) as conn:
+                outbox_relay.apply_async(queue=queue, connection=conn, retry=False)
+    except Exception:  # the broker is down: beat would just try again
+        pass
+
+
+def wait_until(condition, *, timeout: float, queue: str | None = None, broker: str | None = None, what: str = ""):
+    deadline, next_kick = time.monotonic() + timeout, 0.0
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        if queue and time.monotonic() >= next_kick:
+            kick(queue, broker)
+            next_kick = time.monotonic() + 0.5
+        time.sleep(0.05)
+    raise AssertionError(f"Timed out after {timeout}s waiting for {what or condition}")
+
+
+def change_many(count: int, *, prefix: str = "K") -> None:
+    """`count` distinct levels change in one transaction: one message each, nothing to coalesce."""
+    location = LocationFactory(code="DC1", dc=True)
+    skus = [SkuFactory(code=f"{prefix}{index:03d}") for index in range(count)]
+    post_movements([Movement(sku.pk, location.pk, Bucket.ON_HAND, 5, reason="receipt") for sku in skus])
+
+
+def delivered() -> int:
+    return OutboxMessage.objects.filter(status=OutboxMessage.Status.DELIVERED).count()
+
+
+def assert_each_message_applied_once(sandbox) -> None:
+    keys = [received["idempotency_key"] for received in sandbox.received()]
+    expected = set(OutboxMessage.objects.values_list("idempotency_key", flat=True))
+    assert len(keys) == len(set(keys)), "a message was applied twice"
+    assert set(keys) == expected, "a message never arrived"
+    assert not OutboxMessage.objects.exclude(status=OutboxMessage.Status.DELIVERED).exists()
+
+
+def test_an_inbound_event_reaches_the_partner_exactly_once(start_worker, queue, channel_system, sandbox,
+                                                           partner_api):
+    channel_system("market")
+    SkuFactory(code="A")
+    LocationFactory(code="DC1", dc=True)
+    start_worker()
+    client = partner_api("pos-1", kind="pos")
+    event = {"event_id": "e-1", "type": "receipt", "sku": "A", "location": "DC1", "quantity": 4,
+             "occurred_at": timezone.now().isoformat()}
+    response = client.post("/api/v1/inventory/events", {"events": [event]}, format="json")
+    assert response.json()["summary"]["applied"] == 1
+    client.post("/api/v1/inventory/events", {"events": [event]}, format="json")  # a partner resend: no effect
+
+    # Only the wake-up sent on commit: no kicks.
+    wait_until(lambda: len(sandbox.received()) == 1, timeout=20, what="the delivery")
+    kick(queue)
+    time.sleep(0.5)
+    [received] = sandbox.received()
+    assert received["body"]["items"][0]["on_hand"] == 4
+    assert_each_message_applied_once(sandbox)
+
+
+def test_partner_errors_are_retried_and_the_message_delivered_once(start_worker, queue, channel_system, sandbox):
+    channel_system("market")
+    sandbox.configure(fail_next=3)
+    start_worker()
+    change_many(1)
+    wait_until(lambda: delivered() == 1, timeout=20, queue=queue, what="the delivery")
+    message = OutboxMessage.objects.get()
+    assert message.attempts == 4 and sandbox.counts()["injected_errors"] == 3
+    assert_each_message_applied_once(sandbox)
+
+
+def test_a_429_retry_after_is_honoured(start_worker, queue, channel_system, sandbox):
+    channel_system("market")
+    sandbox.configure(throttle_next=1, retry_after=2)
+    start_worker()
+    committed = time.time()
+    change_many(1)
+    wait_until(lambda: delivered() == 1, timeout=20, queue=queue, what="the delivery")
+    [received] = sandbox.received()
+    assert received["received_at"] - committed >= 2.0
+    assert OutboxMessage.objects.get().attempts == 1  # the 429 did not use an attempt
+    assert_each_message_applied_once(sandbox)
+
+
+def test_a_worker_killed_mid_batch_loses_nothing_and_duplicates_nothing(start_worker, queue, channel_system,
+                                                                        sandbox):
+    channel_system("market")
+    sandbox.configure(latency_ms=40)
+    worker = start_worker()
+    change_many(60)
+    wait_until(lambda: len(sandbox.received()) >= 10, timeout=20, queue=queue, what="the first deliveries")
+    worker.kill()
+    assert len(sandbox.received()) < 60, "the batch finished before the kill: nothing was tested"
+
+    start_worker()
+    wait_until(lambda: delivered() == 60, timeout=30, queue=queue, what="every delivery")
+    assert_each_message_applied_once(sandbox)
+
+
+def test_a_redis_restart_mid_run_loses_nothing(start_worker, queue, channel_system, sandbox, tmp_path, settings):
+    redis_server = shutil.which("redis-server")
+    if redis_server is None:
+        pytest.skip("redis-server is not installed")
+    settings.INTEGRATIONS_RELAY_ON_COMMIT = False  # this test's broker is a private Redis: kicks go there
+    port = free_port()
+    broker = f"redis://127.0.0.1:{port}/0"
+    redis_command = [redis_server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                     "--dir", str(tmp_path)]
+
+    def start_redis():
+        process = subprocess.Popen(redis_command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_until(lambda: socket.socket().connect_ex(("127.0.0.1", port)) == 0, timeout=5, what="redis")
+        return process
+
+    redis_process = start_redis()
+    try:
+        channel_system("market")
+        sandbox.configure(latency_ms=20)
+        start_worker(broker=broker)
+        change_many(40, prefix="R")
+        wait_until(lambda: len(sandbox.received()) >= 5, timeout=20, queue=queue, broker=broker,
+                   what="the first deliveries")
+        redis_process.kill()
+        redis_process.wait(timeout=5)
+        assert len(sandbox.received()) < 40, "the run finished before the restart: nothing was tested"
+        change_many(20, prefix="S")  # written while the broker is down: the outbox keeps them
+        time.sleep(1)
+        redis_process = start_redis()
+        wait_until(lambda: delivered() == 60, timeout=40, queue=queue, broker=broker, what="every delivery")
+        assert_each_message_applied_once(sandbox)
+    finally:
+        redis_process.kill()
+        redis_process.wait(timeout=5)
+
+
+def test_a_dead_letter_raises_a_case_and_replay_delivers_it(start_worker, queue, channel_system, sandbox):
+    channel_system("market")
+    sandbox.configure(fail_next=3)
+    start_worker(INTEGRATIONS_MAX_ATTEMPTS=3)
+    change_many(1)
+    wait_until(lambda: OutboxMessage.objects.filter(status=OutboxMessage.Status.DEAD).exists(), timeout=20,
+               queue=queue, what="the dead letter")
+    case = Case.objects.get(kind=CaseKind.DEAD_LETTER)
+    assert sandbox.received() == []
+
+    assert outbox_replay(message_ids=[case.context["message_id"]]) == 1  # wakes the relay on commit
+    wait_until(lambda: delivered() == 1, timeout=20, what="the replayed delivery")
+    assert_each_message_applied_once(sandbox)
