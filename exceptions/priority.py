@@ -3,6 +3,7 @@
 Every factor is kept beside the score so a person can see why a case ranks where it does.
 """
 
+import math
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -21,6 +22,14 @@ def urgency(*, sla_due_at: datetime, sla_total_seconds: float, now: datetime) ->
         return Decimal("3.0")
     used = 1 - min(1.0, left / sla_total_seconds)
     return (Decimal("1.0") + Decimal(str(round(used, 3)))).quantize(Decimal("0.001"))
+
+
+def anomaly(occurrences: int) -> Decimal:
+    """How unusual the problem is: a fact seen once is 1.0; the same problem coming back
+    again and again is a pattern worth a person's time first — 1.5 at two occurrences,
+    2.0 at four, capped at 3.0 (sixteen and more)."""
+    factor = 1 + 0.5 * math.log2(max(1, occurrences))
+    return Decimal(str(round(min(3.0, factor), 3)))
 
 
 def priority(*, kind: str, money_at_risk: Decimal, urgency_factor: Decimal,

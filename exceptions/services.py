@@ -15,7 +15,7 @@ from simple_history.utils import bulk_update_with_history
 
 from exceptions import policy
 from exceptions.models import Case, CaseComment
-from exceptions.priority import priority, urgency
+from exceptions.priority import anomaly, priority, urgency
 from exceptions.states import ACTIVE_STATUSES, TRANSITIONS, CaseStatus, RootCause
 from retailops.access import location_scope_for_user
 from retailops.errors import InvalidInput
@@ -89,6 +89,7 @@ def _open(report: CaseReport, *, actor) -> Case:
         kind=report.kind,
         money_at_risk=report.money_at_risk,
         urgency_factor=urgency(sla_due_at=sla_due_at, sla_total_seconds=sla.total_seconds(), now=now),
+        anomaly_factor=anomaly(report.occurrences),
     )
     case = Case(
         kind=report.kind,
@@ -130,6 +131,7 @@ def _bump(case: Case, report: CaseReport, *, actor) -> Case:
         kind=case.kind,
         money_at_risk=case.money_at_risk,
         urgency_factor=urgency(sla_due_at=case.sla_due_at, sla_total_seconds=sla_total, now=now),
+        anomaly_factor=anomaly(case.occurrences),
     )
     case._history_user = actor
     case._change_reason = "detected again"

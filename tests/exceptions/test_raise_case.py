@@ -7,6 +7,7 @@ import pytest
 from django.db import connection
 
 from exceptions.models import Case
+from exceptions.priority import anomaly
 from exceptions.services import CaseReport, raise_case, raise_cases
 from exceptions.states import CaseStatus
 from tests.inventory.factories import LocationFactory
@@ -89,3 +90,17 @@ def test_concurrent_detections_make_one_case_with_every_occurrence():
 
     assert errors == []
     assert Case.objects.get().occurrences == 8
+
+
+def test_a_problem_that_keeps_coming_back_ranks_higher_and_says_why():
+    first = raise_case(report("anomaly:1"))
+    assert first.priority_factors["anomaly"] == "1.0"
+    once_priority = first.priority
+
+    raise_case(report("anomaly:1", occurrences=3))
+    first.refresh_from_db()
+
+    assert first.occurrences == 4
+    assert first.priority_factors["anomaly"] == "2.0"
+    assert first.priority > once_priority
+    assert anomaly(1_000) == Decimal("3.0")
