@@ -6,6 +6,8 @@ CELERY_BROKER_URL (Redis), SECRET_KEY, ALLOWED_HOSTS and leaves DEBUG off.
 """
 
 import os
+import secrets
+import sys
 from decimal import Decimal
 from pathlib import Path
 
@@ -32,11 +34,19 @@ DEBUG = env_bool("DEBUG", False)
 # The test runner sets this; it is not a mode anyone deploys.
 TESTING = env_bool("RETAILOPS_TESTING", False)
 
+# Management commands that only read the code (no server, nothing signed or stored with
+# the key) run anywhere, a CI migration check included, with a throwaway key.
+CODE_ONLY_COMMANDS = {"makemigrations", "showmigrations", "sqlmigrate", "help"}
+_CODE_ONLY = Path(sys.argv[0]).name == "manage.py" and len(sys.argv) > 1 and sys.argv[1] in CODE_ONLY_COMMANDS
+
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
-    if not (DEBUG or TESTING):
+    if _CODE_ONLY:
+        SECRET_KEY = secrets.token_urlsafe(50)
+    elif DEBUG or TESTING:
+        SECRET_KEY = "insecure-development-key-never-use-in-production"
+    else:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
-    SECRET_KEY = "insecure-development-key-never-use-in-production"
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost" if (DEBUG or TESTING) else "")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")

@@ -35,7 +35,8 @@ def _browser_available() -> bool:
     return os.path.exists(CHROMIUM) and importlib.util.find_spec("playwright") is not None
 
 
-def _missing(reason: str) -> None:
+def missing_service(reason: str) -> None:
+    """Skip for want of a service — or fail, under REQUIRE_SERVICES=1."""
     if REQUIRE_SERVICES:
         pytest.fail(f"{reason} (REQUIRE_SERVICES=1: a missing service is a failure)", pytrace=False)
     pytest.skip(reason)
@@ -50,13 +51,13 @@ def pytest_runtest_setup(item):
     if item.get_closest_marker("postgres"):
         database_url = os.environ.get("DATABASE_URL", "")
         if urlparse(database_url).scheme not in ("postgres", "postgresql"):
-            _missing("needs PostgreSQL: set DATABASE_URL=postgres://…")
+            missing_service("needs PostgreSQL: set DATABASE_URL=postgres://…")
     if item.get_closest_marker("redis"):
         url = _redis_url()
         if url is None or not _redis_answers(url):
-            _missing("needs Redis: set CELERY_BROKER_URL=redis://… to a running server")
+            missing_service("needs Redis: set CELERY_BROKER_URL=redis://… to a running server")
     if item.get_closest_marker("browser") and not _browser_available():
-        _missing(f"needs Chromium at {CHROMIUM} and the playwright package (apt-get install chromium)")
+        missing_service(f"needs Chromium at {CHROMIUM} and the playwright package (apt-get install chromium)")
 
 
 @pytest.fixture

@@ -28,6 +28,7 @@ from integrations.tasks import outbox_relay
 from inventory.ledger import Movement, post_movements
 from inventory.models import Bucket
 from retailops.celery import app
+from tests.conftest import missing_service
 from tests.inventory.factories import LocationFactory, SkuFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
@@ -222,7 +223,7 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_duplicates_nothing(start_wo
 def test_a_redis_restart_mid_run_loses_nothing(start_worker, queue, channel_system, sandbox, tmp_path, settings):
     redis_server = shutil.which("redis-server")
     if redis_server is None:
-        pytest.skip("redis-server is not installed")
+        missing_service("needs redis-server on PATH to run a private Redis it can restart")
     settings.INTEGRATIONS_RELAY_ON_COMMIT = False  # this test's broker is a private Redis: kicks go there
     port = free_port()
     broker = f"redis://127.0.0.1:{port}/0"

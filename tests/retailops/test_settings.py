@@ -44,3 +44,21 @@ def test_sqlite_default_takes_the_write_lock_at_begin():
         assert settings.DATABASES["default"]["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
     result = load_settings(DEBUG="1")
     assert result.stdout.split()[1] == "django.db.backends.sqlite3"
+
+
+def manage(*args, **env) -> subprocess.CompletedProcess:
+    clean = {key: value for key, value in os.environ.items()
+             if key not in {"DEBUG", "SECRET_KEY", "RETAILOPS_TESTING", "DATABASE_URL"}}
+    clean.update(env)
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=clean, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_a_migration_check_needs_no_secret_key_but_serving_still_does(tmp_path):
+    check = manage("makemigrations", "--check", "--dry-run", DEBUG="0", RETAILOPS_VAR_DIR=str(tmp_path))
+    assert check.returncode == 0, check.stderr
+    assert "No changes detected" in check.stdout
+
+    serve = manage("migrate", "--noinput", DEBUG="0", RETAILOPS_VAR_DIR=str(tmp_path))
+    assert serve.returncode != 0
+    assert "SECRET_KEY must be set" in serve.stderr
