@@ -9,6 +9,7 @@ only by the case screens.
 from dataclasses import dataclass, field
 
 from django.db import transaction
+from django.db.models import QuerySet
 
 from exceptions.models import Case
 from exceptions.services import case_comment
@@ -23,7 +24,7 @@ from orders.selectors import reservations_for
 from orders.services import reservation_release
 from orders.states import AllocationStatus
 from retailops.access import LocationScope
-from retailops.errors import InvalidState, NotFound
+from retailops.errors import DomainError, InvalidInput, InvalidState, NotFound
 
 ADJUST_PERMISSION = "inventory.add_adjustment"
 REPLAY_PERMISSION = "inventory.change_inventoryevent"
@@ -34,6 +35,11 @@ RESERVATION_KINDS = frozenset({CaseKind.RESERVATION_FAILURE})
 # Where a detector names one hold in a case's context.
 HOLD_CONTEXT_KEYS = ("reservation_id", "hold_id", "allocation_id")
 MAX_HOLDS_SHOWN = 50
+# A case may stand for many rejected events: one "replay all" takes at most this many
+# (the rest wait for the next run), so a request stays short and its locks brief.
+REPLAY_ALL_BATCH = 200
+# Event ids named per outcome in the comment a "replay all" leaves on the case.
+EVENT_IDS_NAMED = 20
 
 
 @dataclass
@@ -42,12 +48,18 @@ class AvailableActions:
 
     adjust: bool = False
     replay_event: InventoryEvent | None = None
+    rejected_events: int = 0  # the case's events still rejected, for "replay all"
     holds: list[Allocation] = field(default_factory=list)
     recount: bool = False
 
     @property
+    def replay_all(self) -> bool:
+        """Offered when it does more than the single replay would."""
+        return self.rejected_events > 1 or (self.rejected_events == 1 and self.replay_event is None)
+
+    @property
     def any(self) -> bool:
-        return self.adjust or self.replay_event is not None or bool(self.holds) or self.recount
+        return self.adjust or self.replay_event is not None or self.replay_all or bool(self.holds) or self.recount
 
 
 def actions_for(case: Case, *, caller: Caller) -> AvailableActions:
@@ -61,6 +73,7 @@ def actions_for(case: Case, *, caller: Caller) -> AvailableActions:
     available.recount = at_a_level and user.has_perm(RECOUNT_PERMISSION)
     if user.has_perm(REPLAY_PERMISSION):
         available.replay_event = replayable_event(case)
+        available.rejected_events = rejected_events_of(case).count()
     if user.has_perm(RELEASE_PERMISSION) and (case.kind in RESERVATION_KINDS or _context_hold_id(case)):
         available.holds = list(_active_holds(case, caller=caller).order_by("expires_at", "pk")[:MAX_HOLDS_SHOWN])
     return available
@@ -68,9 +81,30 @@ def actions_for(case: Case, *, caller: Caller) -> AvailableActions:
 
 def replayable_event(case: Case) -> InventoryEvent | None:
     """The rejected inbound event a case is about, if it is one."""
-    if not case.subject_id or case.subject_type_id is None or case.subject_type.model_class() is not InventoryEvent:
+    if not _is_about_an_event(case):
         return None
     return InventoryEvent.objects.filter(pk=case.subject_id, status=InventoryEvent.Status.REJECTED).first()
+
+
+def rejected_events_of(case: Case) -> QuerySet[InventoryEvent]:
+    """The events a rejected-event case stands for that are still rejected.
+
+    Rejections from one sender for one SKU code at one location code fold into one case
+    (its dedup key), which names the first of them as its subject; so the case's events
+    are the rejected ones sharing sender, SKU code and location code with that one —
+    whatever they are rejected for now, since a replay may have met the next missing
+    piece of master data."""
+    if case.kind != CaseKind.REJECTED_EVENT or not _is_about_an_event(case):
+        return InventoryEvent.objects.none()
+    named = InventoryEvent.objects.filter(pk=case.subject_id).values("source", "sku_code", "location_code").first()
+    if named is None:
+        return InventoryEvent.objects.none()
+    return InventoryEvent.objects.filter(status=InventoryEvent.Status.REJECTED, **named)
+
+
+def _is_about_an_event(case: Case) -> bool:
+    return bool(case.subject_id) and case.subject_type_id is not None and (
+        case.subject_type.model_class() is InventoryEvent)
 
 
 def _context_hold_id(case: Case) -> int | None:
@@ -136,6 +170,83 @@ def case_event_replay(*, case: Case, actor, scope: LocationScope, note: str = ""
     case_comment(case=case, author=actor, body=_with_note(
         f"Replayed event {replayed.source}:{replayed.event_id}; {outcome}.", note))
     return replayed
+
+
+@dataclass
+class ReplayAllOutcome:
+    """What one "replay all" did, as event ids (source:event id) per outcome."""
+
+    taken_in: dict[str, list[str]] = field(default_factory=dict)  # status (applied, stale, …) → ids
+    still_rejected: dict[str, list[str]] = field(default_factory=dict)  # why it is still rejected → ids
+    refused: dict[str, list[str]] = field(default_factory=dict)  # why its replay was refused → ids
+    left: int = 0  # rejected events beyond this run's batch
+
+    @property
+    def complete(self) -> bool:
+        """Every event of the case is in the ledger now."""
+        return not (self.still_rejected or self.refused or self.left)
+
+    def summary(self) -> str:
+        """One sentence: how many of each outcome, and why those not taken in were not."""
+        replayed = sum(len(ids) for outcome in (self.taken_in, self.still_rejected, self.refused)
+                       for ids in outcome.values())
+        parts = [f"{len(ids)} {status}" for status, ids in self.taken_in.items()]
+        for label, outcome in (("still rejected", self.still_rejected), ("refused", self.refused)):
+            if outcome:
+                reasons = "; ".join(f"{reason} ({len(ids)})" for reason, ids in outcome.items())
+                parts.append(f"{sum(len(ids) for ids in outcome.values())} {label}: {reasons}")
+        text = f"Replayed {replayed} rejected event{'s' if replayed != 1 else ''}: {', '.join(parts)}."
+        if self.left:
+            text += f" {self.left} more wait for the next run."
+        return text
+
+    def report(self) -> str:
+        """The summary, then the events of each outcome by id."""
+        lines = [self.summary()]
+        lines += [f"{status.capitalize()}: {_ids(ids)}" for status, ids in self.taken_in.items()]
+        for label, outcome in (("Still rejected", self.still_rejected), ("Refused", self.refused)):
+            lines += [f"{label} ({reason}): {_ids(ids)}" for reason, ids in outcome.items()]
+        return "\n".join(lines)
+
+
+def _ids(ids: list[str]) -> str:
+    more = f" and {len(ids) - EVENT_IDS_NAMED} more" if len(ids) > EVENT_IDS_NAMED else ""
+    return ", ".join(ids[:EVENT_IDS_NAMED]) + more
+
+
+@transaction.atomic
+def case_events_replay_all(*, case: Case, actor, scope: LocationScope, note: str) -> ReplayAllOutcome:
+    """Replay every rejected event the case stands for, once its master data is fixed.
+
+    Each goes through `event_replay` — the one replay path, with its lock, its checks
+    and its exactly-once posting — oldest fact first, at most REPLAY_ALL_BATCH per run.
+    An event still rejected, or whose replay is refused (outside the person's stores, not
+    replayable), is counted with its reason and does not stop the others: each replay is
+    its own savepoint. The case's activity records the outcome, who ran it and why; the
+    why is required, as this changes the ledger many times at once."""
+    _check_active(case)
+    if not note.strip():
+        raise InvalidInput("Say why the events can be replayed now, e.g. which master data was fixed.",
+                           code="note_required", field="note")
+    events = list(rejected_events_of(case).order_by("occurred_at", "pk")[:REPLAY_ALL_BATCH + 1])
+    if not events:
+        raise InvalidState(f"Case #{case.pk} has no rejected events left to replay.")
+    outcome = ReplayAllOutcome()
+    if len(events) > REPLAY_ALL_BATCH:
+        outcome.left = rejected_events_of(case).count() - REPLAY_ALL_BATCH
+    for event in events[:REPLAY_ALL_BATCH]:
+        name = f"{event.source}:{event.event_id}"
+        try:
+            replayed = event_replay(event=event, actor=actor, scope=scope)
+        except DomainError as refusal:
+            outcome.refused.setdefault(refusal.detail.rstrip("."), []).append(name)
+            continue
+        if replayed.status == InventoryEvent.Status.REJECTED:
+            outcome.still_rejected.setdefault(replayed.error_detail.rstrip("."), []).append(name)
+        else:
+            outcome.taken_in.setdefault(replayed.get_status_display().lower(), []).append(name)
+    case_comment(case=case, author=actor, body=f"{outcome.report()}\nWhy: {note.strip()}")
+    return outcome
 
 
 @transaction.atomic

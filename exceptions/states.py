@@ -4,20 +4,22 @@ from django.db import models
 
 
 class CaseKind(models.TextChoices):
-    NEGATIVE_ON_HAND = "negative_on_hand"
-    DUPLICATE_CONFLICT = "duplicate_conflict"
-    STALE_EVENT = "stale_event"
-    REJECTED_EVENT = "rejected_event"
-    SYNC_FAILED = "sync_failed"
-    DEAD_LETTER = "dead_letter"
-    RECONCILIATION_VARIANCE = "reconciliation_variance"
-    TRANSFER_VARIANCE = "transfer_variance"
-    RESERVATION_FAILURE = "reservation_failure"
-    PICKUP_OVERDUE = "pickup_overdue"
-    RETURN_UNRECONCILED = "return_unreconciled"
-    ANOMALY = "anomaly"
-    LEDGER_DRIFT = "ledger_drift"
-    STALE_LEVEL = "stale_level"
+    """What went wrong. The code is the API's (API.md "Cases"); the label is what screens show."""
+
+    NEGATIVE_ON_HAND = "negative_on_hand", "Negative on-hand"
+    DUPLICATE_CONFLICT = "duplicate_conflict", "Duplicate event conflict"
+    STALE_EVENT = "stale_event", "Stale event"
+    REJECTED_EVENT = "rejected_event", "Rejected event"
+    SYNC_FAILED = "sync_failed", "Sync failed"
+    DEAD_LETTER = "dead_letter", "Dead letter"
+    RECONCILIATION_VARIANCE = "reconciliation_variance", "Reconciliation variance"
+    TRANSFER_VARIANCE = "transfer_variance", "Transfer variance or delay"
+    RESERVATION_FAILURE = "reservation_failure", "Reservation failure"
+    PICKUP_OVERDUE = "pickup_overdue", "Pickup overdue"
+    RETURN_UNRECONCILED = "return_unreconciled", "Unreconciled return"
+    ANOMALY = "anomaly", "Anomaly"
+    LEDGER_DRIFT = "ledger_drift", "Ledger drift"
+    STALE_LEVEL = "stale_level", "Stale level (no recent count)"
 
 
 class Queue(models.TextChoices):

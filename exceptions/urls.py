@@ -17,6 +17,7 @@ urlpatterns = [
     path("<int:case_id>/comment/", views.case_comment, name="comment"),
     path("<int:case_id>/adjust/", views.case_adjustment_request, name="adjust"),
     path("<int:case_id>/replay/", views.case_event_replay, name="replay"),
+    path("<int:case_id>/replay-all/", views.case_events_replay_all, name="replay_all"),
     path("<int:case_id>/release/", views.case_reservation_release, name="release"),
     path("<int:case_id>/recount/", views.case_recount_open, name="recount"),
 ]

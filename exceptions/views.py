@@ -132,6 +132,7 @@ def case_detail(request, case_id: int):
         "can_work": request.user.has_perm(WORK),
         "actions": actions.actions_for(case, caller=Caller.from_request(request)),
         "adjustment_form": CaseAdjustmentForm(),
+        "replay_all_batch": actions.REPLAY_ALL_BATCH,
     })
 
 
@@ -278,15 +279,15 @@ class CaseAdjustmentForm(forms.Form):
                                                             for reason in settings.ADJUSTMENT_REASONS]]
 
 
-def _resolution(request, case_id: int, work, describe):
-    """Run one resolution action on a visible case: success and domain errors become messages."""
+def _resolution(request, case_id: int, work, describe, level=lambda result: messages.SUCCESS):
+    """Run one resolution action on a visible case: its outcome and domain errors become messages."""
     case = _visible_case(request, case_id)
     try:
         result = work(case)
     except DomainError as error:
         messages.error(request, error.detail)
     else:
-        messages.success(request, describe(result))
+        messages.add_message(request, level(result), describe(result))
     return redirect("cases:detail", case_id=case.pk)
 
 
@@ -313,6 +314,16 @@ def case_event_replay(request, case_id: int):
         case=case, actor=request.user, scope=location_scope(request), note=request.POST.get("note", "")),
         lambda event: (f"Event {event.event_id} replayed: {event.get_status_display().lower()}"
                        + (f" ({event.error_detail})" if event.error_detail else "") + "."))
+
+
+@require_POST
+@login_required
+@permission_required([WORK, actions.REPLAY_PERMISSION], raise_exception=True)
+def case_events_replay_all(request, case_id: int):
+    return _resolution(request, case_id, lambda case: actions.case_events_replay_all(
+        case=case, actor=request.user, scope=location_scope(request), note=request.POST.get("note", "")),
+        lambda outcome: outcome.summary(),
+        level=lambda outcome: messages.SUCCESS if outcome.complete else messages.WARNING)
 
 
 @require_POST

@@ -8,12 +8,12 @@ rules are one filter on the queryset, so list views and detail views apply the s
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 from simple_history.models import ModelChange
 
 from orders.callers import Caller
 from orders.models import Allocation, Order, OrderLine
-from orders.states import AllocationOrigin, OrderStatus
+from orders.states import AllocationOrigin, Fulfillment, OrderStatus
 
 
 def orders_for(*, caller: Caller) -> QuerySet[Order]:
@@ -92,6 +92,50 @@ def orders_for_list(orders: QuerySet[Order]) -> QuerySet[Order]:
                                    queryset=Allocation.objects.select_related("location").order_by("pk")))
         .order_by("-created_at", "-pk")
     )
+
+
+# --- The pickup counter --------------------------------------------------------------------
+
+
+def pickups_awaiting(*, caller: Caller, now: datetime) -> QuerySet[Order]:
+    """Pickup orders that still need the caller's pickup counters: to acknowledge them, or
+    to hand them to the customer. Only orders picked up at the caller's locations count (an
+    allocation there for a pickup elsewhere is not that counter's work).
+
+    Unacknowledged ones first, earliest acknowledgement deadline first, so the overdue lead
+    (`ack_overdue` marks them); then the acknowledged ones, longest waiting first. Each row
+    has what an order list row has (line and unit totals), in one query for any page."""
+    pickups = caller.scope.filter(
+        orders_for(caller=caller).filter(fulfillment=Fulfillment.PICKUP, status=OrderStatus.ALLOCATED),
+        field="pickup_location",
+    )
+    return (
+        orders_for_list(pickups).prefetch_related(None)
+        .annotate(ack_overdue=_ack_overdue(now))
+        .order_by(F("pickup_acknowledged_at").asc(nulls_first=True), F("pickup_ack_due_at").asc(nulls_last=True),
+                  "pk")
+    )
+
+
+@dataclass(frozen=True)
+class PickupCounts:
+    to_acknowledge: int
+    overdue: int  # to acknowledge, and past the deadline
+    to_hand_over: int
+
+
+def pickup_counts(pickups: QuerySet[Order], *, now: datetime) -> PickupCounts:
+    """How many of these pickups wait for acknowledgement (how many of them late) and for
+    the customer: one query."""
+    return PickupCounts(**pickups.order_by().aggregate(
+        to_acknowledge=Count("pk", filter=Q(pickup_acknowledged_at__isnull=True)),
+        overdue=Count("pk", filter=_ack_overdue(now)),
+        to_hand_over=Count("pk", filter=Q(pickup_acknowledged_at__isnull=False)),
+    ))
+
+
+def _ack_overdue(now: datetime) -> Q:
+    return Q(pickup_acknowledged_at__isnull=True, pickup_ack_due_at__lte=now)
 
 
 # The fields whose changes the order screen shows; the rest (hashes, timestamps) are noise.

@@ -1,11 +1,14 @@
 """The case queues in a real browser (Playwright driving Debian's Chromium against the live
 server): a negative on-hand case raised by a real oversell is triaged, opened and resolved
-with a root cause; store users see only their stores; the keyboard works; no page raises
-a JS error, logs a console error or answers 500; every page passes a focused
-accessibility check. Screenshots land in var/test-artifacts/ (or $TEST_ARTIFACTS_DIR).
+with a root cause; store users land on their stores' cases and pickups and see only
+theirs; a case's rejected events are replayed at once after the master data is fixed;
+the keyboard works; no page raises a JS error, logs a console error or answers 500; every
+page passes axe-core (no serious or critical violation) and a check that every form
+control has a label. Screenshots land in var/test-artifacts/ (or $TEST_ARTIFACTS_DIR).
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -14,17 +17,24 @@ from django.utils import timezone
 
 from exceptions.models import Case
 from exceptions.states import CaseKind
+from inventory.models import InventoryEvent
 from retailops.roles import Role
 from retailops.staff import staff_user_upsert
 from tests.conftest import CHROMIUM
 from tests.inventory.factories import LocationFactory, SkuFactory
+from tests.orders.factories import OrderFactory, OrderLineFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS_DIR", settings.BASE_DIR / "var" / "test-artifacts"))
 PASSWORD = "pw-for-tests-1"
 
-# Runs in the page: what an accessibility audit would flag first. Returns a list of problems.
+# axe-core impacts that fail a page; "minor" and "moderate" findings are reported by axe
+# but do not fail the test.
+FAILING_IMPACTS = {"serious", "critical"}
+
+# Runs in the page, beside axe-core: the rules of this project's screens that axe leaves
+# to judgement (every control labelled, one h1, no skipped heading level, unique ids).
 A11Y_AUDIT = """() => {
   const problems = [];
   if (!document.documentElement.getAttribute("lang")) problems.push("html has no lang");
@@ -110,7 +120,21 @@ def sign_in(page, username):
     page.wait_for_load_state("networkidle")
 
 
-def audit(page):
+@pytest.fixture(scope="module")
+def axe():
+    # The package bundles axe-core's script, so the check needs no network at test time.
+    from axe_playwright_python.sync_playwright import Axe
+
+    return Axe()
+
+
+def audit(page, axe):
+    """Fail on any serious or critical axe-core violation, and on the project's own rules."""
+    results = axe.run(page)
+    failing = [violation for violation in results.response["violations"] if violation["impact"] in FAILING_IMPACTS]
+    assert not failing, f"{page.url}\n" + "\n".join(
+        f"{violation['id']} ({violation['impact']}): {violation['help']} — "
+        + "; ".join(node["html"][:160] for node in violation["nodes"][:5]) for violation in failing)
     assert page.evaluate(A11Y_AUDIT) == [], page.url
 
 
@@ -145,7 +169,7 @@ def oversold(partner_api):
     return cases
 
 
-def test_inventory_control_resolves_a_negative_on_hand_case_with_a_root_cause(open_page, oversold):
+def test_inventory_control_resolves_a_negative_on_hand_case_with_a_root_cause(open_page, oversold, axe):
     case = oversold["S001"]
     page = open_page()
     sign_in(page, "control")
@@ -154,7 +178,7 @@ def test_inventory_control_resolves_a_negative_on_hand_case_with_a_root_cause(op
     row = page.locator(f"#case-row-{case.pk}")
     assert "On-hand is -3" in row.inner_text() and "S001" in row.inner_text()
     assert page.locator("[data-case-row]").count() == 3
-    audit(page)
+    audit(page, axe)
     screenshot(page, "cases-queue.png")
 
     row.get_by_role("link").click()
@@ -162,7 +186,7 @@ def test_inventory_control_resolves_a_negative_on_hand_case_with_a_root_cause(op
     assert page.url.endswith(f"/cases/{case.pk}/")
     assert page.get_by_role("heading", name="Why this priority").is_visible()
     assert "pos-main:s1" in page.locator("section", has_text="Recent movements").inner_text()
-    audit(page)
+    audit(page, axe)
     screenshot(page, "case-detail.png")
 
     page.get_by_label("Root cause").select_option("unrecorded_receipt")
@@ -183,10 +207,35 @@ def test_inventory_control_resolves_a_negative_on_hand_case_with_a_root_cause(op
     page.watch.assert_clean()
 
 
-def test_a_store_user_sees_only_their_stores_cases(open_page, oversold):
+def test_a_store_user_lands_on_their_stores_cases_and_pickups(open_page, oversold, axe):
+    store, elsewhere = LocationFactory(code="S001"), LocationFactory(code="S003")
+    late = OrderFactory(pickup=True, pickup_location=store, external_id="WEB-1001",
+                        pickup_ack_due_at=timezone.now() - timedelta(minutes=40))
+    soon = OrderFactory(pickup=True, pickup_location=store, external_id="WEB-1002")
+    OrderFactory(pickup=True, pickup_location=elsewhere, external_id="WEB-9009")
+    for order, units in ((late, 2), (soon, 1)):
+        OrderLineFactory(order=order, quantity=units)
     page = open_page()
     sign_in(page, "store")
 
+    assert page.url.endswith("/")
+    assert page.get_by_role("heading", name="Cases at your stores").is_visible()
+    assert page.get_by_role("heading", name="Pickups waiting").is_visible()
+    home_cases = page.locator("[data-store-cases] [data-case-row]")
+    assert home_cases.count() == 2 and "S003" not in page.locator("[data-store-cases]").inner_text()
+    pickups = page.locator("[data-pickup-row]")
+    assert [pickups.nth(i).get_by_role("link").inner_text() for i in range(pickups.count())] == ["WEB-1001",
+                                                                                                "WEB-1002"]
+    assert "overdue by 40m" in pickups.nth(0).inner_text()
+    audit(page, axe)
+    screenshot(page, "store-home.png")
+
+    pickups.nth(0).get_by_role("link").click()
+    page.wait_for_load_state("networkidle")
+    assert page.url.endswith(f"/orders/{late.pk}/")
+    page.go_back()
+    page.get_by_role("link", name="All 2 active cases →").click()
+    page.wait_for_load_state("networkidle")
     assert "/cases/queue/all/" in page.url
     shown = page.locator("[data-case-row]")
     assert {shown.nth(i).locator("td").nth(3).inner_text() for i in range(shown.count())} == {"S001", "S002"}
@@ -194,7 +243,7 @@ def test_a_store_user_sees_only_their_stores_cases(open_page, oversold):
     assert page.request.get(f"/cases/{oversold['S003'].pk}/").status == 404
     page.goto("/cases/queue/all/?location=S003")
     assert page.locator("[data-case-row]").count() == 0
-    audit(page)
+    audit(page, axe)
     screenshot(page, "cases-store-queue.png")
     page.watch.assert_clean()
 
@@ -225,4 +274,37 @@ def test_keyboard_moves_through_the_queue_filters_and_assigns(open_page, oversol
     page.keyboard.press("r")  # resolve: opens the current case at its resolve form
     page.wait_for_url(f"**/cases/{first_id}/#resolve")
     page.wait_for_function("document.activeElement && document.activeElement.id === 'id_root_cause'")
+    page.watch.assert_clean()
+
+
+def test_inventory_control_replays_all_rejected_events_of_a_case(open_page, partner_api, axe):
+    LocationFactory(code="S001", name="Store S001")
+    staff_user_upsert(username="control", role=Role.INVENTORY_CONTROL, password=PASSWORD)
+    pos = partner_api("pos-main", kind="pos", scopes=["events"])
+    now = timezone.now().isoformat()
+    for batch in (["n1", "n2"], ["n3"]):
+        events = [{"event_id": event_id, "type": "receipt", "sku": "NEW-1", "location": "S001", "quantity": 3,
+                   "occurred_at": now} for event_id in batch]
+        assert pos.post("/api/v1/inventory/events", {"events": events}, format="json").status_code == 200
+    case = Case.objects.get(kind=CaseKind.REJECTED_EVENT)
+    page = open_page()
+    sign_in(page, "control")
+
+    page.goto(f"/cases/{case.pk}/")
+    form = page.locator("#replay-all")
+    assert "Replay all 3 rejected events of this case" in form.inner_text()
+    audit(page, axe)
+    SkuFactory(code="NEW-1", name="New trail shoe")  # the master data is fixed
+    form.get_by_label("Why (required)").fill("NEW-1 created in the product catalogue")
+    form.get_by_role("button", name="Replay all rejected events").click()
+    page.wait_for_load_state("networkidle")
+
+    assert "Replayed 3 rejected events: 3 applied." in page.locator(".messages").inner_text()
+    assert set(InventoryEvent.objects.values_list("status", flat=True)) == {"applied"}
+    comment = page.locator(".activity-entry.is-comment").last.inner_text()
+    assert "control" in comment and "Why: NEW-1 created in the product catalogue" in comment
+    assert "Applied: pos-main:n1, pos-main:n2, pos-main:n3" in comment
+    assert page.locator("#replay-all").count() == 0
+    audit(page, axe)
+    screenshot(page, "case-detail-replayed.png")
     page.watch.assert_clean()

@@ -7,6 +7,7 @@ import pytest
 from django.contrib.messages import get_messages
 from django.test import Client
 
+from exceptions import actions
 from exceptions.models import Case
 from exceptions.states import CaseKind
 from inventory.ingest import IncomingEvent, events_ingest
@@ -171,6 +172,7 @@ def test_actions_are_offered_only_when_they_fit_the_case_and_the_person(control,
     ("release", {"reservation": "1"}),
     ("recount", {}),
     ("replay", {}),
+    ("replay-all", {"note": "not my store"}),
 ])
 def test_a_store_user_cannot_act_on_another_stores_case(stores, sku, action, data):
     case = level_case(sku, stores[1], kind=CaseKind.RESERVATION_FAILURE)
@@ -191,7 +193,7 @@ def test_a_store_user_acts_at_their_own_store(stores, sku):
 def test_actions_refuse_a_post_without_a_csrf_token(stores, sku):
     case = level_case(sku, stores[0])
     client = browser(Role.INVENTORY_CONTROL, "control", enforce_csrf_checks=True)
-    for action in ("adjust", "replay", "release", "recount"):
+    for action in ("adjust", "replay", "replay-all", "release", "recount"):
         assert client.post(f"/cases/{case.pk}/{action}/", {"delta": "-1", "reason": "shrink"}).status_code == 403
     assert comments(case) == [] and not Adjustment.objects.exists()
 
@@ -203,3 +205,111 @@ def test_a_closed_case_offers_no_actions_and_refuses_them(control, stores, sku):
     assert any("closed" in text for text in flash(response))
     assert not CycleCount.objects.exists()
 
+
+
+# --- Replay all rejected events of a case ----------------------------------------------------
+
+
+def rejected(*events, source="pos-1"):
+    """Send events for codes nobody knows yet: (event id, type, sku, location, quantity, day)."""
+    events_ingest(source=source, actor=None, scope=EVERYWHERE, events=[
+        IncomingEvent(event_id=event_id, type=kind, sku=sku, location=location, quantity=quantity,
+                      occurred_at=datetime(2026, 11, day, 10, tzinfo=UTC))
+        for event_id, kind, sku, location, quantity, day in events])
+
+
+def statuses() -> dict[str, str]:
+    return dict(InventoryEvent.objects.values_list("event_id", "status"))
+
+
+def test_replay_all_takes_in_every_rejected_event_of_the_case_once_the_sku_exists(control, stores):
+    rejected(("E1", "receipt", "LATE-1", "S1", 5, 20), ("E2", "sale", "LATE-1", "S1", 2, 21))
+    rejected(("E3", "sale", "LATE-1", "S1", 1, 22), ("OTHER", "receipt", "LATE-2", "S1", 9, 22))
+    case = Case.objects.get(kind=CaseKind.REJECTED_EVENT, dedup_key__contains="LATE-1")
+    assert case.occurrences == 3
+    late = SkuFactory(code="LATE-1")
+
+    outcome = actions.case_events_replay_all(case=case, actor=control.user, scope=EVERYWHERE,
+                                             note="SKU LATE-1 created in the PIM")
+
+    assert outcome.taken_in == {"applied": ["pos-1:E1", "pos-1:E2", "pos-1:E3"]}  # oldest first
+    assert outcome.complete and outcome.summary() == "Replayed 3 rejected events: 3 applied."
+    assert statuses() == {"E1": "applied", "E2": "applied", "E3": "applied", "OTHER": "rejected"}
+    assert StockLevel.objects.get(sku=late, location=stores[0]).on_hand == 2
+    comment = case.comments.get()
+    assert comment.author == control.user
+    assert comment.body == ("Replayed 3 rejected events: 3 applied.\n"
+                            "Applied: pos-1:E1, pos-1:E2, pos-1:E3\n"
+                            "Why: SKU LATE-1 created in the PIM")
+
+
+def test_replay_all_says_how_many_are_still_rejected_and_why_and_runs_again(control, stores):
+    rejected(("E1", "receipt", "LATE-1", "NEW-STORE", 5, 20), ("E2", "sale", "LATE-1", "NEW-STORE", 1, 21))
+    case = Case.objects.get(kind=CaseKind.REJECTED_EVENT)
+    page = control.get(f"/cases/{case.pk}/").content.decode()
+    assert "Replay all 2 rejected events of this case" in page and 'for="replay-all-note"' in page
+    SkuFactory(code="LATE-1")
+
+    response = control.post(f"/cases/{case.pk}/replay-all/", {"note": "SKU created"}, follow=True)
+    assert response.redirect_chain == [(f"/cases/{case.pk}/", 302)]
+    assert '<li class="message warning">Replayed 2 rejected events: 2 still rejected: Unknown location ' \
+           '&#x27;NEW-STORE&#x27; (2).</li>' in response.content.decode()
+    assert statuses() == {"E1": "rejected", "E2": "rejected"}
+    assert "Still rejected (Unknown location 'NEW-STORE'): pos-1:E1, pos-1:E2" in comments(case)[0]
+
+    # Rejected for another reason now, still the case's events: fixing that too takes them in.
+    store = LocationFactory(code="NEW-STORE")
+    response = control.post(f"/cases/{case.pk}/replay-all/", {"note": "Store opened in master data"})
+    assert flash(response) == ["Replayed 2 rejected events: 2 applied."]
+    assert statuses() == {"E1": "applied", "E2": "applied"}
+    assert StockLevel.objects.get(sku__code="LATE-1", location=store).on_hand == 4
+    assert [entry.who for entry in control.get(f"/cases/{case.pk}/").context["activity"]
+            if entry.is_comment] == ["control", "control"]
+    assert "Replay all" not in control.get(f"/cases/{case.pk}/").content.decode()
+
+
+def test_replay_all_counts_refusals_and_leaves_the_rest_for_the_next_run(control, stores, monkeypatch):
+    rejected(*[(f"E{n}", "receipt", "LATE-1", "S1", 1, 20 + n) for n in range(3)])
+    case = Case.objects.get(kind=CaseKind.REJECTED_EVENT)
+    SkuFactory(code="LATE-1")
+    monkeypatch.setattr(actions, "REPLAY_ALL_BATCH", 2)
+
+    outcome = actions.case_events_replay_all(case=case, actor=control.user, scope=LocationScope(frozenset()),
+                                             note="Trying from elsewhere")
+    assert outcome.refused == {"Location 'S1' is outside your locations": ["pos-1:E0", "pos-1:E1"]}
+    assert outcome.left == 1 and not outcome.complete
+    assert outcome.summary().endswith("1 more wait for the next run.")
+    assert set(statuses().values()) == {"rejected"}  # a refusal leaves the event as it was
+
+    outcome = actions.case_events_replay_all(case=case, actor=control.user, scope=EVERYWHERE, note="Batch one")
+    assert (outcome.taken_in, outcome.left) == ({"applied": ["pos-1:E0", "pos-1:E1"]}, 1)
+
+
+def test_replay_all_needs_a_reason_and_rejected_events(control, stores):
+    rejected(("E1", "receipt", "LATE-1", "S1", 5, 20))
+    case = Case.objects.get(kind=CaseKind.REJECTED_EVENT)
+    SkuFactory(code="LATE-1")
+
+    response = control.post(f"/cases/{case.pk}/replay-all/", {"note": "  "}, follow=True)
+    assert flash(response) == ["Say why the events can be replayed now, e.g. which master data was fixed."]
+    assert statuses() == {"E1": "rejected"} and comments(case) == []
+
+    control.post(f"/cases/{case.pk}/replay-all/", {"note": "SKU created"}, follow=True)
+    response = control.post(f"/cases/{case.pk}/replay-all/", {"note": "Again"})
+    assert flash(response)[-1] == f"Case #{case.pk} has no rejected events left to replay."
+    assert len(comments(case)) == 1
+
+
+def test_replay_all_is_offered_to_those_who_may_replay_and_only_for_rejected_events(control, stores, sku):
+    rejected(("E1", "receipt", "LATE-1", "S1", 5, 20), ("E2", "receipt", "LATE-1", "S1", 5, 21))
+    case = Case.objects.get(kind=CaseKind.REJECTED_EVENT)
+    offered = control.get(f"/cases/{case.pk}/").context["actions"]
+    assert (offered.rejected_events, offered.replay_all, offered.replay_event.status) == (2, True, "rejected")
+
+    store_user = browser(Role.STORE_OPS, "sam", ["S1"])  # sees the case (their store), may not replay
+    assert not store_user.get(f"/cases/{case.pk}/").context["actions"].replay_all
+    assert store_user.post(f"/cases/{case.pk}/replay-all/", {"note": "mine"}).status_code == 403
+    assert set(statuses().values()) == {"rejected"}
+
+    negative = level_case(sku, stores[0])
+    assert control.get(f"/cases/{negative.pk}/").context["actions"].rejected_events == 0

@@ -185,3 +185,20 @@ def test_finance_reads_its_own_queue(stores):
     client = browser(Role.FINANCE, "fin")
     assert client.get("/cases/")["Location"] == "/cases/queue/finance/"
     assert client.get("/cases/queue/nope/").status_code == 404
+
+
+def test_kinds_are_shown_by_their_label_while_filters_and_the_api_keep_the_code(control, stores):
+    # Labels read as a person says them (sentence case), never the code title-cased.
+    assert all(label[1:] == label[1:].lower() for label in CaseKind.labels)
+    assert CaseKind.NEGATIVE_ON_HAND.label == "Negative on-hand"
+    case = CaseFactory(location=stores[0], kind=CaseKind.NEGATIVE_ON_HAND)
+
+    queue = control.get("/cases/queue/inventory_control/").content.decode()
+    assert 'href="?kind=negative_on_hand">Negative on-hand <strong>1</strong>' in queue  # the count chip
+    assert '<option value="negative_on_hand">Negative on-hand</option>' in queue  # the kind filter
+    assert '<div class="sub">Negative on-hand</div>' in queue  # the row
+    assert '<span class="badge">Negative on-hand</span>' in control.get(f"/cases/{case.pk}/").content.decode()
+    assert "Negative On Hand" not in queue
+
+    api = control.get("/api/v1/cases", {"kind": "negative_on_hand"}).json()
+    assert [(row["id"], row["kind"]) for row in api["results"]] == [(case.pk, "negative_on_hand")]

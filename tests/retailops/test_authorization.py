@@ -41,7 +41,6 @@ OPEN = {
     "sku-detail": "SKUs are not bound to a location",
     "channel-list": "channels are not bound to a location",
     "channel-detail": "channels are not bound to a location",
-    "home": "shows only the caller's own navigation and counts from scoped selectors",
 }
 
 
@@ -231,6 +230,18 @@ def _case_action(action, data):
         assert (case.status, case.assignee_id, case.comments.count()) == ("open", None, 0)
 
     return check
+
+
+def check_home_screen(world, caller, screen):
+    """A store's home lists its cases and the pickups at its counter: none of store B's."""
+    case = _case_at_b(world)
+    response = screen.get("/")
+    assert response.status_code == 200
+    assert case.pk not in {shown.pk for shown, _band in response.context["case_rows"]}
+    assert world.order_b.pk not in {order.pk for order in response.context["pickups"]}
+    assert response.context["pickup_counts"].to_acknowledge == 0
+    page = response.content.decode()
+    assert "Case at store B" not in page and world.order_b.external_id not in page
 
 
 def check_case_release(world, caller, screen):
@@ -508,6 +519,7 @@ CHECKS = {
     "transfer-receive": _transfer_action("receive"),
     "transfer-close": _transfer_action("close"),
     "transfer-cancel": _transfer_action("cancel"),
+    "home": check_home_screen,
     "case-list": check_case_list,
     "cases:index": _case_screen(""),
     "cases:queue": _case_screen("queue/all/"),
@@ -521,6 +533,7 @@ CHECKS = {
     "cases:bulk": _case_action("bulk", {"action": "resolve", "root_cause": "miscount"}),
     "cases:adjust": _case_action("adjust", {"delta": "-1", "reason": "shrink"}),
     "cases:replay": _case_action("replay", {}),
+    "cases:replay_all": _case_action("replay-all", {"note": "not my store"}),
     "cases:release": check_case_release,
     "cases:recount": _case_action("recount", {}),
     "integrations:health": _integration_screen("health"),
