@@ -138,10 +138,13 @@ class OutboxMessage(models.Model):
         SUPERSEDED = "superseded", "Superseded by a newer message for the same key"
         DEAD = "dead", "Dead letter"
 
-    system = models.ForeignKey(ExternalSystem, on_delete=models.PROTECT, related_name="outbox_messages")
+    # No index of its own: outbox_system_status leads with the system (a busy outbox takes
+    # thousands of rows per ingest batch, and every index is written for each).
+    system = models.ForeignKey(ExternalSystem, on_delete=models.PROTECT, related_name="outbox_messages",
+                               db_index=False)
     topic = models.CharField(max_length=16, choices=Topic.choices)
     payload = models.JSONField()
-    idempotency_key = models.CharField(max_length=64, unique=True)
+    idempotency_key = models.CharField(max_length=64)  # unique: see Meta (no pattern-ops twin index)
     # Availability for one (system, sku, location): only the newest such message is sent.
     coalescing_key = models.CharField(max_length=128, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
@@ -162,6 +165,11 @@ class OutboxMessage(models.Model):
             models.Index(fields=["coalescing_key", "id"], name="outbox_coalescing",
                          condition=~models.Q(coalescing_key="")),
             models.Index(fields=["system", "status", "created_at"], name="outbox_system_status"),
+        ]
+        constraints = [
+            # A constraint rather than unique=True, which on PostgreSQL adds a second
+            # (varchar_pattern_ops) index that no query uses.
+            models.UniqueConstraint(fields=["idempotency_key"], name="outbox_idempotency_key_unique"),
         ]
 
     def __str__(self) -> str:
