@@ -16,18 +16,18 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable
+from functools import cache
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import BooleanField
-from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from integrations.availability import _COLUMNS as LEVEL_COLUMNS
 from integrations.availability import availability_item, levels_for_keys
 from integrations.models import ExternalSystem, OutboxMessage
-from inventory.ledger import execute_with_arrays, uses_array_statements
-from inventory.models import Location, Sku, StockLevel
+from inventory.ledger import uses_array_statements
+from inventory.models import Channel, Location, Sku, StockLevel
+from retailops.sql import columns_of, execute, from_row, placeholders
 
 logger = logging.getLogger(__name__)
 
@@ -59,8 +59,9 @@ def availability_changed(*, keys: Iterable[tuple[int, int]]) -> int:
     A posting of 1,000 events changes about as many levels, so with two channel systems
     this writes some 2,000 rows inside the posting's transaction: on PostgreSQL they go in
     as one set-based INSERT (see `_insert_availability`); elsewhere the ORM writes the
-    same rows."""
-    systems = list(channel_systems())
+    same rows. A checkout hold changes one level: its reads are fixed SQL, not querysets
+    compiled per call (`retailops.sql`)."""
+    systems = _listening_systems()
     if not systems:
         return 0
     array_statements = uses_array_statements()
@@ -70,9 +71,9 @@ def availability_changed(*, keys: Iterable[tuple[int, int]]) -> int:
     now = timezone.now()
     changed_at = now.isoformat()
     messages = [
-        (system.pk, coalescing_key(system.pk, row["sku_id"], row["location_id"]),
-         availability_item(row, channel=system.channel) | {"changed_at": changed_at})
-        for system in systems
+        (system_id, coalescing_key(system_id, row["sku_id"], row["location_id"]),
+         availability_item(row, channel=channel) | {"changed_at": changed_at})
+        for system_id, channel in systems
         for row in rows
     ]
     if array_statements:
@@ -86,21 +87,43 @@ def availability_changed(*, keys: Iterable[tuple[int, int]]) -> int:
     ])
 
 
+@cache
+def _listening_systems_sql() -> str:
+    _names, channel_columns = columns_of(Channel, alias="c")
+    return (
+        f"SELECT s.id, {channel_columns} FROM {ExternalSystem._meta.db_table} s "  # noqa: S608 (no user input)
+        f"LEFT JOIN {Channel._meta.db_table} c ON c.id = s.channel_id "
+        f"WHERE s.enabled AND s.adapter = %s AND s.kind IN ({placeholders(CHANNEL_SYSTEM_KINDS)}) ORDER BY s.id"
+    )
+
+
+def _listening_systems() -> list[tuple[int, Channel | None]]:
+    """`channel_systems()` as (system id, its channel or None), read with fixed SQL."""
+    rows = execute(_listening_systems_sql(), [ExternalSystem.Adapter.JSON_HTTP, *CHANNEL_SYSTEM_KINDS])
+    return [(row[0], from_row(Channel, row[1:]) if row[1] is not None else None) for row in rows]
+
+
+@cache
+def _levels_by_exact_keys_sql() -> str:
+    prefixes = {"sku__": "s.", "location__": "loc."}
+    columns = [next((alias + name.removeprefix(prefix) for prefix, alias in prefixes.items()
+                     if name.startswith(prefix)), f"l.{name}") for name in LEVEL_COLUMNS]
+    return (
+        f"SELECT {', '.join(columns)} "  # noqa: S608 (no user input)
+        "FROM unnest(%s::bigint[], %s::bigint[]) AS k(sku_id, location_id) "
+        f"JOIN {StockLevel._meta.db_table} l ON l.sku_id = k.sku_id AND l.location_id = k.location_id "
+        f"JOIN {Sku._meta.db_table} s ON s.id = l.sku_id JOIN {Location._meta.db_table} loc ON loc.id = l.location_id"
+    )
+
+
 def _levels_by_exact_keys(keys: Iterable[tuple[int, int]]) -> list[dict]:
     """`levels_for_keys` for PostgreSQL: the rows of exactly these keys, matched against
     two arrays, rather than every level of the keys' SKUs at the keys' locations."""
     keys = sorted(set(keys))
     if not keys:
         return []
-    table = StockLevel._meta.db_table
-    exact_keys = RawSQL(  # noqa: S611 (no user input: the keys are integers passed as parameters)
-        f'("{table}"."sku_id", "{table}"."location_id") IN '  # noqa: S608
-        "(SELECT * FROM unnest(%s::bigint[], %s::bigint[]))",
-        ([sku for sku, _ in keys], [location for _, location in keys]),
-        output_field=BooleanField(),
-    )
-    # Not `level_rows`: its chunked iterator would open a server-side cursor (three round trips).
-    return list(StockLevel.objects.filter(exact_keys).values(*LEVEL_COLUMNS))
+    rows = execute(_levels_by_exact_keys_sql(), [[sku for sku, _ in keys], [location for _, location in keys]])
+    return [dict(zip(LEVEL_COLUMNS, row, strict=True)) for row in rows]
 
 
 def _insert_availability(messages: list[tuple[int, str, dict]], *, now) -> None:
@@ -128,7 +151,7 @@ def _insert_availability(messages: list[tuple[int, str, dict]], *, now) -> None:
     values = ", ".join([*per_message.values(),
                         *(f"%b::{field.db_type(connection)}" for field in fields[len(per_message):])])
     sql = f"INSERT INTO {table} ({columns}) SELECT {values} FROM jsonb_array_elements(%b::jsonb) AS message"  # noqa: S608
-    execute_with_arrays(sql, [*shared.values(), json.dumps(messages, separators=(",", ":"))])
+    execute(sql, [*shared.values(), json.dumps(messages, separators=(",", ":"))], prepare=False)
 
 
 def order_shipped(*, order_id: int, external_id: str, channel_id: int, status: str,

@@ -19,18 +19,21 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from functools import cache
 from typing import TypeVar
 
 from django.conf import settings
 from django.db import OperationalError, connection, models, transaction
-from django.dispatch import Signal
+from django.db.backends.signals import connection_created
+from django.dispatch import Signal, receiver
 from django.utils import timezone
 
 from exceptions.services import CaseReport, raise_case
 from exceptions.states import CaseKind
 from inventory.errors import BucketWouldGoNegative
-from inventory.models import Bucket, Sku, StockLevel, StockMovement
+from inventory.models import Bucket, Location, Sku, StockLevel, StockMovement
 from retailops.errors import LockTimeout
+from retailops.sql import columns_of, execute, from_row
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +48,8 @@ _RETRYABLE_PGCODES = {"40P01", "40001"}  # deadlock detected, serialization fail
 _LOCK_NOT_AVAILABLE = "55P03"
 # Set on the (per-thread) connection while an outermost in_retrying_transaction runs.
 _LOCK_WAITS_BOUNDED = "_retailops_lock_waits_bounded"
+# The lock_timeout a connection's session was given when it connected.
+_SESSION_LOCK_TIMEOUT_MS = "_retailops_session_lock_timeout_ms"
 MAX_ATTEMPTS = 4
 
 _BUCKET_COLUMNS = [bucket.value for bucket in Bucket]
@@ -113,9 +118,22 @@ def in_retrying_transaction(work: Callable[[], T]) -> T:
 
 
 def _bound_lock_waits() -> None:
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{settings.LOCK_TIMEOUT_MS}ms"])
+    if connection.vendor != "postgresql":
+        return
+    if getattr(connection, _SESSION_LOCK_TIMEOUT_MS, None) == settings.LOCK_TIMEOUT_MS:
+        return  # the session's own bound, set when it connected: no round trip per transaction
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{settings.LOCK_TIMEOUT_MS}ms"])
+
+
+@receiver(connection_created, dispatch_uid="inventory.ledger.bound_session_lock_waits")
+def _bound_session_lock_waits(sender, connection, **kwargs) -> None:
+    """Every PostgreSQL session waits at most LOCK_TIMEOUT_MS for a lock, whatever runs on it."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('lock_timeout', %s, false)", [f"{settings.LOCK_TIMEOUT_MS}ms"])
+    setattr(connection, _SESSION_LOCK_TIMEOUT_MS, settings.LOCK_TIMEOUT_MS)
 
 
 # --- Set-based statements on PostgreSQL --------------------------------------------------
@@ -132,21 +150,10 @@ def uses_array_statements() -> bool:
     return connection.vendor == "postgresql"
 
 
-def _array_cursor():
-    """A cursor on the current connection (and transaction) that binds parameters on the
-    server, so lists travel as binary arrays."""
-    import psycopg
-
-    connection.ensure_connection()
-    raw = psycopg.Cursor(connection.connection)
-    return connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
-
-
 def execute_with_arrays(sql: str, params: list) -> list[tuple]:
-    """Run `sql` whose `%b` placeholders take whole arrays; the rows it returns, if any."""
-    with _array_cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall() if cursor.description else []
+    """Run `sql` whose `%b` placeholders take whole arrays; the rows it returns, if any.
+    Planned for the arrays at hand: a batch of ten rows and one of a thousand differ."""
+    return execute(sql, params, prepare=False)
 
 
 def insert_columns(model: type[models.Model], columns: dict[str, list], *, ignore_conflicts: bool = False,
@@ -172,15 +179,21 @@ def _insert_statement(model: type[models.Model], columns: dict[str, list]) -> tu
 
 
 def _select_levels(keys: list[LevelKey], *, lock: bool) -> list[StockLevel]:
-    rows = ", ".join(["(%s, %s)"] * len(keys))
-    params = [value for key in keys for value in key]
+    """The level rows of `keys` in (sku, location) order, locked in that order when asked
+    (the sort runs below the row locking). On PostgreSQL the keys travel as two arrays."""
     table = StockLevel._meta.db_table
-    for_update = " FOR UPDATE" if lock and connection.features.has_select_for_update else ""
-    sql = (
-        f"SELECT * FROM {table} WHERE (sku_id, location_id) IN (VALUES {rows}) "  # noqa: S608 (no user input)
-        f"ORDER BY sku_id, location_id{for_update}"
-    )
-    return list(StockLevel.objects.raw(sql, params))
+    _names, columns = columns_of(StockLevel, alias="t")
+    for_update = " FOR UPDATE OF t" if lock and connection.features.has_select_for_update else ""
+    if uses_array_statements():
+        source = (f"unnest(%b::bigint[], %b::bigint[]) AS k(sku_id, location_id) "
+                  f"JOIN {table} t ON t.sku_id = k.sku_id AND t.location_id = k.location_id")
+        params = [[sku for sku, _ in keys], [location for _, location in keys]]
+    else:
+        pairs = ", ".join(["(%s, %s)"] * len(keys))
+        source = f"{table} t WHERE (t.sku_id, t.location_id) IN (VALUES {pairs})"
+        params = [value for key in keys for value in key]
+    sql = f"SELECT {columns} FROM {source} ORDER BY t.sku_id, t.location_id{for_update}"  # noqa: S608
+    return [from_row(StockLevel, row) for row in execute(sql, params, prepare=False)]
 
 
 def lock_levels(keys: Iterable[LevelKey]) -> dict[LevelKey, StockLevel]:
@@ -376,6 +389,91 @@ def _report_negative_on_hand(levels: list[StockLevel], *, actor) -> None:
             ),
             actor=actor,
         )
+
+
+class PromiseRefused(Exception):
+    """`post_promise` found too little available, or the location changed, under the lock.
+    Nothing was written. Carries what it saw: the level's available units now (None when
+    the level does not exist) and whether the location's fields differ from the plan's."""
+
+    def __init__(self, *, available: int | None, location_changed: bool) -> None:
+        super().__init__("The promise's guard did not hold.")
+        self.available = available
+        self.location_changed = location_changed
+
+
+def post_promise(movement: Movement, *, required_available: int, location_fields: dict | None = None,
+                 actor=None, document_type: str = "", document_id: str = "") -> StockLevel:
+    """Commit units at one level if `required_available` units (on_hand − committed −
+    unavailable) are there under the row lock and, when given, the location's
+    `location_fields` still hold the values the caller decided with. Raises
+    `PromiseRefused` otherwise.
+
+    The checkout hold's posting: a single movement into `committed`. On PostgreSQL the
+    guard, the level update and the movement are one statement, so the hot level is
+    locked for that statement and the commit, not for a round trip per step; elsewhere it
+    is `post_movements` with the same guard. Either way it runs in the caller's
+    transaction (or its own) and announces `levels_changed` like every posting."""
+    if movement.bucket != Bucket.COMMITTED or movement.delta <= 0:
+        raise ValueError("post_promise commits units; other movements go through post_movements.")
+    location_fields = location_fields or {}
+    if not uses_array_statements():
+        def guard(levels: dict[LevelKey, StockLevel]) -> None:
+            if levels[movement.key].available < required_available:
+                raise PromiseRefused(available=levels[movement.key].available,
+                                     location_changed=_location_changed(movement.location_id, location_fields))
+            if _location_changed(movement.location_id, location_fields):
+                raise PromiseRefused(available=levels[movement.key].available, location_changed=True)
+
+        result = post_movements([movement], actor=actor, document_type=document_type, document_id=document_id,
+                                guard=guard)
+        return result.levels[movement.key]
+
+    def work() -> StockLevel:
+        now = timezone.now()
+        actor_id = actor.pk if actor is not None and getattr(actor, "pk", None) is not None else None
+        rows = execute(_promise_sql(tuple(location_fields)), [
+            movement.delta, now, movement.sku_id, movement.location_id, required_available,
+            movement.location_id, *location_fields.values(),
+            movement.delta, movement.reason, document_type, document_id, actor_id, now, now,
+        ])
+        if not rows:
+            level = StockLevel.objects.filter(sku_id=movement.sku_id, location_id=movement.location_id).first()
+            raise PromiseRefused(available=level.available if level else None,
+                                 location_changed=_location_changed(movement.location_id, location_fields))
+        level = from_row(StockLevel, rows[0])
+        levels_changed.send(sender=StockLevel, keys=[movement.key])
+        return level
+
+    # One statement: inside the caller's transaction it needs no savepoint of its own.
+    return work() if connection.in_atomic_block else in_retrying_transaction(work)
+
+
+def _location_changed(location_id: int, fields: dict) -> bool:
+    if not fields:
+        return False
+    current = Location.objects.filter(pk=location_id).values(*fields).first()
+    return current != fields
+
+
+@cache
+def _promise_sql(location_fields: tuple[str, ...]) -> str:
+    table = StockLevel._meta.db_table
+    _names, level_columns = columns_of(StockLevel)
+    movement_columns = ", ".join(StockMovement._meta.get_field(name).column for name in (
+        "sku", "location", "bucket", "delta", "reason", "document_type", "document_id", "actor", "occurred_at",
+        "recorded_at"))
+    unchanged = "".join(f" AND {Location._meta.get_field(name).column} = %s" for name in location_fields)
+    return (
+        f"WITH level AS (UPDATE {table} SET committed = {table}.committed + %s, "  # noqa: S608 (no user input)
+        f"version = {table}.version + 1, updated_at = %s "
+        f"WHERE sku_id = %s AND location_id = %s "
+        f"AND on_hand - committed - damaged - quality_control - safety_stock >= %s "
+        f"AND EXISTS (SELECT 1 FROM {Location._meta.db_table} WHERE id = %s{unchanged}) RETURNING *), "
+        f"moved AS (INSERT INTO {StockMovement._meta.db_table} ({movement_columns}) "
+        f"SELECT sku_id, location_id, '{Bucket.COMMITTED.value}', %s, %s, %s, %s, %s, %s, %s FROM level) "
+        f"SELECT {level_columns} FROM level"
+    )
 
 
 def post_movements(

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+from django.db import connection
 from django.db.models import F, Prefetch, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
 
@@ -22,6 +23,7 @@ from inventory.models import (
 )
 from inventory.states import AdjustmentStatus
 from retailops.access import LocationScope
+from retailops.sql import execute, is_in, select_models
 
 
 def skus_list() -> QuerySet[Sku]:
@@ -60,35 +62,34 @@ def availability_for(*, sku_codes: list[str], location_codes: list[str] | None, 
     available = max(0, on_hand − committed − unavailable − the channel's buffer); with a
     channel, locations that may not serve it show 0.
     """
-    skus = dict(Sku.objects.filter(code__in=sku_codes).values_list("code", "pk"))
+    skus = dict(_codes_to_ids(Sku, sku_codes))
     unknown = [code for code in sku_codes if code not in skus]
     if unknown:
         raise UnknownSku(f"Unknown SKU '{unknown[0]}'.", field="sku")
     channel = None
     if channel_code is not None:
-        channel = Channel.objects.filter(code=channel_code).first()
+        channel = next(iter(select_models(Channel, "code = %s", [channel_code])), None)
         if channel is None:
             raise UnknownChannel(f"Unknown channel '{channel_code}'.", field="channel")
 
-    levels = StockLevel.objects.filter(sku_id__in=skus.values())
+    location_ids = None if scope.is_all else set(scope.location_ids)
     if location_codes:
-        locations = dict(Location.objects.filter(code__in=location_codes).values_list("code", "pk"))
+        locations = dict(_codes_to_ids(Location, location_codes))
         unknown = [code for code in location_codes if code not in locations]
         if unknown:
             raise UnknownLocation(f"Unknown location '{unknown[0]}'.", field="location")
         outside = [code for code, pk in locations.items() if not scope.allows(pk)]
         if outside:
             raise LocationOutOfScope(f"Location '{outside[0]}' is outside the caller's location scope.")
-        levels = levels.filter(location_id__in=locations.values())
-    levels = scope.filter(levels)
+        location_ids = set(locations.values())
 
     buffer = channel.safety_buffer if channel else 0
     rows: list[AvailabilityRow] = []
     totals = dict.fromkeys(sku_codes, 0)
+    codes = {pk: code for code, pk in skus.items()}
+    levels = sorted((codes[sku_id], *rest) for sku_id, *rest in _availability_levels(sorted(codes), location_ids))
     for (sku, location, on_hand, committed, damaged, quality_control, safety_stock, incoming, location_kind,
-         active, ship_from_store, confidence) in levels.order_by("sku__code", "location__code").values_list(
-            "sku__code", "location__code", "on_hand", "committed", "damaged", "quality_control", "safety_stock",
-            "incoming", "location__kind", "location__active", "location__ship_from_store", "location__confidence"):
+         active, ship_from_store, confidence) in levels:
         unavailable = damaged + quality_control + safety_stock
         available = max(0, on_hand - committed - unavailable - buffer)
         if channel is not None and not location_eligible(
@@ -99,6 +100,42 @@ def availability_for(*, sku_codes: list[str], location_codes: list[str] | None, 
         rows.append(AvailabilityRow(sku, location, on_hand, committed, unavailable, available, incoming))
         totals[sku] += available
     return Availability(rows=rows, totals=totals)
+
+
+# Availability is the hottest read partners make: its statements are fixed SQL
+# (`retailops.sql`), not querysets compiled on every request.
+
+
+def _codes_to_ids(model, codes: list[str]) -> list[tuple[str, int]]:
+    where, params = is_in("code", codes)
+    return execute(f"SELECT code, id FROM {model._meta.db_table} WHERE {where}", params)  # noqa: S608
+
+
+def _availability_levels(sku_ids: list[int], location_ids: set[int] | None) -> list[tuple]:
+    """(sku id, location code, buckets…, location fields…) of the SKUs' levels.
+
+    On PostgreSQL the keys drive the (sku, location) unique index, one probe per key (or
+    per SKU for every location): as a prepared statement's generic plan this stays an
+    index walk, where `sku_id = ANY(…) AND location_id = ANY(…)` turns into bitmap scans
+    over every level of the SKUs and of the locations."""
+    columns = ("l.sku_id, loc.code, l.on_hand, l.committed, l.damaged, l.quality_control, l.safety_stock, "
+               "l.incoming, loc.kind, loc.active, loc.ship_from_store, loc.confidence")
+    levels, locations = StockLevel._meta.db_table, Location._meta.db_table
+    if connection.vendor == "postgresql":
+        if location_ids is None:
+            source, params = f"unnest(%s::bigint[]) AS k(sku_id) JOIN {levels} l ON l.sku_id = k.sku_id", [sku_ids]
+        else:
+            source = (f"unnest(%s::bigint[]) AS k(sku_id) CROSS JOIN unnest(%s::bigint[]) AS m(location_id) "
+                      f"JOIN {levels} l ON l.sku_id = k.sku_id AND l.location_id = m.location_id")
+            params = [sku_ids, sorted(location_ids)]
+        return execute(f"SELECT {columns} FROM {source} JOIN {locations} loc ON loc.id = l.location_id",  # noqa: S608
+                       params)
+    where, params = is_in("l.sku_id", sku_ids)
+    if location_ids is not None:
+        locations_where, location_params = is_in("l.location_id", sorted(location_ids))
+        where, params = f"{where} AND {locations_where}", params + location_params
+    return execute(f"SELECT {columns} FROM {levels} l JOIN {locations} loc ON loc.id = l.location_id "  # noqa: S608
+                   f"WHERE {where}", params)
 
 
 def adjustments_for(*, scope: LocationScope, source_system: str | None = None) -> QuerySet[Adjustment]:

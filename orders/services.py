@@ -28,7 +28,7 @@ from exceptions.services import CaseReport, raise_case
 from exceptions.states import CaseKind
 from integrations import outbox
 from inventory.errors import InsufficientStock, LocationOutOfScope, UnknownChannel, UnknownLocation, UnknownSku
-from inventory.ledger import LevelKey, Movement, in_retrying_transaction, post_movements
+from inventory.ledger import LevelKey, Movement, PromiseRefused, in_retrying_transaction, post_movements, post_promise
 from inventory.models import Bucket, Channel, Location, Sku
 from orders import sourcing
 from orders.callers import Caller
@@ -37,6 +37,7 @@ from orders.models import Allocation, Order, OrderLine
 from orders.states import HOLDING_STATUSES, AllocationOrigin, AllocationStatus, Fulfillment, OrderStatus
 from orders.transitions import allocations_lock, allocations_transition, order_lock, order_transition
 from retailops.errors import InvalidInput, InvalidState
+from retailops.sql import create_with_history, placeholders, select_models
 
 DEFAULT_TTL_SECONDS = 900
 MAX_TTL_SECONDS = 86400
@@ -45,15 +46,18 @@ MAX_TTL_SECONDS = 86400
 # --- Resolving codes -------------------------------------------------------------------
 
 
+# Codes resolve through fixed SQL (retailops.sql): these run on every hold and order.
+
+
 def _channel(code: str) -> Channel:
-    channel = Channel.objects.filter(code=code).first()
+    channel = next(iter(select_models(Channel, "code = %s", [code])), None)
     if channel is None or not channel.active:
         raise UnknownChannel(f"Unknown channel '{code}'.", field="channel")
     return channel
 
 
 def _location(code: str, *, field: str, scope) -> Location:
-    location = Location.objects.filter(code=code).first()
+    location = next(iter(select_models(Location, "code = %s", [code])), None)
     if location is None:
         raise UnknownLocation(f"Unknown location '{code}'.", field=field)
     if not scope.allows(location.pk):
@@ -62,7 +66,8 @@ def _location(code: str, *, field: str, scope) -> Location:
 
 
 def _skus(codes_by_field: dict[str, str]) -> dict[str, Sku]:
-    skus = {sku.code: sku for sku in Sku.objects.filter(code__in=set(codes_by_field.values()))}
+    codes = sorted(set(codes_by_field.values()))
+    skus = {sku.code: sku for sku in select_models(Sku, f"code IN ({placeholders(codes)})", codes)}
     for field, code in codes_by_field.items():
         if code not in skus or not skus[code].active:
             raise UnknownSku(f"Unknown SKU '{code}'.", field=field)
@@ -118,18 +123,26 @@ def reservation_create(*, caller: Caller, sku_code: str, quantity: int, channel_
     def attempt(plans: list[sourcing.LinePlan], attempt_number: int) -> Allocation:
         (line_plan,) = plans
         ((location_id, _quantity),) = line_plan.takes
-        hold = Allocation.objects.create(
-            sku=sku, location_id=location_id, channel=channel, quantity=quantity, origin=AllocationOrigin.HOLD,
-            expires_at=timezone.now() + timedelta(seconds=ttl_seconds), reference=reference,
-            external_system_id=caller.external_system_id, created_by=caller.actor,
+        hold = create_with_history(
+            Allocation, history_user=caller.actor,
+            sku_id=sku.pk, location_id=location_id, channel_id=channel.pk, quantity=quantity,
+            origin=AllocationOrigin.HOLD, status=AllocationStatus.RESERVED,
+            expires_at=timezone.now() + timedelta(seconds=ttl_seconds), reference=reference, order_id=None,
+            line_id=None, external_system_id=caller.external_system_id,
+            created_by_id=getattr(caller.actor, "pk", None),
             sourcing={**line_plan.explanation, "attempt": attempt_number},
         )
-        post_movements(
-            [Movement(sku.pk, location_id, Bucket.COMMITTED, quantity, reason="reservation")],
-            actor=caller.actor, document_type="reservation", document_id=str(hold.pk),
-            guard=sourcing.availability_guard(demand={(sku.pk, location_id): quantity}, channel=channel,
-                                              pickup_location_id=pickup_location_id, scope=caller.scope),
-        )
+        candidate = snapshot.candidate((sku.pk, location_id))
+        try:
+            post_promise(Movement(sku.pk, location_id, Bucket.COMMITTED, quantity, reason="reservation"),
+                         required_available=quantity + channel.safety_buffer, location_fields=candidate.decided_on,
+                         actor=caller.actor, document_type="reservation", document_id=str(hold.pk))
+        except PromiseRefused as refused:
+            seen = {} if refused.available is None else {candidate.key: refused.available - channel.safety_buffer}
+            raise sourcing.StockMoved(seen, {location_id} if refused.location_changed else set()) from refused
+        hold.sku, hold.channel = sku, channel
+        hold.location = Location(pk=location_id, code=candidate.location, kind=candidate.kind,
+                                 region=candidate.region)
         return hold
 
     try:

@@ -39,6 +39,7 @@ from inventory.errors import InsufficientStock
 from inventory.ledger import LevelKey
 from inventory.models import Channel, Location, StockLevel
 from retailops.access import LocationScope
+from retailops.sql import execute, is_in
 
 # How many times a plan is re-made after the guard saw stock move under it.
 MAX_ATTEMPTS = 4
@@ -72,6 +73,7 @@ class Candidate:
     region: str
     available: int
     excluded: str = ""  # why the location may not serve; empty when eligible
+    decided_on: dict = field(default_factory=dict)  # the location's ELIGIBILITY_FIELDS as read
 
     @property
     def key(self) -> LevelKey:
@@ -131,6 +133,25 @@ def available_after_buffer(level: StockLevel, channel: Channel) -> int:
 
 
 _LOCATION_FIELDS = ("id", "code", "kind", "region", "active", "ship_from_store", "pickup", "confidence")
+# The location fields eligibility depends on: a posting re-checks them under the lock.
+ELIGIBILITY_FIELDS = ("kind", "active", "ship_from_store", "pickup", "confidence")
+
+
+def _snapshot_rows(sku_ids: list[int], only_location_id: int | None) -> list[tuple]:
+    """Fixed SQL: the hot path does not compile a queryset per request."""
+    level_columns = ", ".join(f"l.{name}" for name in (
+        "sku_id", "on_hand", "committed", "damaged", "quality_control", "safety_stock"))
+    location_columns = ", ".join(f"loc.{name}" for name in _LOCATION_FIELDS)
+    where, params = is_in("l.sku_id", sku_ids)
+    if only_location_id is not None:
+        where += " AND l.location_id = %s"
+        params.append(only_location_id)
+    return execute(
+        f"SELECT {level_columns}, {location_columns} "  # noqa: S608 (no user input)
+        f"FROM {StockLevel._meta.db_table} l JOIN {Location._meta.db_table} loc ON loc.id = l.location_id "
+        f"WHERE {where}",
+        params,
+    )
 
 
 class Snapshot:
@@ -143,14 +164,9 @@ class Snapshot:
     def read(cls, *, sku_ids: set[int], channel: Channel, scope: LocationScope,
              pickup_location_id: int | None = None, location_id: int | None = None) -> "Snapshot":
         """One query for every SKU of the order: levels joined with their locations."""
-        levels = StockLevel.objects.filter(sku_id__in=sku_ids)
-        only = pickup_location_id or location_id
-        if only is not None:
-            levels = levels.filter(location_id=only)
-        columns = ["sku_id", "on_hand", "committed", "damaged", "quality_control", "safety_stock",
-                   *(f"location__{name}" for name in _LOCATION_FIELDS)]
+        rows = _snapshot_rows(sorted(sku_ids), pickup_location_id or location_id)
         candidates: dict[int, list[Candidate]] = defaultdict(list)
-        for row in levels.values_list(*columns):
+        for row in rows:
             sku_id, on_hand, committed, damaged, quality_control, safety_stock = row[:6]
             location = dict(zip(_LOCATION_FIELDS, row[6:], strict=True))
             available = on_hand - committed - damaged - quality_control - safety_stock - channel.safety_buffer
@@ -159,8 +175,12 @@ class Snapshot:
                 region=location["region"], available=available,
                 excluded=exclusion_reason(channel=channel, location=location, pickup_location_id=pickup_location_id,
                                           scope=scope),
+                decided_on={name: location[name] for name in ELIGIBILITY_FIELDS},
             ))
         return cls(candidates)
+
+    def candidate(self, key: LevelKey) -> Candidate:
+        return next(c for c in self.candidates.get(key[0], []) if c.location_id == key[1])
 
     def refresh(self, moved: StockMoved) -> None:
         for candidates in self.candidates.values():

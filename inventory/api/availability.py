@@ -3,6 +3,7 @@
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -12,10 +13,32 @@ from retailops.access import Scope, location_scope
 MAX_SKUS = 100
 
 
-class AvailabilityQuerySerializer(serializers.Serializer):
-    sku = serializers.ListField(child=serializers.CharField(max_length=64), min_length=1, max_length=MAX_SKUS)
-    location = serializers.ListField(child=serializers.CharField(max_length=64), required=False, max_length=500)
-    channel = serializers.CharField(max_length=64, required=False)
+MAX_LOCATIONS = 500
+CODE_LENGTH = 64
+
+
+def _invalid(name: str, message: str, code: str) -> serializers.ValidationError:
+    return serializers.ValidationError({name: [ErrorDetail(message, code=code)]})
+
+
+def _code(name: str, value: str) -> str:
+    if not value.strip():
+        raise _invalid(name, "This field may not be blank.", "blank")
+    if len(value) > CODE_LENGTH:
+        raise _invalid(name, f"Ensure this field has no more than {CODE_LENGTH} characters.", "max_length")
+    return value.strip()
+
+
+def _codes(query, name: str, *, required: bool, most: int) -> list[str]:
+    """The distinct values of a repeated query parameter, checked the way DRF's ListField
+    of CharFields would (the same messages and codes), at a fraction of its cost: this
+    is the hottest read partners make."""
+    values = query.getlist(name)
+    if not values and required:
+        raise _invalid(name, "This field is required.", "required")
+    if len(values) > most:
+        raise _invalid(name, f"Ensure this field has no more than {most} elements.", "max_length")
+    return list(dict.fromkeys(_code(name, value) for value in values))
 
 
 class AvailabilityRowSerializer(serializers.Serializer):
@@ -54,14 +77,12 @@ class AvailabilityView(APIView):
         responses={200: AvailabilitySerializer},
     )
     def get(self, request):
-        query = AvailabilityQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        params = query.validated_data
-        sku_codes = list(dict.fromkeys(params["sku"]))
+        query = request.query_params
+        channel = query.get("channel")
         availability = availability_for(
-            sku_codes=sku_codes,
-            location_codes=list(dict.fromkeys(params.get("location", []))) or None,
-            channel_code=params.get("channel"),
+            sku_codes=_codes(query, "sku", required=True, most=MAX_SKUS),
+            location_codes=_codes(query, "location", required=False, most=MAX_LOCATIONS) or None,
+            channel_code=_code("channel", channel) if channel is not None else None,
             scope=location_scope(request),
         )
         # Plain dicts: this endpoint is hot, and the rows are already the contract's shape.

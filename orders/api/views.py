@@ -49,7 +49,6 @@ class ReservationCreateView(OrdersApiView):
             location_code=params.get("location"), ttl_seconds=params["ttl_seconds"], reference=params["reference"],
             fulfillment=params["fulfillment"], region=params["region"],
         )
-        hold = self.visible_reservation(hold.pk)
         return Response(serializers.ReservationSerializer(hold).data, status=status.HTTP_201_CREATED)
 
 

@@ -9,8 +9,8 @@ from django.db import DatabaseError, connection, transaction
 
 from exceptions.models import Case
 from inventory.errors import BucketWouldGoNegative, InsufficientStock
-from inventory.ledger import Movement, levels_changed, post_movements
-from inventory.models import Bucket, StockLevel, StockMovement
+from inventory.ledger import Movement, PromiseRefused, levels_changed, post_movements, post_promise
+from inventory.models import Bucket, Location, StockLevel, StockMovement
 from inventory.verification import ledger_drifts
 from retailops.errors import LockTimeout
 from tests.inventory.factories import LocationFactory, SkuFactory
@@ -193,3 +193,55 @@ def test_a_deadlock_is_retried_inside_the_service_and_never_reaches_the_caller()
 
     assert outcomes == {"forwards": "done", "backwards": "done"}
     assert sorted(attempts.values()) == [1, 2]  # PostgreSQL chose one victim; it was retried
+
+
+# --- post_promise: the checkout hold's one-statement posting -------------------------------
+
+
+def test_a_promise_commits_units_when_enough_are_available(key):
+    post_movements([move(key, Bucket.ON_HAND, 5), move(key, Bucket.DAMAGED, 1)])
+    heard = []
+    levels_changed.connect(lambda sender, keys, **kwargs: heard.append(keys), weak=False, dispatch_uid="heard")
+    try:
+        level = post_promise(move(key, Bucket.COMMITTED, 2, "reservation"), required_available=4,
+                             document_type="reservation", document_id="7")
+    finally:
+        levels_changed.disconnect(dispatch_uid="heard")
+
+    stored = StockLevel.objects.get()
+    assert (level.committed, level.version) == (stored.committed, stored.version) == (2, 2)
+    promised = StockMovement.objects.get(bucket=Bucket.COMMITTED)
+    assert (promised.delta, promised.reason, promised.document_type, promised.document_id) == (
+        2, "reservation", "reservation", "7")
+    assert heard == [[key]]
+    assert ledger_drifts() == []
+
+
+def test_a_promise_beyond_what_is_available_is_refused_and_writes_nothing(key):
+    post_movements([move(key, Bucket.ON_HAND, 5), move(key, Bucket.DAMAGED, 1)])
+
+    with pytest.raises(PromiseRefused) as refused:
+        post_promise(move(key, Bucket.COMMITTED, 1), required_available=5)
+
+    assert (refused.value.available, refused.value.location_changed) == (4, False)
+    assert StockLevel.objects.get().committed == 0
+    assert not StockMovement.objects.filter(bucket=Bucket.COMMITTED).exists()
+
+
+def test_a_promise_planned_on_location_fields_that_changed_is_refused(key):
+    post_movements([move(key, Bucket.ON_HAND, 5)])
+    planned = {"active": True, "ship_from_store": True}
+    Location.objects.filter(pk=key[1]).update(ship_from_store=False)
+
+    with pytest.raises(PromiseRefused) as refused:
+        post_promise(move(key, Bucket.COMMITTED, 1), required_available=1, location_fields=planned)
+
+    assert refused.value.location_changed is True
+    assert StockLevel.objects.get().committed == 0
+
+
+def test_a_promise_moves_only_committed_units_up(key):
+    with pytest.raises(ValueError, match="commits units"):
+        post_promise(move(key, Bucket.ON_HAND, 1), required_available=0)
+    with pytest.raises(ValueError, match="commits units"):
+        post_promise(move(key, Bucket.COMMITTED, -1), required_available=0)
