@@ -419,11 +419,10 @@ def post_promise(movement: Movement, *, required_available: int, location_fields
     location_fields = location_fields or {}
     if not uses_array_statements():
         def guard(levels: dict[LevelKey, StockLevel]) -> None:
-            if levels[movement.key].available < required_available:
-                raise PromiseRefused(available=levels[movement.key].available,
-                                     location_changed=_location_changed(movement.location_id, location_fields))
-            if _location_changed(movement.location_id, location_fields):
-                raise PromiseRefused(available=levels[movement.key].available, location_changed=True)
+            available = levels[movement.key].available
+            changed = _location_changed(movement.location_id, location_fields)
+            if available < required_available or changed:
+                raise PromiseRefused(available=available, location_changed=changed)
 
         result = post_movements([movement], actor=actor, document_type=document_type, document_id=document_id,
                                 guard=guard)

@@ -66,7 +66,8 @@ def _plan_prepared_statements_once(sender, connection, **kwargs) -> None:
     statement over arrays (`unnest(%s)`, `= ANY(%s)`) afresh on every run, because it
     prices a generic plan for ten elements against a custom plan for the one it was
     given: a millisecond of planning for a tenth of a millisecond of work. The statements
-    prepared here are key lookups and set-based writes whose generic plan is the plan."""
+    prepared here are key lookups whose generic plan is the plan; set-based batches run
+    unprepared (`execute(prepare=False)`), planned for the arrays they carry."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT set_config('plan_cache_mode', 'force_generic_plan', false)")
