@@ -6,6 +6,8 @@ from urllib.parse import urlparse
 import pytest
 from rest_framework.test import APIClient
 
+from tests.browser import PageWatch
+
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 
 
@@ -98,3 +100,44 @@ def staff_api(db):
         return client
 
     return make
+
+
+# --- Browser tests (helpers in tests/browser.py) -------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    # Playwright's sync API runs an event loop in this thread; Django's ORM calls made by the
+    # test itself (setup and checks) are still synchronous and safe.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def open_page(chromium, live_server):
+    contexts = []
+
+    def make():
+        context = chromium.new_context(base_url=live_server.url, viewport={"width": 1360, "height": 900})
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        page.watch = PageWatch(page)
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture(scope="module")
+def axe():
+    # The package bundles axe-core's script, so the check needs no network at test time.
+    from axe_playwright_python.sync_playwright import Axe
+
+    return Axe()

@@ -7,12 +7,9 @@ page passes axe-core (no serious or critical violation) and a check that every f
 control has a label. Screenshots land in var/test-artifacts/ (or $TEST_ARTIFACTS_DIR).
 """
 
-import os
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.utils import timezone
 
 from exceptions.models import Case
@@ -20,127 +17,11 @@ from exceptions.states import CaseKind
 from inventory.models import InventoryEvent
 from retailops.roles import Role
 from retailops.staff import staff_user_upsert
-from tests.conftest import CHROMIUM
+from tests.browser import PASSWORD, audit, screenshot, sign_in
 from tests.inventory.factories import LocationFactory, SkuFactory
 from tests.orders.factories import OrderFactory, OrderLineFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS_DIR", settings.BASE_DIR / "var" / "test-artifacts"))
-PASSWORD = "pw-for-tests-1"
-
-# axe-core impacts that fail a page; "minor" and "moderate" findings are reported by axe
-# but do not fail the test.
-FAILING_IMPACTS = {"serious", "critical"}
-
-# Runs in the page, beside axe-core: the rules of this project's screens that axe leaves
-# to judgement (every control labelled, one h1, no skipped heading level, unique ids).
-A11Y_AUDIT = """() => {
-  const problems = [];
-  if (!document.documentElement.getAttribute("lang")) problems.push("html has no lang");
-  if (!document.title.trim()) problems.push("page has no title");
-  const controls = document.querySelectorAll(
-    "input:not([type=hidden]), select, textarea");
-  for (const control of controls) {
-    const labelled = (control.id && document.querySelector(`label[for="${control.id}"]`)) ||
-      control.closest("label") || control.getAttribute("aria-label") || control.getAttribute("aria-labelledby") ||
-      control.getAttribute("title");
-    if (!labelled) problems.push(`unlabelled ${control.tagName.toLowerCase()} name=${control.name}`);
-  }
-  for (const button of document.querySelectorAll("button, a[href]")) {
-    const name = (button.textContent || "").trim() || button.getAttribute("aria-label") || button.getAttribute("title");
-    if (!name) problems.push(`${button.tagName.toLowerCase()} without an accessible name`);
-  }
-  for (const image of document.querySelectorAll("img:not([alt])")) problems.push(`img without alt: ${image.src}`);
-  const headings = Array.from(document.querySelectorAll("h1, h2, h3, h4, h5, h6"));
-  if (headings.filter((h) => h.tagName === "H1").length !== 1) problems.push("not exactly one h1");
-  let level = 0;
-  for (const heading of headings) {
-    const next = Number(heading.tagName[1]);
-    if (next > level + 1) problems.push(`heading jumps from h${level} to h${next}: ${heading.textContent.trim()}`);
-    level = next;
-  }
-  const ids = Array.from(document.querySelectorAll("[id]"), (element) => element.id);
-  const duplicates = ids.filter((id, index) => ids.indexOf(id) !== index);
-  if (duplicates.length) problems.push(`duplicate ids: ${duplicates.join(", ")}`);
-  return problems;
-}"""
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    # Playwright's sync API runs an event loop in this thread; Django's ORM calls made by the
-    # test itself (setup and checks) are still synchronous and safe.
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
-        yield browser
-        browser.close()
-
-
-class PageWatch:
-    """Collects what must fail a browser test: JS errors, console errors, 5xx answers."""
-
-    def __init__(self, page):
-        self.problems: list[str] = []
-        page.on("pageerror", lambda error: self.problems.append(f"JS error: {error}"))
-        page.on("console", lambda message: message.type == "error" and self.problems.append(
-            f"console error: {message.text}"))
-        page.on("response", lambda response: response.status >= 500 and self.problems.append(
-            f"{response.status} from {response.url}"))
-
-    def assert_clean(self):
-        assert self.problems == []
-
-
-@pytest.fixture
-def open_page(chromium, live_server):
-    contexts = []
-
-    def make():
-        context = chromium.new_context(base_url=live_server.url, viewport={"width": 1360, "height": 900})
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(10_000)
-        page.watch = PageWatch(page)
-        return page
-
-    yield make
-    for context in contexts:
-        context.close()
-
-
-def sign_in(page, username):
-    page.goto("/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state("networkidle")
-
-
-@pytest.fixture(scope="module")
-def axe():
-    # The package bundles axe-core's script, so the check needs no network at test time.
-    from axe_playwright_python.sync_playwright import Axe
-
-    return Axe()
-
-
-def audit(page, axe):
-    """Fail on any serious or critical axe-core violation, and on the project's own rules."""
-    results = axe.run(page)
-    failing = [violation for violation in results.response["violations"] if violation["impact"] in FAILING_IMPACTS]
-    assert not failing, f"{page.url}\n" + "\n".join(
-        f"{violation['id']} ({violation['impact']}): {violation['help']} — "
-        + "; ".join(node["html"][:160] for node in violation["nodes"][:5]) for violation in failing)
-    assert page.evaluate(A11Y_AUDIT) == [], page.url
-
-
-def screenshot(page, name):
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
 
 
 @pytest.fixture
