@@ -118,7 +118,9 @@ if DATABASE_URL:
         # Statements run through `retailops.sql.execute` (fixed text, bound on the server)
         # are prepared after a few runs on a connection: parsed and planned once, not per
         # request. The ORM's own queries bind on the client and are never prepared.
-        DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
+        # DB_PREPARE_THRESHOLD=0 turns it off, for a pooler that cannot carry prepared statements.
+        prepare_threshold = int(os.environ.get("DB_PREPARE_THRESHOLD", "5"))
+        DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = prepare_threshold or None
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {

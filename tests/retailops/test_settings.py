@@ -37,6 +37,22 @@ def test_database_url_selects_postgresql():
     assert result.stdout.split() == ["True", "django.db.backends.postgresql"]
 
 
+def test_postgresql_prepares_hot_statements_unless_a_pooler_forbids_it():
+    show = "from django.conf import settings; print(settings.DATABASES['default']['OPTIONS']['prepare_threshold'])"
+
+    def threshold(**env) -> str:
+        clean = {key: value for key, value in os.environ.items() if key not in {"RETAILOPS_TESTING", "DATABASE_URL"}}
+        result = subprocess.run(
+            [sys.executable, "-c", f"import django; django.setup(); {show}"], cwd=ROOT, capture_output=True,
+            text=True, timeout=60, env={**clean, "DEBUG": "1", "DATABASE_URL": "postgres://u@db.invalid:5432/x",
+                                        "DJANGO_SETTINGS_MODULE": "retailops.settings", **env})
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip()
+
+    assert threshold() == "5"
+    assert threshold(DB_PREPARE_THRESHOLD="0") == "None"
+
+
 def test_sqlite_default_takes_the_write_lock_at_begin():
     from django.conf import settings
 
