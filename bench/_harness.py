@@ -264,6 +264,51 @@ class Server:
 # --- Measuring ---------------------------------------------------------------------------
 
 
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds_where(keep) -> float:
+    """User + system CPU seconds used so far by the live processes for which
+    `keep(pid, command line)` is true (Linux /proc)."""
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as file:
+                command = file.read()
+            if not keep(int(entry), command):
+                continue
+            with open(f"/proc/{entry}/stat") as file:
+                fields = file.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            continue  # the process ended meanwhile
+    return total / _TICKS
+
+
+def database_cpu_seconds(app: App) -> float:
+    """CPU used so far by the PostgreSQL backends connected to the app's database."""
+    database = f" {app.database} ".encode()
+    return _cpu_seconds_where(lambda pid, command: command.startswith(b"postgres: ") and database in command)
+
+
+def server_cpu_seconds(server: "Server") -> float:
+    """CPU the app used so far: its gunicorn processes and the PostgreSQL backends serving
+    its database. Benchmarks print the CPU a request costs beside throughput: it tells a
+    floor that waits on locks and commits (little CPU, low throughput) from one that is
+    busy computing, which throughput alone does not."""
+    group = server.process.pid  # gunicorn leads its own session (start_new_session)
+
+    def in_group(pid: int) -> bool:
+        try:
+            return os.getpgid(pid) == group
+        except OSError:
+            return False
+
+    return database_cpu_seconds(server.app) + _cpu_seconds_where(lambda pid, command: in_group(pid))
+
+
 def percentile(values: list[float], p: float) -> float:
     """The p-th percentile (0..100), nearest-rank; NaN for no values."""
     if not values:

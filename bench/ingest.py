@@ -156,9 +156,10 @@ def app_rate(server: h.Server, token: str, plan: list[list[list[dict]]]) -> tupl
     return elapsed, dict(summary), latencies
 
 
-def raw_rate(app: h.App, levels: list[Level], plan: list[list[list[dict]]]) -> float:
+def raw_rate(app: h.App, levels: list[Level], plan: list[list[list[dict]]]) -> tuple[float, float]:
     """The same batches, straight into the tables: movements in, levels moved, one
-    transaction per batch."""
+    transaction per batch. Returns the seconds it took and the CPU seconds it used
+    (PostgreSQL and this client)."""
     level_ids = {(level.sku, level.location): level for level in levels}
     signs = {"sale": ("on_hand", -1), "receipt": ("on_hand", 1), "damage": ("damaged", 1)}
     prepared = []
@@ -203,8 +204,10 @@ def raw_rate(app: h.App, levels: list[Level], plan: list[list[list[dict]]]) -> f
                                     columns["reason"], columns["occurred"]])
             cursor.execute(update, [ids, on_hand, damaged])
 
+    cpu_before = h.database_cpu_seconds(app) + time.process_time()
     try:
-        return run_clients(prepared, send)
+        elapsed = run_clients(prepared, send)
+        return elapsed, h.database_cpu_seconds(app) + time.process_time() - cpu_before
     finally:
         for conn in connections:
             conn.close()
@@ -232,7 +235,9 @@ def main() -> int:
             h.say("clients", CLIENTS)
             h.say("levels", len(levels))
             h.say("channel_systems_listening", listening)
+            cpu_before = h.server_cpu_seconds(server)
             elapsed, summary, latencies = app_rate(server, token, plan)
+            app_cpu = h.server_cpu_seconds(server) - cpu_before
             server_errors = h.server_errors_in_log(server)
         app_events_per_s = EVENTS / elapsed
         h.say("app_seconds", f"{elapsed:.2f}")
@@ -249,11 +254,17 @@ def main() -> int:
 
         # The floor takes a couple of seconds, so a checkpoint or a neighbour's burst moves it
         # by half: it runs RAW_RUNS times and the median counts (every run is printed).
-        raw_runs = [raw_rate(app, levels, plan) for _ in range(RAW_RUNS)]
+        raw_measured = [raw_rate(app, levels, plan) for _ in range(RAW_RUNS)]
+        raw_runs = [elapsed for elapsed, _cpu in raw_measured]
+        raw_cpu = statistics.median(cpu for _elapsed, cpu in raw_measured)
         raw_elapsed = statistics.median(raw_runs)
         raw_events_per_s = EVENTS / raw_elapsed
         h.say("raw_runs_seconds", ", ".join(f"{seconds:.2f}" for seconds in raw_runs))
         h.say("raw_seconds", f"{raw_elapsed:.2f}")
+        # CPU per event beside throughput: the app's gunicorn workers and PostgreSQL, against
+        # the floor's PostgreSQL and psycopg client.
+        h.say("app_cpu_us_per_event", f"{1e6 * app_cpu / EVENTS:.0f}")
+        h.say("raw_cpu_us_per_event", f"{1e6 * raw_cpu / EVENTS:.0f}")
         h.say("app_events_per_s", f"{app_events_per_s:.0f}")
         h.say("raw_events_per_s", f"{raw_events_per_s:.0f}")
         ratio = app_events_per_s / raw_events_per_s

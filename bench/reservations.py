@@ -207,9 +207,11 @@ def raw_run(app: h.App) -> dict:
             else:
                 sold_out[choice] = True
 
+    cpu_before = h.database_cpu_seconds(app) + time.process_time()
     try:
         elapsed, results = run_clients(work, clients=CLIENTS)
     finally:
+        cpu = h.database_cpu_seconds(app) + time.process_time() - cpu_before
         for conn in connections:
             conn.close()
     with app.connect() as conn:
@@ -222,6 +224,7 @@ def raw_run(app: h.App) -> dict:
         "latencies": [latency for result in results for latency in result["latencies"]],
         "connections": len(connections),
         "oversold": oversold,
+        "cpu": cpu,
     }
 
 
@@ -238,7 +241,9 @@ def main() -> int:
             h.say("clients", CLIENTS)
             h.say("hot_skus", HOT_SKUS)
             h.say("stock", HOT_SKUS * STOCK)
+            cpu_before = h.server_cpu_seconds(server)
             result = app_run(server, token)
+            result["server_cpu"] = h.server_cpu_seconds(server) - cpu_before
             logged_errors = h.server_errors_in_log(server)
         checked = check_database(app)
         ledger = app.verify_ledger()
@@ -268,6 +273,10 @@ def main() -> int:
     h.latency_lines("raw_latency", raw["latencies"], points=(50, 99))
     h.say("oversold", checked["oversold"])
     h.say("server_errors", server_errors)
+    # CPU per request beside throughput: the app's counts its gunicorn workers and
+    # PostgreSQL; the floor's its PostgreSQL and its psycopg client.
+    h.say("app_cpu_ms_per_request", f"{1000 * result['server_cpu'] / sum(result['statuses'].values()):.2f}")
+    h.say("raw_cpu_ms_per_update", f"{1000 * raw['cpu'] / len(raw['latencies']):.2f}")
     h.say("holds_per_s", f"{app_rate:.0f}")
     h.say("raw_holds_per_s", f"{raw_rate:.0f}")
     ratio = app_rate / raw_rate
