@@ -140,6 +140,7 @@ def reservation_create(*, caller: Caller, sku_code: str, quantity: int, channel_
         except PromiseRefused as refused:
             seen = {} if refused.available is None else {candidate.key: refused.available - channel.safety_buffer}
             raise sourcing.StockMoved(seen, {location_id} if refused.location_changed else set()) from refused
+        # What the response shows, from what this request already read: no second query.
         hold.sku, hold.channel = sku, channel
         hold.location = Location(pk=location_id, code=candidate.location, kind=candidate.kind,
                                  region=candidate.region)
