@@ -93,6 +93,10 @@ def test_a_sku_without_stock_anywhere_totals_zero(world, client):
         ({"sku": "A", "location": "NOWHERE"}, "unknown_location"),
         ({"sku": "A", "channel": "fax"}, "unknown_channel"),
         ({"sku": [f"X{n}" for n in range(101)]}, "max_length"),
+        ({"sku": " "}, "blank"),
+        ({"sku": "X" * 65}, "max_length"),
+        ({"sku": "A", "location": ""}, "blank"),
+        ({"sku": "A", "channel": " "}, "blank"),
     ],
 )
 def test_bad_queries_are_400_problems(world, client, params, code):
