@@ -27,7 +27,7 @@ from integrations.availability import availability_item, levels_for_keys
 from integrations.models import ExternalSystem, OutboxMessage
 from inventory.ledger import uses_array_statements
 from inventory.models import Channel, Location, Sku, StockLevel
-from retailops.sql import columns_of, execute, from_row, placeholders
+from retailops.sql import execute, from_row
 
 logger = logging.getLogger(__name__)
 
@@ -88,19 +88,17 @@ def availability_changed(*, keys: Iterable[tuple[int, int]]) -> int:
 
 
 @cache
-def _listening_systems_sql() -> str:
-    _names, channel_columns = columns_of(Channel, alias="c")
-    return (
-        f"SELECT s.id, {channel_columns} FROM {ExternalSystem._meta.db_table} s "  # noqa: S608 (no user input)
-        f"LEFT JOIN {Channel._meta.db_table} c ON c.id = s.channel_id "
-        f"WHERE s.enabled AND s.adapter = %s AND s.kind IN ({placeholders(CHANNEL_SYSTEM_KINDS)}) ORDER BY s.id"
-    )
+def _listening_systems_statement() -> tuple[str, tuple]:
+    """`channel_systems()` compiled once (its filter stays in one place), selecting each
+    system's id and its channel's columns."""
+    channel_fields = [f"channel__{field.attname}" for field in Channel._meta.concrete_fields]
+    return channel_systems().order_by("pk").values_list("pk", *channel_fields).query.sql_with_params()
 
 
 def _listening_systems() -> list[tuple[int, Channel | None]]:
-    """`channel_systems()` as (system id, its channel or None), read with fixed SQL."""
-    rows = execute(_listening_systems_sql(), [ExternalSystem.Adapter.JSON_HTTP, *CHANNEL_SYSTEM_KINDS])
-    return [(row[0], from_row(Channel, row[1:]) if row[1] is not None else None) for row in rows]
+    """`channel_systems()` as (system id, its channel or None), run as fixed SQL."""
+    sql, params = _listening_systems_statement()
+    return [(row[0], from_row(Channel, row[1:]) if row[1] is not None else None) for row in execute(sql, list(params))]
 
 
 @cache
