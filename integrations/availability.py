@@ -6,11 +6,14 @@ carries the level's `version`, so a partner can ignore an older value that arriv
 """
 
 from collections.abc import Iterable, Iterator
+from functools import cache
 
+from django.db import connection
 from django.db.models import QuerySet
 
 from inventory.eligibility import location_eligible
-from inventory.models import StockLevel
+from inventory.models import Location, Sku, StockLevel
+from retailops.sql import execute
 
 _COLUMNS = ("sku_id", "location_id", "sku__code", "location__code", "on_hand", "committed", "damaged",
             "quality_control", "safety_stock", "version", "location__kind", "location__active",
@@ -22,13 +25,32 @@ def level_rows(queryset: QuerySet[StockLevel]) -> Iterator[dict]:
 
 
 def levels_for_keys(keys: Iterable[tuple[int, int]]) -> list[dict]:
-    """The level rows of (sku id, location id) keys, in one query."""
-    keys = set(keys)
+    """The level rows of (sku id, location id) keys, in one query. On PostgreSQL the keys
+    travel as two arrays and the query reads exactly their rows; elsewhere it reads the
+    keys' SKUs at the keys' locations and keeps the keys."""
+    keys = sorted(set(keys))
     if not keys:
         return []
+    if connection.vendor == "postgresql":
+        rows = execute(_levels_by_exact_keys_sql(), [[sku for sku, _ in keys], [location for _, location in keys]])
+        return [dict(zip(_COLUMNS, row, strict=True)) for row in rows]
+    wanted = set(keys)
     rows = StockLevel.objects.filter(sku_id__in={sku for sku, _ in keys},
                                      location_id__in={location for _, location in keys})
-    return [row for row in rows.values(*_COLUMNS) if (row["sku_id"], row["location_id"]) in keys]
+    return [row for row in rows.values(*_COLUMNS) if (row["sku_id"], row["location_id"]) in wanted]
+
+
+@cache
+def _levels_by_exact_keys_sql() -> str:
+    prefixes = {"sku__": "s.", "location__": "loc."}
+    columns = [next((alias + name.removeprefix(prefix) for prefix, alias in prefixes.items()
+                     if name.startswith(prefix)), f"l.{name}") for name in _COLUMNS]
+    return (
+        f"SELECT {', '.join(columns)} "  # noqa: S608 (no user input)
+        "FROM unnest(%s::bigint[], %s::bigint[]) AS k(sku_id, location_id) "
+        f"JOIN {StockLevel._meta.db_table} l ON l.sku_id = k.sku_id AND l.location_id = k.location_id "
+        f"JOIN {Sku._meta.db_table} s ON s.id = l.sku_id JOIN {Location._meta.db_table} loc ON loc.id = l.location_id"
+    )
 
 
 def availability_item(row: dict, *, channel) -> dict:

@@ -145,7 +145,9 @@ class OutboxMessage(models.Model):
     topic = models.CharField(max_length=16, choices=Topic.choices)
     payload = models.JSONField()
     idempotency_key = models.CharField(max_length=64)  # unique: see Meta (no pattern-ops twin index)
-    # Availability for one (system, sku, location): only the newest such message is sent.
+    # An availability message's payload names levels ({"levels": [[sku id, location id], …]});
+    # one for a single level carries "availability:<system>:<sku>:<location>" here, and of
+    # several pending for that level only the newest is sent.
     coalescing_key = models.CharField(max_length=128, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveIntegerField(default=0)

@@ -22,12 +22,10 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from integrations.availability import _COLUMNS as LEVEL_COLUMNS
-from integrations.availability import availability_item, levels_for_keys
 from integrations.models import ExternalSystem, OutboxMessage
 from inventory.ledger import uses_array_statements
-from inventory.models import Channel, Location, Sku, StockLevel
-from retailops.sql import execute, from_row
+from inventory.models import Location, Sku
+from retailops.sql import execute
 
 logger = logging.getLogger(__name__)
 
@@ -52,104 +50,92 @@ def coalescing_key(system_id: int, sku_id: int, location_id: int) -> str:
     return f"availability:{system_id}:{sku_id}:{location_id}"
 
 
+# A posting of a whole ingest batch (1,000 events) fits in one message.
+LEVELS_PER_MESSAGE = 1000
+
+
 def availability_changed(*, keys: Iterable[tuple[int, int]]) -> int:
-    """One availability message per channel system and changed (sku, location). Returns
-    the number written. Costs one query when no system listens, three when some do.
+    """Tell every channel system that these (sku id, location id) levels changed: one
+    message per system naming the levels (`{"levels": [[sku id, location id], …]}`).
+    Returns the number of messages written.
 
-    A posting of 1,000 events changes about as many levels, so with two channel systems
-    this writes some 2,000 rows inside the posting's transaction: on PostgreSQL they go in
-    as one set-based INSERT (see `_insert_availability`); elsewhere the ORM writes the
-    same rows. A checkout hold changes one level: its reads are fixed SQL, not querysets
-    compiled per call (`retailops.sql`)."""
-    systems = _listening_systems()
-    if not systems:
-        return 0
-    array_statements = uses_array_statements()
-    rows = _levels_by_exact_keys(keys) if array_statements else levels_for_keys(keys)
-    if not rows:
-        return 0
-    now = timezone.now()
-    changed_at = now.isoformat()
-    messages = [
-        (system_id, coalescing_key(system_id, row["sku_id"], row["location_id"]),
-         availability_item(row, channel=channel) | {"changed_at": changed_at})
-        for system_id, channel in systems
-        for row in rows
-    ]
-    if array_statements:
-        _insert_availability(messages, now=now)
-        _wake_relay_after_commit()
-        return len(messages)
-    return _write([
-        OutboxMessage(system_id=system_id, topic=OutboxMessage.Topic.AVAILABILITY, payload=payload,
-                      idempotency_key=new_idempotency_key(), coalescing_key=key, next_attempt_at=now, created_at=now)
-        for system_id, key, payload in messages
-    ])
+    The message says which levels to send, not what they hold: the relay reads their
+    availability when it sends (`integrations.relay`), so what a partner hears is the
+    newest state there is, and an older message sent late cannot take a partner back.
+    That keeps the posting's transaction to one small insert per system whatever the
+    posting's size — a thousand-event batch used to write, and read the levels for, two
+    thousand rows here — and lets the relay push a posting's levels in one request. A
+    message for a single level (a checkout hold, one movement) also carries a coalescing
+    key, so of several pending messages for that level only the newest is sent.
 
-
-@cache
-def _listening_systems_statement() -> tuple[str, tuple]:
-    """`channel_systems()` compiled once (its filter stays in one place), selecting each
-    system's id and its channel's columns."""
-    channel_fields = [f"channel__{field.attname}" for field in Channel._meta.concrete_fields]
-    return channel_systems().order_by("pk").values_list("pk", *channel_fields).query.sql_with_params()
-
-
-def _listening_systems() -> list[tuple[int, Channel | None]]:
-    """`channel_systems()` as (system id, its channel or None), run as fixed SQL."""
-    sql, params = _listening_systems_statement()
-    return [(row[0], from_row(Channel, row[1:]) if row[1] is not None else None) for row in execute(sql, list(params))]
-
-
-@cache
-def _levels_by_exact_keys_sql() -> str:
-    prefixes = {"sku__": "s.", "location__": "loc."}
-    columns = [next((alias + name.removeprefix(prefix) for prefix, alias in prefixes.items()
-                     if name.startswith(prefix)), f"l.{name}") for name in LEVEL_COLUMNS]
-    return (
-        f"SELECT {', '.join(columns)} "  # noqa: S608 (no user input)
-        "FROM unnest(%s::bigint[], %s::bigint[]) AS k(sku_id, location_id) "
-        f"JOIN {StockLevel._meta.db_table} l ON l.sku_id = k.sku_id AND l.location_id = k.location_id "
-        f"JOIN {Sku._meta.db_table} s ON s.id = l.sku_id JOIN {Location._meta.db_table} loc ON loc.id = l.location_id"
-    )
-
-
-def _levels_by_exact_keys(keys: Iterable[tuple[int, int]]) -> list[dict]:
-    """`levels_for_keys` for PostgreSQL: the rows of exactly these keys, matched against
-    two arrays, rather than every level of the keys' SKUs at the keys' locations."""
+    On PostgreSQL it is one fixed statement, systems included, and nothing is written
+    when no system listens; elsewhere the ORM writes the same rows."""
     keys = sorted(set(keys))
     if not keys:
-        return []
-    rows = execute(_levels_by_exact_keys_sql(), [[sku for sku, _ in keys], [location for _, location in keys]])
-    return [dict(zip(LEVEL_COLUMNS, row, strict=True)) for row in rows]
+        return 0
+    written = 0
+    for start in range(0, len(keys), LEVELS_PER_MESSAGE):
+        chunk = keys[start:start + LEVELS_PER_MESSAGE]
+        payload = {"levels": [list(key) for key in chunk]}
+        level = "{}:{}".format(*chunk[0]) if len(chunk) == 1 else ""
+        if uses_array_statements():
+            sql, systems_params = _insert_availability_statement()
+            written += len(execute(sql, [json.dumps(payload, separators=(",", ":")), level, level,
+                                         *_availability_defaults(), *systems_params]))
+        else:
+            now = timezone.now()
+            written += _write([
+                OutboxMessage(system_id=system_id, topic=OutboxMessage.Topic.AVAILABILITY, payload=payload,
+                              idempotency_key=new_idempotency_key(), next_attempt_at=now, created_at=now,
+                              coalescing_key=coalescing_key(system_id, *chunk[0]) if level else "")
+                for system_id in channel_systems().order_by("pk").values_list("pk", flat=True)
+            ], wake=False)
+    if written:
+        _wake_relay_after_commit()
+    return written
 
 
-def _insert_availability(messages: list[tuple[int, str, dict]], *, now) -> None:
-    """Insert (system id, coalescing key, payload) messages in one statement (PostgreSQL).
+def message_levels(message: OutboxMessage) -> list[tuple[int, int]]:
+    """The (sku id, location id) levels an availability message is about."""
+    return [tuple(key) for key in message.payload.get("levels", [])]
 
-    Encoding a thousand messages one value at a time, as the ORM or even per-column arrays
-    do, costs more than the database's own work, so they travel as one JSON document that
-    the server unpacks; what is the same for every message is sent once. The idempotency
-    key is drawn by the server (`gen_random_uuid()` is a version 4 UUID: the same 32 hex
-    digits as `new_idempotency_key`)."""
+
+_PER_MESSAGE = ("system", "payload", "coalescing_key", "idempotency_key")
+
+
+def _availability_defaults() -> list:
+    """The values of the message's other columns: the topic, its times, and the model's
+    defaults for the rest (the table has no defaults of its own)."""
+    now = timezone.now()
+    return [OutboxMessage.Topic.AVAILABILITY.value if name == "topic" else now if name in {"next_attempt_at",
+            "created_at"} else OutboxMessage._meta.get_field(name).get_default() for name in _shared_columns()]
+
+
+@cache
+def _shared_columns() -> tuple[str, ...]:
+    return tuple(field.name for field in OutboxMessage._meta.concrete_fields
+                 if not (field.primary_key or field.null or field.name in _PER_MESSAGE))
+
+
+@cache
+def _insert_availability_statement() -> tuple[str, tuple]:
+    """INSERT one message per system of `channel_systems()`, compiled once so that its
+    filter stays in one place. Parameters: the payload, the level of a one-level message
+    (or ''), twice, `_availability_defaults()`, then the returned filter parameters. The
+    idempotency key is drawn by the server (`gen_random_uuid()`: the same 32 hex digits
+    as `new_idempotency_key`)."""
     quote = connection.ops.quote_name
-    per_message = {
-        "system": "(message->>0)::bigint",
-        "coalescing_key": "message->>1",
-        "payload": "message->2",
-        "idempotency_key": "replace(gen_random_uuid()::text, '-', '')",
-    }
-    shared = {"topic": OutboxMessage.Topic.AVAILABILITY.value, "next_attempt_at": now, "created_at": now}
-    for field in OutboxMessage._meta.concrete_fields:  # the rest at their model defaults; the table has none
-        if not (field.primary_key or field.null or field.name in per_message or field.name in shared):
-            shared[field.name] = field.get_default()
-    fields = [OutboxMessage._meta.get_field(name) for name in [*per_message, *shared]]
-    table = quote(OutboxMessage._meta.db_table)
-    columns = ", ".join(quote(field.column) for field in fields)
-    values = ", ".join([*per_message.values(),
-                        *(f"%b::{field.db_type(connection)}" for field in fields[len(per_message):])])
-    sql = f"INSERT INTO {table} ({columns}) SELECT {values} FROM jsonb_array_elements(%b::jsonb) AS message"  # noqa: S608
-    execute(sql, [*shared.values(), json.dumps(messages, separators=(",", ":"))], prepare=False)
+    systems_sql, systems_params = channel_systems().order_by().values_list("pk").query.sql_with_params()
+    fields = [OutboxMessage._meta.get_field(name) for name in (*_PER_MESSAGE, *_shared_columns())]
+    shared = ", ".join(f"%s::{field.db_type(connection)}" for field in fields[len(_PER_MESSAGE):])
+    sql = (
+        f"INSERT INTO {quote(OutboxMessage._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "  # noqa: S608
+        "SELECT listening.id, %s::jsonb, "
+        "CASE WHEN %s::text = '' THEN '' ELSE 'availability:' || listening.id || ':' || %s::text END, "
+        f"replace(gen_random_uuid()::text, '-', ''), {shared} "
+        f"FROM ({systems_sql}) AS listening(id) RETURNING 1"
+    )
+    return sql, systems_params
 
 
 def order_shipped(*, order_id: int, external_id: str, channel_id: int, status: str,
@@ -191,11 +177,12 @@ def document_enqueue(*, document_type: str, document: dict, system_kind: str = E
     ])
 
 
-def _write(messages: list[OutboxMessage]) -> int:
+def _write(messages: list[OutboxMessage], *, wake: bool = True) -> int:
     if not messages:
         return 0
     OutboxMessage.objects.bulk_create(messages, batch_size=1000)
-    _wake_relay_after_commit()
+    if wake:
+        _wake_relay_after_commit()
     return len(messages)
 
 

@@ -4,7 +4,13 @@ Per system, in turn: claim up to a batch of due messages with `SELECT … FOR UP
 LOCKED` (concurrent relays take disjoint rows), supersede availability messages that a
 newer one for the same (system, sku, location) makes pointless, lease the rest by moving
 their `next_attempt_at` forward, commit, and only then send — no HTTP inside a
-transaction. Every outcome is written only while the relay still holds the claim
+transaction.
+
+An availability message names the levels that changed; what it sends is their
+availability read just before sending (one read per claim), with each level's
+`version`. Latest wins by construction: a message sent late carries the newest state,
+never the state of its own moment, and within a claim a level goes with the newest
+message that names it. Every outcome is written only while the relay still holds the claim
 (`claim_token`), so a relay whose lease ran out cannot overwrite a newer outcome.
 
 Failures: a retryable one waits an exponential backoff with jitter; a 429 waits its
@@ -31,7 +37,9 @@ from django.utils import timezone
 from exceptions.services import CaseReport, raise_case
 from exceptions.states import CaseKind
 from integrations.adapters import Adapter, DeliveryFailed, NotSupported, Throttled, adapter_for
+from integrations.availability import availability_item, levels_for_keys
 from integrations.models import ExternalSystem, OutboxMessage, SyncRun
+from integrations.outbox import message_levels
 
 logger = logging.getLogger(__name__)
 
@@ -132,6 +140,7 @@ def _systems_with_due_messages() -> list[ExternalSystem]:
         .filter(Q(throttled_until__isnull=True) | Q(throttled_until__lte=now))
         .filter(Q(circuit_state=Circuit.CLOSED) | Q(circuit_retry_at__lte=now))
         .filter(Exists(due))
+        .select_related("channel")
         .order_by("pk")
     )
 
@@ -162,6 +171,7 @@ def _claim(system: ExternalSystem, *, limit: int, run: RelayRun) -> list[OutboxM
     if not rows:
         return []
     superseded = _superseded(rows)
+    superseded |= _assign_levels([message for message in rows if message.pk not in superseded])
     if superseded:
         OutboxMessage.objects.filter(pk__in=superseded).update(status=Status.SUPERSEDED, claim_token=None)
         for message in rows:
@@ -178,7 +188,7 @@ def _claim(system: ExternalSystem, *, limit: int, run: RelayRun) -> list[OutboxM
 
 
 def _superseded(rows: list[OutboxMessage]) -> set[int]:
-    """Availability messages with a newer message for the same key: latest wins."""
+    """One-level availability messages with a newer message for the same level: latest wins."""
     keys = {message.coalescing_key for message in rows if message.coalescing_key}
     if not keys:
         return set()
@@ -189,11 +199,45 @@ def _superseded(rows: list[OutboxMessage]) -> set[int]:
     return {message.pk for message in rows if message.coalescing_key and newest[message.coalescing_key] > message.pk}
 
 
+def _assign_levels(rows: list[OutboxMessage]) -> set[int]:
+    """Give each claimed availability message the levels it is to send (`levels_to_send`):
+    a level named by several goes with the newest of them only, since each send reads
+    the level's state at that moment. Returns the messages left with nothing to send."""
+    taken: set[tuple[int, int]] = set()
+    empty = set()
+    for message in sorted(rows, key=lambda row: row.pk, reverse=True):
+        if message.topic != OutboxMessage.Topic.AVAILABILITY:
+            continue
+        message.levels_to_send = [key for key in message_levels(message) if key not in taken]
+        taken.update(message.levels_to_send)
+        if not message.levels_to_send:
+            empty.add(message.pk)
+    return empty
+
+
+def _availability_items(system: ExternalSystem, claimed: list[OutboxMessage]) -> dict[int, list[dict]]:
+    """What each availability message tells the system: the current availability of its
+    levels for the system's channel, read once for the whole claim, each item stamped
+    with the time its message was written (when the level was last known to change)."""
+    messages = [message for message in claimed if message.topic == OutboxMessage.Topic.AVAILABILITY]
+    if not messages:
+        return {}
+    rows = {(row["sku_id"], row["location_id"]): row
+            for row in levels_for_keys(key for message in messages for key in message.levels_to_send)}
+    items = {}
+    for message in messages:
+        changed_at = message.created_at.isoformat()
+        items[message.pk] = [availability_item(rows[key], channel=system.channel) | {"changed_at": changed_at}
+                             for key in message.levels_to_send if key in rows]
+    return items
+
+
 def _deliver(system: ExternalSystem, claimed: list[OutboxMessage], *, adapter: Adapter, run: RelayRun) -> None:
     # Stop early enough that every send fits in the lease: past it, another relay may send too.
     lease_deadline = time.monotonic() + settings.INTEGRATIONS_LEASE_SECONDS - system.timeout_seconds
     interval = 1 / system.rate_limit_per_second if system.rate_limit_per_second else 0.0
     last_sent = 0.0
+    items = _availability_items(system, claimed)
     for index, message in enumerate(claimed):
         if time.monotonic() >= min(lease_deadline, run.deadline):
             _release(claimed[index:], run=run, at=timezone.now())
@@ -202,9 +246,13 @@ def _deliver(system: ExternalSystem, claimed: list[OutboxMessage], *, adapter: A
             time.sleep(max(0.0, last_sent + interval - time.monotonic()))
             last_sent = time.monotonic()
         tally = run.tally(system.pk, message.topic)
+        if message.pk in items and not items[message.pk]:  # its levels are gone: nothing to say
+            if _held(message, run).update(status=Status.SUPERSEDED, claim_token=None):
+                tally.counts["superseded"] += 1
+            continue
         tally.counts["attempted"] += 1
         try:
-            _send(adapter, message)
+            _send(adapter, message, items.get(message.pk))
         except Throttled as exc:
             until = _throttled(system, message, exc, run=run, tally=tally)
             _release(claimed[index + 1:], run=run, at=until)
@@ -222,9 +270,9 @@ def _deliver(system: ExternalSystem, claimed: list[OutboxMessage], *, adapter: A
             _delivered(system, message, run=run, tally=tally)
 
 
-def _send(adapter: Adapter, message: OutboxMessage) -> None:
+def _send(adapter: Adapter, message: OutboxMessage, items: list[dict] | None) -> None:
     if message.topic == OutboxMessage.Topic.AVAILABILITY:
-        adapter.push_availability([message.payload], idempotency_key=message.idempotency_key)
+        adapter.push_availability(items, idempotency_key=message.idempotency_key)
     else:
         adapter.post_document(message.payload["document_type"], message.payload["document"],
                               idempotency_key=message.idempotency_key)

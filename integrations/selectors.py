@@ -14,7 +14,9 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from integrations.models import ExternalSystem, OutboxMessage, SyncRun
+from integrations.outbox import message_levels
 from integrations.relay import percentile
+from inventory.models import Location, Sku
 
 # Success and failure rates look back this far.
 HEALTH_WINDOW = timedelta(hours=24)
@@ -163,6 +165,23 @@ def recent_runs_for(*, system: ExternalSystem, limit: int = RECENT_RUNS) -> list
 def dead_letters_for(*, system: ExternalSystem) -> QuerySet:
     """The system's dead letters, the most recent first (paginate it)."""
     return OutboxMessage.objects.filter(system=system, status=Status.DEAD).order_by("-dead_at", "-pk")
+
+
+def label_availability_levels(messages, *, shown: int = 5) -> None:
+    """Give each availability message a `levels_label` naming its levels by code ("SKU-1 @
+    DC1, … and 12 more"), for screens: its payload holds only ids. Two queries per call."""
+    wanted = {message.pk: message_levels(message)[:shown] for message in messages
+              if message.topic == OutboxMessage.Topic.AVAILABILITY}
+    keys = {key for levels in wanted.values() for key in levels}
+    skus = dict(Sku.objects.filter(pk__in={sku for sku, _ in keys}).values_list("pk", "code"))
+    locations = dict(Location.objects.filter(pk__in={location for _, location in keys}).values_list("pk", "code"))
+    for message in messages:
+        if message.pk not in wanted:
+            continue
+        named = [f"{skus.get(sku, f'#{sku}')} @ {locations.get(location, f'#{location}')}"
+                 for sku, location in wanted[message.pk]]
+        hidden = len(message_levels(message)) - len(named)
+        message.levels_label = ", ".join(named) + (f" and {hidden} more" if hidden > 0 else "")
 
 
 def recent_actions_for(*, system: ExternalSystem, limit: int = RECENT_ACTIONS) -> list:

@@ -53,6 +53,7 @@ def system_detail(request, code: str):
     [health] = selectors.system_health(systems=ExternalSystem.objects.filter(pk=system.pk))
     page = Paginator(selectors.dead_letters_for(system=system), DEAD_LETTERS_PAGE_SIZE).get_page(
         request.GET.get("page"))
+    selectors.label_availability_levels(page.object_list)
     return render(request, "integrations/system.html", {
         "system": health.system,
         "health": health,

@@ -4,7 +4,9 @@ import pytest
 from django.db import transaction
 
 from integrations.models import ExternalSystem, OutboxMessage
-from tests.inventory.factories import ChannelFactory
+from inventory.ledger import Movement, post_movements
+from inventory.models import Bucket
+from tests.inventory.factories import ChannelFactory, LocationFactory, SkuFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -17,18 +19,31 @@ def test_a_stock_change_writes_an_availability_message_for_each_channel_system(c
     market = channel_system("market", channel=ChannelFactory(code="mkt", kind="marketplace", safety_buffer=2))
     web = channel_system("web", kind=ExternalSystem.Kind.WEB, channel=ChannelFactory(code="web", kind="web"))
 
-    stock(10)
+    result = stock(10)
 
+    [(sku_id, location_id)] = result.levels
     messages = {message.system_id: message for message in OutboxMessage.objects.all()}
     assert set(messages) == {market.pk, web.pk}
-    assert messages[market.pk].payload | {"changed_at": None} == {
-        "sku": "A", "location": "DC1", "available": 8, "on_hand": 10, "version": 1, "channel": "mkt",
-        "changed_at": None,
-    }
-    assert messages[web.pk].payload["available"] == 10
+    # The message names the level; the relay reads what it holds when it sends.
+    assert messages[market.pk].payload == messages[web.pk].payload == {"levels": [[sku_id, location_id]]}
+    assert messages[market.pk].topic == OutboxMessage.Topic.AVAILABILITY
     assert messages[market.pk].status == OutboxMessage.Status.PENDING
     assert messages[market.pk].idempotency_key != messages[web.pk].idempotency_key
-    assert messages[market.pk].coalescing_key.startswith(f"availability:{market.pk}:")
+    assert len(messages[market.pk].idempotency_key) == 32
+    assert messages[market.pk].coalescing_key == f"availability:{market.pk}:{sku_id}:{location_id}"
+
+
+def test_a_posting_of_many_levels_writes_one_message_per_system_naming_them_all(channel_system):
+    market = channel_system("market")
+    location = LocationFactory(code="DC1", dc=True)
+    skus = [SkuFactory(code=f"K{index}") for index in range(3)]
+
+    post_movements([Movement(sku.pk, location.pk, Bucket.ON_HAND, 5, reason="receipt") for sku in reversed(skus)])
+
+    message = OutboxMessage.objects.get()
+    assert message.system == market
+    assert message.payload == {"levels": [[sku.pk, location.pk] for sku in skus]}
+    assert message.coalescing_key == ""  # only a one-level message coalesces by key
 
 
 def test_a_change_rolled_back_never_produces_an_outbox_message(channel_system, stock,

@@ -14,6 +14,9 @@ from integrations.adapters.json_http import retry_after_seconds
 from integrations.models import ExternalSystem, OutboxMessage, SyncRun
 from integrations.relay import backoff_seconds, outbox_relay
 from integrations.services import external_system_pause, external_system_resume, outbox_replay
+from inventory.ledger import Movement, post_movements
+from inventory.models import Bucket
+from tests.inventory.factories import ChannelFactory, LocationFactory, SkuFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -50,7 +53,10 @@ def test_a_message_is_delivered_once_with_its_idempotency_key(channel_system, st
 
     [received] = sandbox.received("market")
     assert received["idempotency_key"] == message.idempotency_key
-    assert received["body"]["items"][0] | {"changed_at": None} == message.payload | {"changed_at": None}
+    assert received["body"]["items"] == [{
+        "sku": "A", "location": "DC1", "available": 7, "on_hand": 7, "version": 1, "channel": "ch-market",
+        "changed_at": message.created_at.isoformat(),
+    }]
     message.refresh_from_db()
     assert (message.status, message.attempts, message.claim_token) == (Status.DELIVERED, 1, None)
     run = SyncRun.objects.get()
@@ -86,6 +92,57 @@ def test_an_older_message_due_later_is_superseded_not_sent(channel_system, stock
     older.refresh_from_db()
     assert older.status == Status.SUPERSEDED
     assert [r["body"]["items"][0]["version"] for r in sandbox.received()] == [2]
+
+
+def test_each_system_hears_its_channel_availability_and_a_posting_goes_in_one_push(channel_system, sandbox):
+    channel_system("market", channel=ChannelFactory(code="mkt", kind="marketplace", safety_buffer=2))
+    channel_system("web", kind=ExternalSystem.Kind.WEB, channel=ChannelFactory(code="web", kind="web"))
+    location = LocationFactory(code="DC1", dc=True)
+    skus = [SkuFactory(code=f"K{index}") for index in range(3)]
+    post_movements([Movement(sku.pk, location.pk, Bucket.ON_HAND, 10 + index, reason="receipt")
+                    for index, sku in enumerate(skus)])
+
+    assert outbox_relay() == {"attempted": 2, "delivered": 2}
+
+    [market] = sandbox.received("market")
+    [web] = sandbox.received("web")
+    assert [(item["sku"], item["available"], item["channel"]) for item in market["body"]["items"]] == [
+        ("K0", 8, "mkt"), ("K1", 9, "mkt"), ("K2", 10, "mkt")]
+    assert [(item["sku"], item["available"]) for item in web["body"]["items"]] == [("K0", 10), ("K1", 11), ("K2", 12)]
+
+
+def test_an_older_message_sent_late_carries_the_newest_state_never_its_own(channel_system, sandbox):
+    channel_system("market")
+    location = LocationFactory(code="DC1", dc=True)
+    a, b = SkuFactory(code="A"), SkuFactory(code="B")
+    post_movements([Movement(sku.pk, location.pk, Bucket.ON_HAND, 4, reason="receipt") for sku in (a, b)])
+    first = OutboxMessage.objects.get()
+    post_movements([Movement(a.pk, location.pk, Bucket.ON_HAND, -1, reason="sale")])  # A moves on: 4 → 3
+    OutboxMessage.objects.exclude(pk=first.pk).update(next_attempt_at=timezone.now() + timedelta(minutes=5))
+
+    assert outbox_relay() == {"attempted": 1, "delivered": 1}
+
+    [received] = sandbox.received("market")
+    assert received["idempotency_key"] == first.idempotency_key
+    assert [(item["sku"], item["on_hand"], item["version"]) for item in received["body"]["items"]] == [
+        ("A", 3, 2), ("B", 4, 1)]
+
+
+def test_within_a_claim_a_level_goes_with_the_newest_message_naming_it(channel_system, sandbox):
+    channel_system("market")
+    location = LocationFactory(code="DC1", dc=True)
+    a, b, c = (SkuFactory(code=code) for code in "ABC")
+    receive = [Movement(sku.pk, location.pk, Bucket.ON_HAND, 1, reason="receipt") for sku in (a, b, c)]
+    post_movements(receive[:2])  # A and B
+    post_movements(receive[1:])  # B and C
+    post_movements(receive[:2])  # A and B again: the first message has nothing left to say
+
+    assert outbox_relay() == {"superseded": 1, "attempted": 2, "delivered": 2}
+
+    sent = [sorted(item["sku"] for item in received["body"]["items"]) for received in sandbox.received("market")]
+    assert sent == [["C"], ["A", "B"]]
+    states = dict(OutboxMessage.objects.order_by("pk").values_list("pk", "status"))
+    assert list(states.values()) == [Status.SUPERSEDED, Status.DELIVERED, Status.DELIVERED]
 
 
 def test_backoff_grows_exponentially_with_jitter_and_is_capped(relay_settings):

@@ -14,6 +14,7 @@ from django.utils import timezone
 from integrations.models import ExternalSystem, OutboxMessage, SyncRun
 from retailops.roles import Role
 from retailops.staff import staff_user_upsert
+from tests.inventory.factories import LocationFactory, SkuFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -51,7 +52,7 @@ class OutboxMessageFactory(factory.django.DjangoModelFactory):
 
     system = factory.SubFactory(ExternalSystemFactory)
     topic = OutboxMessage.Topic.AVAILABILITY
-    payload = factory.Sequence(lambda n: {"sku": f"SKU-{n}", "location": "DC1", "available": n})
+    payload = factory.Sequence(lambda n: {"levels": [[n + 1, 1]]})
     idempotency_key = factory.Sequence(lambda n: f"screen-{n}")
     created_at = factory.LazyAttribute(lambda message: timezone.now() - message.age)
     next_attempt_at = factory.LazyAttribute(lambda message: message.created_at)
@@ -137,7 +138,10 @@ def test_overview_costs_the_same_queries_with_more_systems(support):
 
 
 def test_system_page_shows_runs_and_dead_letters_with_payload_and_error(support, market):
-    dead = OutboxMessageFactory(system=market, dead=True, payload={"sku": "RED-1", "available": 4})
+    red, location = SkuFactory(code="RED-1"), LocationFactory(code="DC1", dc=True)
+    blue = SkuFactory(code="BLUE-2")
+    dead = OutboxMessageFactory(system=market, dead=True,
+                                payload={"levels": [[red.pk, location.pk], [blue.pk, location.pk]]})
     SyncRunFactory(system=market)
 
     response = support.get("/integrations/market/")
@@ -146,7 +150,8 @@ def test_system_page_shows_runs_and_dead_letters_with_payload_and_error(support,
     assert response.status_code == 200
     assert f"#{dead.pk}" in page
     assert "HTTP 500: partner exploded" in page
-    assert "&quot;sku&quot;: &quot;RED-1&quot;" in page  # pretty JSON, escaped
+    assert "RED-1 @ DC1, BLUE-2 @ DC1" in page  # the levels it names, by code
+    assert "&quot;levels&quot;: [" in page  # and the payload itself, pretty JSON, escaped
     assert "<details>" in page
     assert "Document posting" not in page and "Availability push (on change)" in page
     assert "#7 HTTP 503: try later" in page

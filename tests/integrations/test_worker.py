@@ -141,10 +141,12 @@ def wait_until(condition, *, timeout: float, queue: str | None = None, broker: s
 
 
 def change_many(count: int, *, prefix: str = "K") -> None:
-    """`count` distinct levels change in one transaction: one message each, nothing to coalesce."""
+    """`count` distinct levels change, each in a posting of its own: one message each,
+    nothing to coalesce."""
     location = LocationFactory(code="DC1", dc=True)
-    skus = [SkuFactory(code=f"{prefix}{index:03d}") for index in range(count)]
-    post_movements([Movement(sku.pk, location.pk, Bucket.ON_HAND, 5, reason="receipt") for sku in skus])
+    for index in range(count):
+        sku = SkuFactory(code=f"{prefix}{index:03d}")
+        post_movements([Movement(sku.pk, location.pk, Bucket.ON_HAND, 5, reason="receipt")])
 
 
 def delivered() -> int:

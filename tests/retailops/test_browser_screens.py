@@ -51,7 +51,7 @@ def retailer():
     system = external_system_ensure(code="web-shop", kind="web")
     OutboxMessage.objects.create(
         system=system, topic=OutboxMessage.Topic.AVAILABILITY, status=OutboxMessage.Status.DEAD, attempts=8,
-        payload={"sku": "A-1", "location": "DC1", "available": 40}, idempotency_key=new_idempotency_key(),
+        payload={"levels": [[sku.pk, dc.pk]]}, idempotency_key=new_idempotency_key(),
         next_attempt_at=timezone.now(), created_at=timezone.now(), last_error="503 from partner",
     )
     return {"count": count.pk, "transfer": transfer.pk, "order": order.pk, "system": system.code}
