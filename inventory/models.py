@@ -217,9 +217,10 @@ class InventoryEvent(models.Model):
     type = models.CharField(max_length=32)
     sku_code = models.CharField(max_length=255)
     location_code = models.CharField(max_length=255)
-    sku = models.ForeignKey(Sku, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    # No index of its own: inventory_event_key leads with the location (every ingest batch
-    # writes a row per event into each index).
+    # Neither has an index of its own: every ingest batch writes a row per event into each
+    # index. inventory_event_key serves the location (and level); nothing looks events up
+    # by SKU alone, except the PROTECT check when a SKU is deleted.
+    sku = models.ForeignKey(Sku, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False)
     location = models.ForeignKey(Location, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
                                  db_index=False)
     quantity = models.IntegerField()
@@ -240,7 +241,10 @@ class InventoryEvent(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["source", "event_id"], name="inventory_event_once_per_source")]
         indexes = [
-            models.Index(fields=["status", "received_at"], name="inventory_event_status"),
+            # Staff look for what did not apply (a rejected event's siblings, to replay them);
+            # applied events, nearly every row, stay out of it.
+            models.Index(fields=["status", "source", "sku_code", "location_code"], name="inventory_event_open",
+                         condition=~models.Q(status="applied")),
             models.Index(fields=["location", "sku", "occurred_at"], name="inventory_event_key"),
         ]
 
