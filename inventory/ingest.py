@@ -75,10 +75,19 @@ class IncomingEvent:
             "reference": self.reference,
         }
 
+    def stored_form(self) -> tuple[str, str]:
+        """The payload as stored (JSON text) and its content hash. Same id and same content
+        is a resend; the occurrence time is compared in UTC, so the hash is of the payload
+        with a UTC timestamp: usually the stored text itself."""
+        payload = self.payload()
+        text = json.dumps(payload, sort_keys=True)
+        in_utc = self.occurred_at.astimezone(UTC).isoformat()
+        hashed = text if in_utc == payload["occurred_at"] else json.dumps({**payload, "occurred_at": in_utc},
+                                                                          sort_keys=True)
+        return text, hashlib.sha256(hashed.encode()).hexdigest()
+
     def content_hash(self) -> str:
-        """Same id and same content is a resend; the occurrence time is compared in UTC."""
-        content = {**self.payload(), "occurred_at": self.occurred_at.astimezone(UTC).isoformat()}
-        return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+        return self.stored_form()[1]
 
 
 @dataclass(frozen=True)
@@ -144,7 +153,7 @@ def _ingest(*, source: str, events: list[IncomingEvent], actor, scope: LocationS
     for event in events:
         first.setdefault(event.event_id, event)
 
-    hashes = {event_id: event.content_hash() for event_id, event in first.items()}
+    stored_forms = {event_id: event.stored_form() for event_id, event in first.items()}
     rows = []
     for event in sorted(first.values(), key=lambda e: e.event_id):  # a fixed order of unique-key locks
         rejection = _rejection(event, skus=skus, locations=locations, scope=scope, now=now)
@@ -154,7 +163,7 @@ def _ingest(*, source: str, events: list[IncomingEvent], actor, scope: LocationS
             location_code=event.location, sku_id=sku.pk if sku else None,
             location_id=location.pk if location else None, quantity=event.quantity,
             occurred_at=event.occurred_at, received_at=now, reason=event.reason, reference=event.reference,
-            payload_hash=hashes[event.event_id], payload=event.payload(),
+            payload_hash=stored_forms[event.event_id][1], payload=stored_forms[event.event_id][0],
             status=str(Status.REJECTED if rejection else Status.APPLIED),
             error_code=rejection[0] if rejection else "", error_detail=rejection[1] if rejection else "",
             delivery_id=delivery_id,
@@ -187,7 +196,7 @@ def _ingest(*, source: str, events: list[IncomingEvent], actor, scope: LocationS
             results.append(EventResult(event.event_id, status, row.error_code, row.error_detail))
             if status == Status.REJECTED:
                 to_report.append((Status.REJECTED, event))
-        elif row.payload_hash == (hashes[event.event_id] if first[event.event_id] is event
+        elif row.payload_hash == (stored_forms[event.event_id][1] if first[event.event_id] is event
                                   else event.content_hash()):
             results.append(EventResult(event.event_id, "duplicate"))
         else:
@@ -237,14 +246,14 @@ def _stored_events(source: str, event_ids: list[str]) -> dict[str, _StoredEvent]
 
 
 def _insert_events(rows: list[dict]) -> dict[str, int] | None:
-    """Insert the batch's events; an (source, event id) already stored keeps its row.
-    On PostgreSQL, returns the ids of the rows inserted ({event id: pk}); elsewhere None."""
+    """Insert the batch's events (payloads as JSON text); an (source, event id) already
+    stored keeps its row. On PostgreSQL, returns the ids of the rows inserted ({event id:
+    pk}); elsewhere None."""
     if not uses_array_statements():
-        InventoryEvent.objects.bulk_create([InventoryEvent(**row) for row in rows], ignore_conflicts=True,
-                                           batch_size=MAX_BATCH)
+        InventoryEvent.objects.bulk_create([InventoryEvent(**row | {"payload": json.loads(row["payload"])})
+                                            for row in rows], ignore_conflicts=True, batch_size=MAX_BATCH)
         return None
     columns = {name: [row[name] for row in rows] for name in rows[0]}
-    columns["payload"] = [json.dumps(payload) for payload in columns["payload"]]
     returned = insert_columns(InventoryEvent, columns, ignore_conflicts=True, returning=("event_id", "id"))
     return dict(returned)
 
