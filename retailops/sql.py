@@ -12,6 +12,8 @@ from functools import cache
 import psycopg
 from django.db import connection, models
 from django.db.backends.signals import connection_created
+from django.db.models.base import ModelState
+from django.db.models.signals import post_init, pre_init
 from django.dispatch import receiver
 from django.utils import timezone
 
@@ -44,13 +46,30 @@ def _converters(model: type[models.Model], vendor: str) -> tuple[tuple[int, tupl
 
 
 def from_row(model: type[models.Model], row) -> models.Model:
-    """A model instance from a row of `columns_of(model)`, as the ORM would build it."""
+    """A model instance from a row of `columns_of(model)`, as the ORM would build it.
+
+    Every concrete field is there, so the instance is filled directly, as `Model.__init__`
+    would fill it from positional values, without running it: a posting reads a level per
+    key, and for a thousand levels `__init__` cost more than the query. A model that
+    customises loading, or whose instances someone listens for (pre_init, post_init),
+    goes through `from_db` as usual."""
     names, _sql = columns_of(model)
     values = list(row)
     for index, converters, column in _converters(model, connection.vendor):
         for converter in converters:
             values[index] = converter(values[index], column, connection)
-    return model.from_db(connection.alias, names, values)
+    if not _plainly_loaded(model):
+        return model.from_db(connection.alias, names, values)
+    instance = model.__new__(model)
+    instance.__dict__.update(zip(names, values))
+    state = instance._state = ModelState()
+    state.adding, state.db = False, connection.alias
+    return instance
+
+
+def _plainly_loaded(model: type[models.Model]) -> bool:
+    return (model.from_db.__func__ is models.Model.from_db.__func__
+            and not pre_init.has_listeners(model) and not post_init.has_listeners(model))
 
 
 class _UnpreparedCursor(psycopg.Cursor):

@@ -92,3 +92,31 @@ def test_every_postgresql_session_bounds_lock_waits_and_keeps_generic_plans():
         fresh.close()
     assert lock_timeout == f"{settings.LOCK_TIMEOUT_MS}ms" or lock_timeout == f"{settings.LOCK_TIMEOUT_MS // 1000}s"
     assert plan_cache_mode == "force_generic_plan"
+
+
+def test_instances_read_with_fixed_sql_save_and_relate_like_the_orms():
+    sku = SkuFactory(code="A", name="Old")
+    (read,) = select_models(Sku, "code = %s", ["A"])
+
+    read.name = "New"
+    read.save()
+
+    assert Sku.objects.count() == 1 and Sku.objects.get(pk=sku.pk).name == "New"  # an UPDATE, not an INSERT
+    assert read == sku and read._state.db == "default"
+
+
+def test_a_model_someone_listens_to_is_built_through_its_init():
+    from django.db.models.signals import post_init
+
+    SkuFactory(code="A")
+    heard = []
+
+    def listener(sender, instance, **kwargs):
+        heard.append(instance)
+
+    post_init.connect(listener, sender=Sku)
+    try:
+        (sku,) = select_models(Sku, "code = %s", ["A"])
+    finally:
+        post_init.disconnect(listener, sender=Sku)
+    assert heard == [sku]
