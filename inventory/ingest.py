@@ -14,6 +14,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from operator import itemgetter
 from typing import NamedTuple
 
 from django.utils import timezone
@@ -34,6 +35,7 @@ from inventory.ledger import (
 from inventory.models import Bucket, InventoryEvent, Location, Sku
 from retailops.access import LocationScope
 from retailops.errors import InvalidState
+from retailops.sql import is_in, select_models
 
 EventType = InventoryEvent.Type
 Status = InventoryEvent.Status
@@ -143,10 +145,9 @@ def events_ingest(*, source: str, events: list[IncomingEvent], actor, scope: Loc
 def _ingest(*, source: str, events: list[IncomingEvent], actor, scope: LocationScope) -> IngestResult:
     now = timezone.now()
     delivery_id = uuid.uuid4()
-    skus = {sku.code: sku for sku in Sku.objects.filter(code__in={e.sku for e in events}).only(
-        "pk", "code", "unit_cost", "price")}
-    locations = {location.code: location for location in Location.objects.filter(
-        code__in={e.location for e in events}).only("pk", "code")}
+    skus = {sku.code: sku for sku in select_models(Sku, *is_in("code", {e.sku for e in events}))}
+    locations = {location.code: location for location in select_models(Location, *is_in(
+        "code", {e.location for e in events}))}
 
     # The first occurrence of an id in the batch is the delivery; later ones are resends.
     first: dict[str, IncomingEvent] = {}
@@ -172,9 +173,8 @@ def _ingest(*, source: str, events: list[IncomingEvent], actor, scope: LocationS
     if inserted is None:
         stored = _stored_events(source, list(first))
     else:  # the rows this batch inserted are known without reading them back
-        stored = {row["event_id"]: _StoredEvent(pk=inserted[row["event_id"]], **{
-            name: row[name] for name in _StoredEvent._fields if name != "pk"}) for row in rows
-            if row["event_id"] in inserted}
+        stored = {row["event_id"]: _StoredEvent(inserted[row["event_id"]], *_stored_fields_of(row))
+                  for row in rows if row["event_id"] in inserted}
         stored.update(_stored_events(source, [event_id for event_id in first if event_id not in inserted]))
     ours = {event_id: row for event_id, row in stored.items() if row.delivery_id == delivery_id}
 
@@ -236,6 +236,9 @@ class _StoredEvent(NamedTuple):
     error_detail: str
     sku_id: int | None
     location_id: int | None
+
+
+_stored_fields_of = itemgetter(*_StoredEvent._fields[1:])  # an inserted row's values, after its pk
 
 
 def _stored_events(source: str, event_ids: list[str]) -> dict[str, _StoredEvent]:

@@ -238,8 +238,10 @@ def apply_posting(
     for key, change in deltas.items():
         level = levels[key]
         for bucket, delta in change.items():
+            if delta >= 0:
+                continue
             may_go_negative = bucket == Bucket.ON_HAND and allow_negative_on_hand
-            if delta < 0 and getattr(level, bucket) + delta < 0 and not may_go_negative:
+            if getattr(level, bucket) + delta < 0 and not may_go_negative:
                 raise BucketWouldGoNegative(
                     f"{bucket} would go from {getattr(level, bucket)} to {getattr(level, bucket) + delta}.",
                     bucket=bucket,
