@@ -9,19 +9,19 @@ follow a simulation of the shelves, so no sale takes a shelf below zero.
 The raw floor, measured in the same run on the same database: psycopg, no Django,
 the same clients and batches, each batch one transaction that inserts its 1,000
 movements and moves every level it touches by the summed deltas (one statement each).
-It runs three times (BENCH_INGEST_RAW_RUNS) and the median counts: one run lasts a couple
-of seconds, which a checkpoint or a busy neighbour can stretch by half. The runs bracket
-the app's: the first just before it, the others just after, so that a machine whose
-speed drifts over minutes does not favour either side. After the run before the app
-the levels are moved back (by movements, so the ledger still balances) and the app
-starts from the same shelves as it would have.
+The machine's speed drifts over minutes (the floor alone has moved between 23,000 and
+40,000 events/s from one run to the next), so the two are measured in turns rather than
+one after the other: the events are cut into BENCH_INGEST_ROUNDS rounds, and in each
+round the floor and the app send that round's batches, the floor first in even rounds
+and the app first in odd ones. After each floor round the levels are moved back (by
+movements, so the ledger still balances and the app finds the shelves it would have).
+Each side's rate is its events over the sum of its rounds.
 
 ratio = app events/s ÷ raw events/s (budget ≥ 0.25).
 """
 
 import os
 import random
-import statistics
 import sys
 import threading
 import time
@@ -35,7 +35,7 @@ import httpx
 EVENTS = int(os.environ.get("BENCH_INGEST_EVENTS", "50000"))
 BATCH = 1000
 CLIENTS = int(os.environ.get("BENCH_INGEST_CLIENTS", "2"))
-RAW_RUNS = int(os.environ.get("BENCH_INGEST_RAW_RUNS", "3"))
+ROUNDS = int(os.environ.get("BENCH_INGEST_ROUNDS", "5"))
 WORKERS = int(os.environ.get("BENCH_INGEST_WORKERS", "3"))
 STORES, SKUS = 20, 500
 SEED = 11
@@ -125,6 +125,26 @@ def run_clients(batches_per_client: list[list], send) -> float:
     return elapsed
 
 
+def warm_up(server: h.Server, token: str, plan: list[list[list[dict]]]) -> None:
+    """Warm every worker up (imports, connections, caches) with events that change nothing measured."""
+    warm = [h.dumps({"events": [{"event_id": f"warm-{worker}-{i}", "type": "receipt", "sku": plan[0][0][0]["sku"],
+                                 "location": plan[0][0][0]["location"], "quantity": 1,
+                                 "occurred_at": datetime.now(UTC).isoformat()} for i in range(20)]})
+            for worker in range(server.workers * 2)]
+    with httpx.Client(base_url=server.base_url, headers=h.headers(token), timeout=60) as warmer:
+        for body in warm:
+            warmer.post("/api/v1/inventory/events", content=body).raise_for_status()
+
+
+def rounds_of(plan: list[list[list[dict]]], rounds: int) -> list[list[list[list[dict]]]]:
+    """The plan cut into `rounds` parts: each client's batches in as many consecutive slices."""
+    parts = []
+    for number in range(rounds):
+        parts.append([batches[len(batches) * number // rounds:len(batches) * (number + 1) // rounds]
+                      for batches in plan])
+    return parts
+
+
 def app_rate(server: h.Server, token: str, plan: list[list[list[dict]]]) -> tuple[float, dict, list[float]]:
     bodies = [[h.dumps({"events": batch}) for batch in batches] for batches in plan]
     summary: dict[str, int] = defaultdict(int)
@@ -142,15 +162,6 @@ def app_rate(server: h.Server, token: str, plan: list[list[list[dict]]]) -> tupl
             latencies.append(took)
             for status, count in response.json()["summary"].items():
                 summary[status] += count
-
-    # Warm every worker up (imports, connections, caches) with events that change nothing measured.
-    warm = [h.dumps({"events": [{"event_id": f"warm-{worker}-{i}", "type": "receipt", "sku": plan[0][0][0]["sku"],
-                                 "location": plan[0][0][0]["location"], "quantity": 1,
-                                 "occurred_at": datetime.now(UTC).isoformat()} for i in range(20)]})
-            for worker in range(server.workers * 2)]
-    with httpx.Client(base_url=server.base_url, headers=h.headers(token), timeout=60) as warmer:
-        for body in warm:
-            warmer.post("/api/v1/inventory/events", content=body).raise_for_status()
 
     try:
         elapsed = run_clients(bodies, send)
@@ -274,13 +285,25 @@ def main() -> int:
             h.say("clients", CLIENTS)
             h.say("levels", len(levels))
             h.say("channel_systems_listening", listening)
-            # The floor takes a couple of seconds, so a checkpoint or a neighbour's burst moves
-            # it by half: it runs RAW_RUNS times around the app's run and the median counts.
-            raw_measured = [raw_rate(app, levels, plan, undo=True)] if RAW_RUNS > 1 else []
-            cpu_before = h.server_cpu_seconds(server)
-            elapsed, summary, latencies = app_rate(server, token, plan)
-            app_cpu = h.server_cpu_seconds(server) - cpu_before
-            raw_measured += [raw_rate(app, levels, plan) for _ in range(RAW_RUNS - len(raw_measured))]
+            warm_up(server, token, plan)
+            elapsed, raw_elapsed, app_cpu, raw_cpu = 0.0, 0.0, 0.0, 0.0
+            summary: dict[str, int] = defaultdict(int)
+            latencies: list[float] = []
+            round_ratios = []
+            for number, part in enumerate(rounds_of(plan, ROUNDS)):
+                app_first = number % 2 == 1
+                if not app_first:
+                    raw_seconds, cpu = raw_rate(app, levels, part, undo=True)
+                cpu_before = h.server_cpu_seconds(server)
+                app_seconds, round_summary, round_latencies = app_rate(server, token, part)
+                app_cpu += h.server_cpu_seconds(server) - cpu_before
+                if app_first:
+                    raw_seconds, cpu = raw_rate(app, levels, part, undo=True)
+                elapsed, raw_elapsed, raw_cpu = elapsed + app_seconds, raw_elapsed + raw_seconds, raw_cpu + cpu
+                round_ratios.append(raw_seconds / app_seconds)
+                latencies += round_latencies
+                for status, count in round_summary.items():
+                    summary[status] += count
             server_errors = h.server_errors_in_log(server)
         app_events_per_s = EVENTS / elapsed
         h.say("app_seconds", f"{elapsed:.2f}")
@@ -295,13 +318,9 @@ def main() -> int:
         ledger = app.verify_ledger()
         h.say("verify_ledger", ledger)
 
-        raw_runs = [elapsed for elapsed, _cpu in raw_measured]
-        raw_cpu = statistics.median(cpu for _elapsed, cpu in raw_measured)
-        raw_elapsed = statistics.median(raw_runs)
         raw_events_per_s = EVENTS / raw_elapsed
-        h.say("raw_runs_seconds", ", ".join(f"{seconds:.2f}" for seconds in raw_runs) + " (the first before the app's)"
-              if RAW_RUNS > 1 else f"{raw_runs[0]:.2f}")
         h.say("raw_seconds", f"{raw_elapsed:.2f}")
+        h.say("round_ratios", ", ".join(f"{ratio:.3f}" for ratio in round_ratios))
         # CPU per event beside throughput: the app's gunicorn workers and PostgreSQL, against
         # the floor's PostgreSQL and psycopg client.
         h.say("app_cpu_us_per_event", f"{1e6 * app_cpu / EVENTS:.0f}")
