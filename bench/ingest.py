@@ -41,8 +41,8 @@ STORES, SKUS = 20, 500
 SEED = 11
 BUDGET = 0.25
 # The demo's channel systems hear about every level that moves (an availability outbox
-# message per system and level, written in the posting's transaction). 0 switches them
-# off, to measure the ledger path alone.
+# message per system and posting, written in the posting's transaction; no worker runs
+# here, so nothing is sent). 0 switches them off, to measure the ledger path alone.
 CHANNEL_SYSTEMS = os.environ.get("BENCH_INGEST_CHANNEL_SYSTEMS", "1") != "0"
 
 
