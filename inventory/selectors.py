@@ -1,6 +1,7 @@
 """Reads of inventory data, scoped to the caller."""
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from django.db import connection
 from django.db.models import F, Prefetch, Q, QuerySet, Window
@@ -62,19 +63,15 @@ def availability_for(*, sku_codes: list[str], location_codes: list[str] | None, 
     available = max(0, on_hand − committed − unavailable − the channel's buffer); with a
     channel, locations that may not serve it show 0.
     """
-    skus = dict(_codes_to_ids(Sku, sku_codes))
+    skus, locations, channel = _resolve_codes(sku_codes, location_codes or [], channel_code)
     unknown = [code for code in sku_codes if code not in skus]
     if unknown:
         raise UnknownSku(f"Unknown SKU '{unknown[0]}'.", field="sku")
-    channel = None
-    if channel_code is not None:
-        channel = next(iter(select_models(Channel, "code = %s", [channel_code])), None)
-        if channel is None:
-            raise UnknownChannel(f"Unknown channel '{channel_code}'.", field="channel")
+    if channel_code is not None and channel is None:
+        raise UnknownChannel(f"Unknown channel '{channel_code}'.", field="channel")
 
     location_ids = None if scope.is_all else set(scope.location_ids)
     if location_codes:
-        locations = dict(_codes_to_ids(Location, location_codes))
         unknown = [code for code in location_codes if code not in locations]
         if unknown:
             raise UnknownLocation(f"Unknown location '{unknown[0]}'.", field="location")
@@ -106,7 +103,47 @@ def availability_for(*, sku_codes: list[str], location_codes: list[str] | None, 
 # (`retailops.sql`), not querysets compiled on every request.
 
 
+class _ChannelRule(NamedTuple):
+    """What availability needs of a channel."""
+
+    kind: str
+    safety_buffer: int
+
+
+def _resolve_codes(sku_codes: list[str], location_codes: list[str], channel_code: str | None,
+                   ) -> tuple[dict[str, int], dict[str, int], _ChannelRule | None]:
+    """The ids of the SKU and location codes that exist, and the channel's rule (None if
+    no such channel): one statement on PostgreSQL, a round trip saved twice over on the
+    hottest read; three queries elsewhere."""
+    if connection.vendor == "postgresql":
+        rows = execute(_RESOLVE_CODES_SQL, [sku_codes, location_codes, channel_code])
+    else:
+        rows = [("s", code, pk, None, None) for code, pk in _codes_to_ids(Sku, sku_codes)]
+        rows += [("l", code, pk, None, None) for code, pk in _codes_to_ids(Location, location_codes)]
+        if channel_code is not None:
+            rows += [("c", channel.code, channel.pk, channel.kind, channel.safety_buffer)
+                     for channel in select_models(Channel, "code = %s", [channel_code])]
+    skus, locations, channel = {}, {}, None
+    for kind, code, pk, channel_kind, safety_buffer in rows:
+        if kind == "s":
+            skus[code] = pk
+        elif kind == "l":
+            locations[code] = pk
+        else:
+            channel = _ChannelRule(channel_kind, safety_buffer)
+    return skus, locations, channel
+
+
+_RESOLVE_CODES_SQL = (
+    f"SELECT 's', code, id, NULL::text, NULL::integer FROM {Sku._meta.db_table} WHERE code = ANY(%s::text[]) "  # noqa: S608
+    f"UNION ALL SELECT 'l', code, id, NULL, NULL FROM {Location._meta.db_table} WHERE code = ANY(%s::text[]) "
+    f"UNION ALL SELECT 'c', code, id, kind, safety_buffer FROM {Channel._meta.db_table} WHERE code = %s::text"
+)
+
+
 def _codes_to_ids(model, codes: list[str]) -> list[tuple[str, int]]:
+    if not codes:
+        return []
     where, params = is_in("code", codes)
     return execute(f"SELECT code, id FROM {model._meta.db_table} WHERE {where}", params)  # noqa: S608
 
