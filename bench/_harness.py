@@ -389,6 +389,20 @@ class OpenLoopResult:
     loadgen_cpu: float  # CPU seconds the load generator used (this process)
 
 
+def combined(results: list[OpenLoopResult]) -> OpenLoopResult:
+    """Several open-loop runs of one load as one."""
+    statuses: dict[int, int] = {}
+    for result in results:
+        for status, count in result.statuses.items():
+            statuses[status] = statuses.get(status, 0) + count
+    return OpenLoopResult(
+        latencies=[latency for result in results for latency in result.latencies], statuses=statuses,
+        sent=sum(result.sent for result in results), late=sum(result.late for result in results),
+        elapsed=sum(result.elapsed for result in results),
+        loadgen_cpu=sum(result.loadgen_cpu for result in results),
+    )
+
+
 def open_loop(*, base_url: str, headers: dict[str, str], paths, rate: float, seconds: float,
               threads: int = 32) -> OpenLoopResult:
     """Send GET `paths()` at a steady `rate` per second for `seconds`, whatever the
