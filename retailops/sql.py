@@ -61,7 +61,7 @@ def from_row(model: type[models.Model], row) -> models.Model:
     if not _plainly_loaded(model):
         return model.from_db(connection.alias, names, values)
     instance = model.__new__(model)
-    instance.__dict__.update(zip(names, values))
+    instance.__dict__.update(zip(names, values, strict=True))
     state = instance._state = ModelState()
     state.adding, state.db = False, connection.alias
     return instance
