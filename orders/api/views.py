@@ -11,6 +11,7 @@ from orders.api import filters, serializers
 from orders.callers import Caller
 from retailops.access import Scope
 from retailops.idempotency import idempotent
+from retailops.serializing import represented, validated
 
 _VIEW_ORDER = ("orders.view_order",)
 _CHANGE_ORDER = ("orders.change_order",)
@@ -41,15 +42,14 @@ class ReservationCreateView(OrdersApiView):
                    responses={201: serializers.ReservationSerializer})
     @idempotent
     def post(self, request):
-        data = serializers.ReservationInSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        params = data.validated_data
+        # The hottest write partners make: its serializers run through shared instances.
+        params = validated(serializers.ReservationInSerializer, request.data)
         hold = services.reservation_create(
             caller=self.caller(), sku_code=params["sku"], quantity=params["quantity"], channel_code=params["channel"],
             location_code=params.get("location"), ttl_seconds=params["ttl_seconds"], reference=params["reference"],
             fulfillment=params["fulfillment"], region=params["region"],
         )
-        return Response(serializers.ReservationSerializer(hold).data, status=status.HTTP_201_CREATED)
+        return Response(represented(serializers.ReservationSerializer, hold), status=status.HTTP_201_CREATED)
 
 
 class ReservationDetailView(OrdersApiView):
