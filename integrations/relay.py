@@ -4,14 +4,14 @@ Per system, in turn: claim up to a batch of due messages with `SELECT … FOR UP
 LOCKED` (concurrent relays take disjoint rows), supersede availability messages that a
 newer one for the same (system, sku, location) makes pointless, lease the rest by moving
 their `next_attempt_at` forward, commit, and only then send — no HTTP inside a
-transaction.
+transaction. Every outcome is written only while the relay still holds the claim
+(`claim_token`), so a relay whose lease ran out cannot overwrite a newer outcome.
 
 An availability message names the levels that changed; what it sends is their
 availability read just before sending (one read per claim), with each level's
 `version`. Latest wins by construction: a message sent late carries the newest state,
 never the state of its own moment, and within a claim a level goes with the newest
-message that names it. Every outcome is written only while the relay still holds the claim
-(`claim_token`), so a relay whose lease ran out cannot overwrite a newer outcome.
+message that names it.
 
 Failures: a retryable one waits an exponential backoff with jitter; a 429 waits its
 `Retry-After` and holds back the whole system until then; after INTEGRATIONS_MAX_ATTEMPTS,
