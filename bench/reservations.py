@@ -16,7 +16,9 @@ each) doing the guarded
 quality_control − safety_stock >= 1` on 50 other SKUs with the same stock.
 
 ratio = app holds/s ÷ raw holds/s (budget ≥ 0.2); the raw floor runs three times on fresh
-stock (BENCH_RESERVATIONS_RAW_RUNS) and the median counts.
+stock (BENCH_RESERVATIONS_RAW_RUNS) and the median counts. For scale it also prints what
+the same clients get from a bare Django view over HTTP (`bare_http_*`): the most any
+request through the web stack can reach here.
 """
 
 import json
@@ -134,6 +136,25 @@ def app_run(server: h.Server, token: str) -> dict:
     }
 
 
+def http_floor(server: h.Server, *, per_client: int = 30) -> float:
+    """Requests/s of the same clients against GET /healthz (plain Django, constant JSON,
+    no database) on the same server: what any view can reach over HTTP here, for scale."""
+
+    def work(index: int) -> int:
+        client = h.HttpClient(server.base_url, {})
+        try:
+            for _ in range(per_client):
+                status, _body = client.request("GET", "/healthz")
+                if status != 200:
+                    raise RuntimeError(f"/healthz answered {status}")
+        finally:
+            client.close()
+        return per_client
+
+    elapsed, done = run_clients(work, clients=CLIENTS)
+    return sum(done) / elapsed
+
+
 def check_database(app: h.App) -> dict:
     """Oversold units per level (committed beyond what was available) and the holds."""
     with app.connect() as conn:
@@ -245,6 +266,7 @@ def main() -> int:
             result = app_run(server, token)
             result["server_cpu"] = h.server_cpu_seconds(server) - cpu_before
             logged_errors = h.server_errors_in_log(server)
+            bare_per_s = http_floor(server)
         checked = check_database(app)
         ledger = app.verify_ledger()
         # The floor sells 1,500 units in half a second, so a neighbour's burst moves it by
@@ -277,6 +299,9 @@ def main() -> int:
     # PostgreSQL; the floor's its PostgreSQL and its psycopg client.
     h.say("app_cpu_ms_per_request", f"{1000 * result['server_cpu'] / sum(result['statuses'].values()):.2f}")
     h.say("raw_cpu_ms_per_update", f"{1000 * raw['cpu'] / len(raw['latencies']):.2f}")
+    # For scale: a bare Django response over HTTP, by the same clients, against the floor.
+    h.say("bare_http_requests_per_s", f"{bare_per_s:.0f}")
+    h.say("bare_http_ratio", f"{bare_per_s / raw_rate:.3f}")
     h.say("holds_per_s", f"{app_rate:.0f}")
     h.say("raw_holds_per_s", f"{raw_rate:.0f}")
     ratio = app_rate / raw_rate
