@@ -15,6 +15,10 @@ from inventory.eligibility import location_eligible
 from inventory.models import Location, Sku, StockLevel
 from retailops.sql import execute
 
+# The most items one availability push carries, on change (a message's levels) and in
+# the periodic full push alike.
+ITEMS_PER_PUSH = 500
+
 _COLUMNS = ("sku_id", "location_id", "sku__code", "location__code", "on_hand", "committed", "damaged",
             "quality_control", "safety_stock", "version", "location__kind", "location__active",
             "location__ship_from_store", "location__confidence")

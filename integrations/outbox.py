@@ -22,6 +22,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from integrations import availability
 from integrations.models import ExternalSystem, OutboxMessage
 from inventory.ledger import uses_array_statements
 from inventory.models import Location, Sku
@@ -50,13 +51,10 @@ def coalescing_key(system_id: int, sku_id: int, location_id: int) -> str:
     return f"availability:{system_id}:{sku_id}:{location_id}"
 
 
-# A posting of a whole ingest batch (1,000 events) fits in one message.
-LEVELS_PER_MESSAGE = 1000
-
-
 def availability_changed(*, keys: Iterable[tuple[int, int]]) -> int:
     """Tell every channel system that these (sku id, location id) levels changed: one
-    message per system naming the levels (`{"levels": [[sku id, location id], …]}`).
+    message per system naming the levels (`{"levels": [[sku id, location id], …]}`), or
+    more when they are more than one push carries (`availability.ITEMS_PER_PUSH`).
     Returns the number of messages written.
 
     The message says which levels to send, not what they hold: the relay reads their
@@ -74,8 +72,8 @@ def availability_changed(*, keys: Iterable[tuple[int, int]]) -> int:
     if not keys:
         return 0
     written = 0
-    for start in range(0, len(keys), LEVELS_PER_MESSAGE):
-        chunk = keys[start:start + LEVELS_PER_MESSAGE]
+    for start in range(0, len(keys), availability.ITEMS_PER_PUSH):  # one push per message
+        chunk = keys[start:start + availability.ITEMS_PER_PUSH]
         payload = {"levels": [list(key) for key in chunk]}
         level = "{}:{}".format(*chunk[0]) if len(chunk) == 1 else ""
         if uses_array_statements():

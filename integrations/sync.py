@@ -18,12 +18,10 @@ from django.utils import timezone
 from exceptions.services import CaseReport, raise_case
 from exceptions.states import CaseKind
 from integrations.adapters import Adapter, DeliveryFailed, NotSupported, Snapshot, adapter_for
-from integrations.availability import availability_item, level_rows
+from integrations.availability import ITEMS_PER_PUSH, availability_item, level_rows
 from integrations.models import ExternalSystem, InventorySnapshot, InventorySnapshotLine, SyncRun
 from integrations.outbox import channel_systems
 from inventory.models import StockLevel
-
-FULL_PUSH_BATCH = 500
 
 
 def _run(system: ExternalSystem, job: str, work: Callable[[Adapter, SyncRun], dict]) -> SyncRun:
@@ -58,7 +56,7 @@ def availability_full_push(*, system: ExternalSystem) -> SyncRun:
         batch: list[dict] = []
         for row in level_rows(StockLevel.objects.order_by("sku_id", "location_id")):
             batch.append(availability_item(row, channel=system.channel))
-            if len(batch) == FULL_PUSH_BATCH:
+            if len(batch) == ITEMS_PER_PUSH:
                 adapter.push_availability(batch, idempotency_key=f"full-{run.pk}-{batches}")
                 items, batches, batch = items + len(batch), batches + 1, []
         if batch:

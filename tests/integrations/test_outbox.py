@@ -46,6 +46,18 @@ def test_a_posting_of_many_levels_writes_one_message_per_system_naming_them_all(
     assert message.coalescing_key == ""  # only a one-level message coalesces by key
 
 
+def test_more_levels_than_one_push_carries_are_split_over_messages(channel_system, monkeypatch):
+    monkeypatch.setattr("integrations.availability.ITEMS_PER_PUSH", 2)
+    channel_system("market")
+    location = LocationFactory(code="DC1", dc=True)
+    skus = [SkuFactory(code=f"K{index}") for index in range(3)]
+
+    post_movements([Movement(sku.pk, location.pk, Bucket.ON_HAND, 5, reason="receipt") for sku in skus])
+
+    payloads = [message.payload["levels"] for message in OutboxMessage.objects.order_by("pk")]
+    assert payloads == [[[skus[0].pk, location.pk], [skus[1].pk, location.pk]], [[skus[2].pk, location.pk]]]
+
+
 def test_a_change_rolled_back_never_produces_an_outbox_message(channel_system, stock,
                                                                django_capture_on_commit_callbacks):
     channel_system("market")

@@ -22,7 +22,7 @@ def wms(db, sandbox):
 
 
 def test_full_push_sends_every_level_in_batches(channel_system, stock, sandbox, monkeypatch):
-    monkeypatch.setattr("integrations.sync.FULL_PUSH_BATCH", 2)
+    monkeypatch.setattr("integrations.sync.ITEMS_PER_PUSH", 2)
     for sku in "ABCDE":
         stock(3, sku=sku)
     system = channel_system("market")  # created after the changes: only the full push tells it
