@@ -135,6 +135,10 @@ def _rejection(event: IncomingEvent, *, skus: dict, locations: dict, scope: Loca
     return None
 
 
+# What a batch uses of its SKUs (a count's value, a stale event's money at risk).
+_SKU_FIELDS = ("id", "code", "unit_cost", "price")
+
+
 def events_ingest(*, source: str, events: list[IncomingEvent], actor, scope: LocationScope) -> IngestResult:
     """Record a batch of partner events; apply each new valid one to the ledger."""
     if not 1 <= len(events) <= MAX_BATCH:
@@ -145,9 +149,10 @@ def events_ingest(*, source: str, events: list[IncomingEvent], actor, scope: Loc
 def _ingest(*, source: str, events: list[IncomingEvent], actor, scope: LocationScope) -> IngestResult:
     now = timezone.now()
     delivery_id = uuid.uuid4()
-    skus = {sku.code: sku for sku in select_models(Sku, *is_in("code", {e.sku for e in events}))}
+    skus = {sku.code: sku for sku in select_models(Sku, *is_in("code", {e.sku for e in events}),
+                                                   only=_SKU_FIELDS)}
     locations = {location.code: location for location in select_models(Location, *is_in(
-        "code", {e.location for e in events}))}
+        "code", {e.location for e in events}), only=("id", "code"))}
 
     # The first occurrence of an id in the batch is the delivery; later ones are resends.
     first: dict[str, IncomingEvent] = {}

@@ -22,22 +22,30 @@ def _quote(name: str) -> str:
     return connection.ops.quote_name(name)
 
 
-@cache
-def columns_of(model: type[models.Model], alias: str = "") -> tuple[tuple[str, ...], str]:
-    """(attribute names, column list) of a model's concrete fields, in field order; the
-    columns prefixed with `alias.` when given."""
+def _fields_of(model: type[models.Model], only: tuple[str, ...] | None) -> list:
+    """The concrete fields read: all of them, or those named (by attribute) in `only`."""
     fields = model._meta.concrete_fields
+    return list(fields) if only is None else [field for field in fields if field.attname in only]
+
+
+@cache
+def columns_of(model: type[models.Model], alias: str = "", only: tuple[str, ...] | None = None,
+               ) -> tuple[tuple[str, ...], str]:
+    """(attribute names, column list) of a model's concrete fields (or those in `only`), in
+    field order; the columns prefixed with `alias.` when given."""
+    fields = _fields_of(model, only)
     prefix = f"{alias}." if alias else ""
     return tuple(field.attname for field in fields), ", ".join(prefix + _quote(field.column) for field in fields)
 
 
 @cache
-def _converters(model: type[models.Model], vendor: str) -> tuple[tuple[int, tuple, object], ...]:
-    """Per column of `columns_of(model)`: the converters the ORM applies to a value read
-    from the database (the backend's, then the field's `from_db_value`: JSON text becomes
-    data, SQLite's timestamps become aware datetimes, …)."""
+def _converters(model: type[models.Model], vendor: str, only: tuple[str, ...] | None,
+                ) -> tuple[tuple[int, tuple, object], ...]:
+    """Per column of `columns_of(model, only=only)`: the converters the ORM applies to a
+    value read from the database (the backend's, then the field's `from_db_value`: JSON
+    text becomes data, SQLite's timestamps become aware datetimes, …)."""
     converters = []
-    for index, field in enumerate(model._meta.concrete_fields):
+    for index, field in enumerate(_fields_of(model, only)):
         column = field.get_col(model._meta.db_table)
         found = tuple(connection.ops.get_db_converters(column) + field.get_db_converters(connection))
         if found:
@@ -45,17 +53,18 @@ def _converters(model: type[models.Model], vendor: str) -> tuple[tuple[int, tupl
     return tuple(converters)
 
 
-def from_row(model: type[models.Model], row) -> models.Model:
-    """A model instance from a row of `columns_of(model)`, as the ORM would build it.
+def from_row(model: type[models.Model], row, only: tuple[str, ...] | None = None) -> models.Model:
+    """A model instance from a row of `columns_of(model, only=only)`, as the ORM would
+    build it; with `only`, like a queryset's `.only()`: the other fields load from the
+    database when first touched.
 
-    Every concrete field is there, so the instance is filled directly, as `Model.__init__`
-    would fill it from positional values, without running it: a posting reads a level per
-    key, and for a thousand levels `__init__` cost more than the query. A model that
-    customises loading, or whose instances someone listens for (pre_init, post_init),
-    goes through `from_db` as usual."""
-    names, _sql = columns_of(model)
+    The instance is filled directly, as `Model.__init__` fills it from positional values,
+    without running it: a posting reads a level per key, and for a thousand levels
+    `__init__` cost more than the query. A model that customises loading, or whose
+    instances someone listens for (pre_init, post_init), goes through `from_db` as usual."""
+    names, _sql = columns_of(model, only=only)
     values = list(row)
-    for index, converters, column in _converters(model, connection.vendor):
+    for index, converters, column in _converters(model, connection.vendor, only):
         for converter in converters:
             values[index] = converter(values[index], column, connection)
     if not _plainly_loaded(model):
@@ -114,12 +123,14 @@ def execute(sql: str, params: list, *, prepare: bool = True) -> list[tuple]:
         return cursor.fetchall() if raw.pgresult.status == psycopg.pq.ExecStatus.TUPLES_OK else []
 
 
-def select_models(model: type[models.Model], where: str, params: list) -> list[models.Model]:
+def select_models(model: type[models.Model], where: str, params: list, *,
+                  only: tuple[str, ...] | None = None) -> list[models.Model]:
     """Instances of `model` whose rows match `where` (SQL over the model's table, with %s
-    placeholders), without compiling a queryset."""
-    _names, columns = columns_of(model)
+    placeholders), without compiling a queryset; with `only` (attribute names, the pk
+    among them), just those fields are read, as `.only()` would."""
+    _names, columns = columns_of(model, only=only)
     sql = f"SELECT {columns} FROM {_quote(model._meta.db_table)} WHERE {where}"  # noqa: S608 (no user input)
-    return [from_row(model, row) for row in execute(sql, params)]
+    return [from_row(model, row, only) for row in execute(sql, params)]
 
 
 def placeholders(values) -> str:

@@ -120,3 +120,16 @@ def test_a_model_someone_listens_to_is_built_through_its_init():
     finally:
         post_init.disconnect(listener, sender=Sku)
     assert heard == [sku]
+
+
+def test_only_some_fields_read_the_rest_when_touched(django_assert_num_queries):
+    SkuFactory(code="A", name="Trail shoe", price="19.99")
+
+    (sku,) = select_models(Sku, "code = %s", ["A"], only=("id", "code", "price"))
+
+    assert sku.get_deferred_fields() == {field.attname for field in Sku._meta.concrete_fields} - {
+        "id", "code", "price"}
+    with django_assert_num_queries(0):
+        assert (sku.code, sku.price) == ("A", Decimal("19.99"))
+    with django_assert_num_queries(1):
+        assert sku.name == "Trail shoe"
