@@ -217,9 +217,11 @@ class InventoryEvent(models.Model):
     type = models.CharField(max_length=32)
     sku_code = models.CharField(max_length=255)
     location_code = models.CharField(max_length=255)
-    # Neither has an index of its own: every ingest batch writes a row per event into each
-    # index. inventory_event_key serves the location (and level); nothing looks events up
-    # by SKU alone, except the PROTECT check when a SKU is deleted.
+    # Neither has an index: every ingest batch writes a row per event into each index, and
+    # nothing looks events up by SKU or location (only the PROTECT check when one is
+    # deleted, which is refused anyway once it has events). Staff find events by their
+    # case, by sender and id (inventory_event_once_per_source) or, when they did not
+    # apply, by sender and codes (inventory_event_open).
     sku = models.ForeignKey(Sku, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False)
     location = models.ForeignKey(Location, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
                                  db_index=False)
@@ -245,7 +247,6 @@ class InventoryEvent(models.Model):
             # applied events, nearly every row, stay out of it.
             models.Index(fields=["status", "source", "sku_code", "location_code"], name="inventory_event_open",
                          condition=~models.Q(status="applied")),
-            models.Index(fields=["location", "sku", "occurred_at"], name="inventory_event_key"),
         ]
 
     def __str__(self) -> str:
