@@ -176,6 +176,45 @@ def app_with_database(name: str, *, keep: bool = False, extra_env: dict[str, str
                 database_drop(name)
 
 
+@contextlib.contextmanager
+def sandbox_and_worker(app: App, *, sandbox_port: int, queue: str, concurrency: int) -> Iterator[None]:
+    """The sandbox partner on `sandbox_port` and a Celery worker (with beat) on `queue`,
+    both with the app's environment, stopped (their process groups) on the way out."""
+    processes = []
+    try:
+        processes.append(subprocess.Popen([PYTHON, "-m", "integrations.sandbox", "--port", str(sandbox_port)],
+                                          cwd=ROOT, env=app.env, stdout=subprocess.DEVNULL, start_new_session=True))
+        with open(app.var_dir / "worker.log", "wb") as worker_log:
+            processes.append(subprocess.Popen(
+                [PYTHON, "-m", "celery", "-A", "retailops", "worker", "--beat", "--schedule",
+                 str(app.var_dir / "beat"), "--queues", queue, f"--concurrency={concurrency}",
+                 "--without-gossip", "--without-mingle", "--loglevel=WARNING"],
+                cwd=ROOT, env=app.env, stdout=worker_log, stderr=subprocess.STDOUT, start_new_session=True))
+        time.sleep(3)  # the worker connects
+        yield
+    finally:
+        for process in processes:
+            try:
+                os.killpg(process.pid, signal.SIGTERM)
+                process.wait(timeout=15)
+            except Exception:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+
+
+def outbox_statuses(app: App, *, drain_seconds: float = 300) -> dict[str, int]:
+    """The outbox's messages by status, once none is pending (or `drain_seconds` passed)."""
+    with app.connect() as conn:
+        deadline = time.monotonic() + drain_seconds
+        while time.monotonic() < deadline:
+            pending = conn.execute(
+                "SELECT count(*) FROM integrations_outboxmessage WHERE status = 'pending'").fetchone()[0]
+            if not pending:
+                break
+            time.sleep(0.2)
+        return dict(conn.execute("SELECT status, count(*) FROM integrations_outboxmessage GROUP BY status").fetchall())
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -20,6 +20,7 @@ Each side's rate is its events over the sum of its rounds.
 ratio = app events/s ÷ raw events/s (budget ≥ 0.25).
 """
 
+import contextlib
 import os
 import random
 import sys
@@ -44,6 +45,10 @@ BUDGET = 0.25
 # message per system and posting, written in the posting's transaction; no worker runs
 # here, so nothing is sent). 0 switches them off, to measure the ledger path alone.
 CHANNEL_SYSTEMS = os.environ.get("BENCH_INGEST_CHANNEL_SYSTEMS", "1") != "0"
+# 1: also run the sandbox partner and a Celery worker on this machine, so the relay
+# reads the moved levels and pushes them while the app takes events in (its work then
+# competes for the same two CPUs), and report the outbox once it has drained.
+RELAY = os.environ.get("BENCH_INGEST_RELAY", "0") == "1"
 
 
 @dataclass(frozen=True)
@@ -266,9 +271,13 @@ def _move_back(app: h.App, levels: list[Level], prepared) -> None:
 def main() -> int:
     h.say("machine", h.machine())
     name = f"retailops_bench_ingest_{os.getpid()}"
-    with h.app_with_database(name) as app:
+    sandbox_port, queue = h.free_port(), f"bench-ingest-{os.getpid()}"
+    relay_env = {"INTEGRATIONS_SANDBOX_PORT": str(sandbox_port), "INTEGRATIONS_QUEUE": queue} if RELAY else {}
+    with h.app_with_database(name, extra_env=relay_env) as app, contextlib.ExitStack() as relay:
         h.note(f"database {name}: seeding {STORES} stores x {SKUS} SKUs")
         app.manage("seed_demo", "--stores", str(STORES), "--skus", str(SKUS), "--no-users")
+        if RELAY:  # the demo's systems point at this sandbox
+            relay.enter_context(h.sandbox_and_worker(app, sandbox_port=sandbox_port, queue=queue, concurrency=2))
         token = app.partner_token("bench-pos", kind="pos", scopes="events")
         with app.connect() as conn:
             channel_systems = "kind IN ('web', 'marketplace') AND adapter = 'json_http'"
@@ -311,6 +320,12 @@ def main() -> int:
         h.say("app_batch_p99_ms", h.ms(h.percentile(latencies, 99)))
         h.say("app_applied", summary.get("applied", 0))
         h.say("app_not_applied", sum(count for status, count in summary.items() if status != "applied"))
+        if RELAY:
+            drain_started = time.monotonic()
+            statuses = h.outbox_statuses(app)
+            h.say("relay_running", "yes (sandbox partner and a worker of concurrency 2 on this machine)")
+            h.say("outbox_statuses", ", ".join(f"{status}={count}" for status, count in sorted(statuses.items())))
+            h.say("outbox_drained_after_s", f"{time.monotonic() - drain_started:.1f}")
         with app.connect() as conn:
             h.say("outbox_messages_written",
                   conn.execute("SELECT count(*) FROM integrations_outboxmessage").fetchone()[0])

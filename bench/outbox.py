@@ -96,18 +96,7 @@ def main() -> None:
     extra = {"INTEGRATIONS_QUEUE": queue, "INTEGRATIONS_RELAY_BATCH": "100", "INTEGRATIONS_LEASE_SECONDS": "30",
              "INTEGRATIONS_RELAY_INTERVAL_SECONDS": "1"}
     with h.app_with_database("bench_outbox", extra_env=extra) as app:
-        processes = []
-        try:
-            processes.append(subprocess.Popen([h.PYTHON, "-m", "integrations.sandbox", "--port", str(sandbox_port)],
-                                              cwd=h.ROOT, env=app.env, stdout=subprocess.DEVNULL,
-                                              start_new_session=True))
-            worker_log = open(app.var_dir / "worker.log", "wb")
-            processes.append(subprocess.Popen(
-                [h.PYTHON, "-m", "celery", "-A", "retailops", "worker", "--beat", "--schedule",
-                 str(app.var_dir / "beat"), "--queues", queue, f"--concurrency={WORKER_CONCURRENCY}",
-                 "--without-gossip", "--without-mingle", "--loglevel=WARNING"],
-                cwd=h.ROOT, env=app.env, stdout=worker_log, stderr=subprocess.STDOUT, start_new_session=True))
-            time.sleep(3)  # the worker connects while the writer sets up
+        with h.sandbox_and_worker(app, sandbox_port=sandbox_port, queue=queue, concurrency=WORKER_CONCURRENCY):
             h.note(f"{CHANGES} changes over {KEYS} keys by {WRITERS} writer threads; worker concurrency "
                    f"{WORKER_CONCURRENCY}; {os.cpu_count()} CPUs")
             commits_path = app.var_dir / "commits.json"
@@ -115,16 +104,7 @@ def main() -> None:
             subprocess.run([h.PYTHON, str(Path(__file__).resolve()), "--writer", str(commits_path), sandbox_url],
                            cwd=h.ROOT, env=app.env, check=True, timeout=900)
             written_in = time.monotonic() - started
-            with app.connect() as conn:
-                deadline = time.monotonic() + 300
-                while time.monotonic() < deadline:
-                    pending = conn.execute(
-                        "SELECT count(*) FROM integrations_outboxmessage WHERE status = 'pending'").fetchone()[0]
-                    if not pending:
-                        break
-                    time.sleep(0.2)
-                statuses = dict(conn.execute(
-                    "SELECT status, count(*) FROM integrations_outboxmessage GROUP BY status").fetchall())
+            statuses = h.outbox_statuses(app)
             commits = {(sku, location, version): at
                        for sku, location, version, at in json.loads(commits_path.read_text())}
             received = fetch(f"{sandbox_url}/_received")
@@ -149,13 +129,6 @@ def main() -> None:
             h.say("latency_p50_ms", h.ms(h.percentile(latencies, 50)))
             h.say("latency_p95_ms", h.ms(h.percentile(latencies, 95)))
             h.say("ratio", f"{delivered / written:.3f}")
-        finally:
-            for process in processes:
-                try:
-                    os.killpg(process.pid, 15)
-                    process.wait(timeout=15)
-                except Exception:
-                    os.killpg(process.pid, 9)
 
 
 if __name__ == "__main__":
