@@ -215,6 +215,32 @@ def outbox_statuses(app: App, *, drain_seconds: float = 300) -> dict[str, int]:
         return dict(conn.execute("SELECT status, count(*) FROM integrations_outboxmessage GROUP BY status").fetchall())
 
 
+def run_clients(work, *, clients: int) -> tuple[float, list]:
+    """`clients` threads run `work(index)` at once; returns the wall time and their results."""
+    results: list = [None] * clients
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(clients + 1)
+
+    def client(index: int) -> None:
+        barrier.wait()
+        try:
+            results[index] = work(index)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=client, args=(index,)) for index in range(clients)]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    if errors:
+        raise errors[0]
+    return elapsed, results
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

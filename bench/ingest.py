@@ -106,27 +106,12 @@ def plan_events(levels: list[Level], *, clients: int) -> list[list[list[dict]]]:
 
 def run_clients(batches_per_client: list[list], send) -> float:
     """Each client sends its batches in order, all clients at once; returns the wall time."""
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(len(batches_per_client) + 1)
 
-    def client(index: int) -> None:
-        barrier.wait()
-        try:
-            for batch in batches_per_client[index]:
-                send(index, batch)
-        except BaseException as exc:
-            errors.append(exc)
+    def work(index: int) -> None:
+        for batch in batches_per_client[index]:
+            send(index, batch)
 
-    threads = [threading.Thread(target=client, args=(index,)) for index in range(len(batches_per_client))]
-    for thread in threads:
-        thread.start()
-    barrier.wait()
-    started = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - started
-    if errors:
-        raise errors[0]
+    elapsed, _results = h.run_clients(work, clients=len(batches_per_client))
     return elapsed
 
 

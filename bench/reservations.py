@@ -63,32 +63,6 @@ def sku(prefix: str, index: int) -> str:
     return f"{prefix}-{index:03d}"
 
 
-def run_clients(work, *, clients: int) -> tuple[float, list]:
-    """`clients` threads run `work(index)` at once; returns the wall time and their results."""
-    results: list = [None] * clients
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(clients + 1)
-
-    def client(index: int) -> None:
-        barrier.wait()
-        try:
-            results[index] = work(index)
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=client, args=(index,)) for index in range(clients)]
-    for thread in threads:
-        thread.start()
-    barrier.wait()
-    started = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - started
-    if errors:
-        raise errors[0]
-    return elapsed, results
-
-
 def app_run(server: h.Server, token: str) -> dict:
     sold_out = [False] * HOT_SKUS
     headers = h.headers(token)
@@ -122,7 +96,7 @@ def app_run(server: h.Server, token: str) -> dict:
             client.close()
 
     cpu_before = time.process_time()
-    elapsed, results = run_clients(work, clients=CLIENTS)
+    elapsed, results = h.run_clients(work, clients=CLIENTS)
     statuses: dict[int, int] = {}
     for result in results:
         for status, count in result["statuses"].items():
@@ -151,7 +125,7 @@ def http_floor(server: h.Server, *, per_client: int = 30) -> float:
             client.close()
         return per_client
 
-    elapsed, done = run_clients(work, clients=CLIENTS)
+    elapsed, done = h.run_clients(work, clients=CLIENTS)
     return sum(done) / elapsed
 
 
@@ -230,7 +204,7 @@ def raw_run(app: h.App) -> dict:
 
     cpu_before = h.database_cpu_seconds(app) + time.process_time()
     try:
-        elapsed, results = run_clients(work, clients=CLIENTS)
+        elapsed, results = h.run_clients(work, clients=CLIENTS)
     finally:
         cpu = h.database_cpu_seconds(app) + time.process_time() - cpu_before
         for conn in connections:
