@@ -58,19 +58,19 @@ class Availability:
 
 def availability_for(*, sku_codes: list[str], location_codes: list[str] | None, channel_code: str | None,
                      scope: LocationScope) -> Availability:
-    """Availability per (SKU, location) and per SKU, in a fixed number of queries.
+    """Availability per (SKU, location) and per SKU: one statement on PostgreSQL, a fixed
+    few elsewhere.
 
     available = max(0, on_hand − committed − unavailable − the channel's buffer); with a
     channel, locations that may not serve it show 0.
     """
-    skus, locations, channel = _resolve_codes(sku_codes, location_codes or [], channel_code)
+    scope_ids = None if scope.is_all else sorted(scope.location_ids)
+    skus, locations, channel, levels = _read_availability(sku_codes, location_codes or [], channel_code, scope_ids)
     unknown = [code for code in sku_codes if code not in skus]
     if unknown:
         raise UnknownSku(f"Unknown SKU '{unknown[0]}'.", field="sku")
     if channel_code is not None and channel is None:
         raise UnknownChannel(f"Unknown channel '{channel_code}'.", field="channel")
-
-    location_ids = None if scope.is_all else set(scope.location_ids)
     if location_codes:
         unknown = [code for code in location_codes if code not in locations]
         if unknown:
@@ -78,22 +78,23 @@ def availability_for(*, sku_codes: list[str], location_codes: list[str] | None, 
         outside = [code for code, pk in locations.items() if not scope.allows(pk)]
         if outside:
             raise LocationOutOfScope(f"Location '{outside[0]}' is outside the caller's location scope.")
-        location_ids = set(locations.values())
 
     buffer = channel.safety_buffer if channel else 0
     rows: list[AvailabilityRow] = []
     totals = dict.fromkeys(sku_codes, 0)
-    codes = {pk: code for code, pk in skus.items()}
-    levels = sorted((codes[sku_id], *rest) for sku_id, *rest in _availability_levels(sorted(codes), location_ids))
+    eligible: dict[str, bool] = {}  # per location: many SKUs, a few locations
     for (sku, location, on_hand, committed, damaged, quality_control, safety_stock, incoming, location_kind,
-         active, ship_from_store, confidence) in levels:
+         active, ship_from_store, confidence) in sorted(levels):
         unavailable = damaged + quality_control + safety_stock
         available = max(0, on_hand - committed - unavailable - buffer)
-        if channel is not None and not location_eligible(
-            channel_kind=channel.kind, location_kind=location_kind, active=active,
-            ship_from_store=ship_from_store, confidence=confidence,
-        ):
-            available = 0
+        if channel is not None:
+            if location not in eligible:
+                eligible[location] = location_eligible(
+                    channel_kind=channel.kind, location_kind=location_kind, active=active,
+                    ship_from_store=ship_from_store, confidence=confidence,
+                )
+            if not eligible[location]:
+                available = 0
         rows.append(AvailabilityRow(sku, location, on_hand, committed, unavailable, available, incoming))
         totals[sku] += available
     return Availability(rows=rows, totals=totals)
@@ -110,35 +111,72 @@ class _ChannelRule(NamedTuple):
     safety_buffer: int
 
 
-def _resolve_codes(sku_codes: list[str], location_codes: list[str], channel_code: str | None,
-                   ) -> tuple[dict[str, int], dict[str, int], _ChannelRule | None]:
-    """The ids of the SKU and location codes that exist, and the channel's rule (None if
-    no such channel): one statement on PostgreSQL, a round trip saved twice over on the
-    hottest read; three queries elsewhere."""
+_LEVEL_COLUMNS = ("loc.code, l.on_hand, l.committed, l.damaged, l.quality_control, l.safety_stock, l.incoming, "
+                  "loc.kind, loc.active, loc.ship_from_store, loc.confidence")
+
+
+def _read_availability(sku_codes: list[str], location_codes: list[str], channel_code: str | None,
+                       scope_ids: list[int] | None) -> tuple[dict, dict, _ChannelRule | None, list[tuple]]:
+    """The ids of the SKU and location codes that exist, the channel's rule (None if no
+    such channel), and the SKUs' levels — at the locations named, else in the scope —
+    as (SKU code, location code, buckets…, location fields…)."""
     if connection.vendor == "postgresql":
-        rows = execute(_RESOLVE_CODES_SQL, [sku_codes, location_codes, channel_code])
-    else:
-        rows = [("s", code, pk, None, None) for code, pk in _codes_to_ids(Sku, sku_codes)]
-        rows += [("l", code, pk, None, None) for code, pk in _codes_to_ids(Location, location_codes)]
-        if channel_code is not None:
-            rows += [("c", channel.code, channel.pk, channel.kind, channel.safety_buffer)
-                     for channel in select_models(Channel, "code = %s", [channel_code])]
-    skus, locations, channel = {}, {}, None
-    for kind, code, pk, channel_kind, safety_buffer in rows:
-        if kind == "s":
-            skus[code] = pk
-        elif kind == "l":
-            locations[code] = pk
+        if location_codes:
+            statement, params = _AVAILABILITY_AT_LOCATIONS_SQL, [sku_codes, location_codes, channel_code]
+        elif scope_ids is not None:
+            statement, params = _AVAILABILITY_IN_SCOPE_SQL, [sku_codes, location_codes, scope_ids, channel_code]
         else:
-            channel = _ChannelRule(channel_kind, safety_buffer)
-    return skus, locations, channel
+            statement, params = _AVAILABILITY_EVERYWHERE_SQL, [sku_codes, location_codes, channel_code]
+        skus, locations, channel, levels = {}, {}, None, []
+        for kind, code, pk, channel_kind, safety_buffer, *level in execute(statement, params):
+            if kind == "v":
+                levels.append((code, *level))
+            elif kind == "s":
+                skus[code] = pk
+            elif kind == "l":
+                locations[code] = pk
+            else:
+                channel = _ChannelRule(channel_kind, safety_buffer)
+        return skus, locations, channel, levels
+
+    skus = dict(_codes_to_ids(Sku, sku_codes))
+    locations = dict(_codes_to_ids(Location, location_codes))
+    channel = None
+    if channel_code is not None:
+        channel = next((_ChannelRule(channel.kind, channel.safety_buffer)
+                        for channel in select_models(Channel, "code = %s", [channel_code])), None)
+    location_ids = sorted(locations.values()) if location_codes else scope_ids
+    codes = {pk: code for code, pk in skus.items()}
+    levels = [(codes[sku_id], *rest) for sku_id, *rest in _levels_of(sorted(codes), location_ids)]
+    return skus, locations, channel, levels
 
 
-_RESOLVE_CODES_SQL = (
-    f"SELECT 's', code, id, NULL::text, NULL::integer FROM {Sku._meta.db_table} WHERE code = ANY(%s::text[]) "  # noqa: S608
-    f"UNION ALL SELECT 'l', code, id, NULL, NULL FROM {Location._meta.db_table} WHERE code = ANY(%s::text[]) "
-    f"UNION ALL SELECT 'c', code, id, kind, safety_buffer FROM {Channel._meta.db_table} WHERE code = %s::text"
-)
+def _availability_sql(levels: str) -> str:
+    """One statement for the whole read: the SKU codes (s) and location codes (l) that
+    exist, the channel (c), and the levels (v) from `levels`, which joins the SKUs to
+    the locations it picks. Every key drives a unique index, one probe per key (or per
+    SKU for every location): as a prepared statement's generic plan this stays an index
+    walk, where `sku_id = ANY(…) AND location_id = ANY(…)` turns into bitmap scans over
+    every level of the SKUs and of the locations."""
+    no_level = ", ".join(["NULL"] * len(_LEVEL_COLUMNS.split(",")))
+    return (
+        f"WITH s AS (SELECT id, code FROM {Sku._meta.db_table} WHERE code = ANY(%s::text[])), "  # noqa: S608
+        f"n AS (SELECT id, code FROM {Location._meta.db_table} WHERE code = ANY(%s::text[])) "
+        f"SELECT 'v', s.code, NULL::bigint, NULL::text, NULL::integer, {_LEVEL_COLUMNS} FROM {levels} "
+        f"JOIN {Location._meta.db_table} loc ON loc.id = l.location_id "
+        f"UNION ALL SELECT 's', code, id, NULL, NULL, {no_level} FROM s "
+        f"UNION ALL SELECT 'l', code, id, NULL, NULL, {no_level} FROM n "
+        f"UNION ALL SELECT 'c', code, id, kind, safety_buffer, {no_level} "
+        f"FROM {Channel._meta.db_table} WHERE code = %s::text"
+    )
+
+
+_AVAILABILITY_AT_LOCATIONS_SQL = _availability_sql(
+    f"s CROSS JOIN n JOIN {StockLevel._meta.db_table} l ON l.sku_id = s.id AND l.location_id = n.id")
+_AVAILABILITY_IN_SCOPE_SQL = _availability_sql(
+    f"s CROSS JOIN unnest(%s::bigint[]) AS m(location_id) "
+    f"JOIN {StockLevel._meta.db_table} l ON l.sku_id = s.id AND l.location_id = m.location_id")
+_AVAILABILITY_EVERYWHERE_SQL = _availability_sql(f"s JOIN {StockLevel._meta.db_table} l ON l.sku_id = s.id")
 
 
 def _codes_to_ids(model, codes: list[str]) -> list[tuple[str, int]]:
@@ -148,31 +186,14 @@ def _codes_to_ids(model, codes: list[str]) -> list[tuple[str, int]]:
     return execute(f"SELECT code, id FROM {model._meta.db_table} WHERE {where}", params)  # noqa: S608
 
 
-def _availability_levels(sku_ids: list[int], location_ids: set[int] | None) -> list[tuple]:
-    """(sku id, location code, buckets…, location fields…) of the SKUs' levels.
-
-    On PostgreSQL the keys drive the (sku, location) unique index, one probe per key (or
-    per SKU for every location): as a prepared statement's generic plan this stays an
-    index walk, where `sku_id = ANY(…) AND location_id = ANY(…)` turns into bitmap scans
-    over every level of the SKUs and of the locations."""
-    columns = ("l.sku_id, loc.code, l.on_hand, l.committed, l.damaged, l.quality_control, l.safety_stock, "
-               "l.incoming, loc.kind, loc.active, loc.ship_from_store, loc.confidence")
-    levels, locations = StockLevel._meta.db_table, Location._meta.db_table
-    if connection.vendor == "postgresql":
-        if location_ids is None:
-            source, params = f"unnest(%s::bigint[]) AS k(sku_id) JOIN {levels} l ON l.sku_id = k.sku_id", [sku_ids]
-        else:
-            source = (f"unnest(%s::bigint[]) AS k(sku_id) CROSS JOIN unnest(%s::bigint[]) AS m(location_id) "
-                      f"JOIN {levels} l ON l.sku_id = k.sku_id AND l.location_id = m.location_id")
-            params = [sku_ids, sorted(location_ids)]
-        return execute(f"SELECT {columns} FROM {source} JOIN {locations} loc ON loc.id = l.location_id",  # noqa: S608
-                       params)
+def _levels_of(sku_ids: list[int], location_ids: list[int] | None) -> list[tuple]:
+    """(SKU id, location code, buckets…, location fields…) of the SKUs' levels, off PostgreSQL."""
     where, params = is_in("l.sku_id", sku_ids)
     if location_ids is not None:
-        locations_where, location_params = is_in("l.location_id", sorted(location_ids))
+        locations_where, location_params = is_in("l.location_id", location_ids)
         where, params = f"{where} AND {locations_where}", params + location_params
-    return execute(f"SELECT {columns} FROM {levels} l JOIN {locations} loc ON loc.id = l.location_id "  # noqa: S608
-                   f"WHERE {where}", params)
+    return execute(f"SELECT l.sku_id, {_LEVEL_COLUMNS} FROM {StockLevel._meta.db_table} l "  # noqa: S608
+                   f"JOIN {Location._meta.db_table} loc ON loc.id = l.location_id WHERE {where}", params)
 
 
 def adjustments_for(*, scope: LocationScope, source_system: str | None = None) -> QuerySet[Adjustment]:
