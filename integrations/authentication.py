@@ -1,8 +1,10 @@
 """`Authorization: Bearer <token>` for partner systems and staff personal tokens."""
 
+import time
 from datetime import timedelta
 from functools import cache
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 from rest_framework import authentication, exceptions
@@ -39,6 +41,7 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("The token is not valid.")
         if client.last_used_at is None or client.last_used_at < now - _LAST_USED_GRANULARITY:
             ApiClient.objects.filter(pk=client.pk).update(last_used_at=now)
+            _recent_rows.pop(client.token_hash, None)  # the next request reads the new time
         return client.user, client
 
     def authenticate_header(self, request):
@@ -56,12 +59,41 @@ def _client_sql() -> str:
     )
 
 
-def _client_by_token_hash(token_hash: str) -> ApiClient | None:
-    """The client with its user and system, in one fixed query: every API request asks."""
+# Rows of clients read in the last API_TOKEN_CACHE_SECONDS, by token hash, in this
+# process: every API request authenticates, and most come from a few partners. Each
+# request still checks revocation, expiry and the user on the row, and builds its own
+# instances from it, so nothing mutable is shared between requests. A saved client or
+# user empties it here at once (`forget_recent_clients`); another process sees a change
+# made elsewhere within the TTL. Unknown tokens are never remembered.
+_recent_rows: dict[str, tuple[float, tuple]] = {}
+_MOST_REMEMBERED = 1000
+
+
+def forget_recent_clients(**kwargs) -> None:
+    _recent_rows.clear()
+
+
+def _client_row(token_hash: str) -> tuple | None:
+    remembered = _recent_rows.get(token_hash)
+    if remembered is not None and remembered[0] > time.monotonic():
+        return remembered[1]
     rows = execute(_client_sql(), [token_hash])
     if not rows:
         return None
     (row,) = rows
+    if settings.API_TOKEN_CACHE_SECONDS > 0:
+        if len(_recent_rows) >= _MOST_REMEMBERED:
+            _recent_rows.clear()
+        _recent_rows[token_hash] = (time.monotonic() + settings.API_TOKEN_CACHE_SECONDS, row)
+    return row
+
+
+def _client_by_token_hash(token_hash: str) -> ApiClient | None:
+    """The client with its user and system: one fixed query, or none while the row is
+    remembered. Every API request asks."""
+    row = _client_row(token_hash)
+    if row is None:
+        return None
     client_width, user_width = len(columns_of(ApiClient)[0]), len(columns_of(get_user_model())[0])
     client = from_row(ApiClient, row[:client_width])
     client.user = from_row(get_user_model(), row[client_width:client_width + user_width])

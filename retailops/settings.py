@@ -321,6 +321,11 @@ LOGGING = {
 # Personal API tokens of staff users expire after this many days.
 STAFF_TOKEN_TTL_DAYS = int(os.environ.get("STAFF_TOKEN_TTL_DAYS", "30"))
 
+# Each server process remembers a token's client for this many seconds rather than
+# reading it on every request. A change saved in one process counts there at once; in
+# the others, within this time. 0: read it every time.
+API_TOKEN_CACHE_SECONDS = float(os.environ.get("API_TOKEN_CACHE_SECONDS", "5"))
+
 if TESTING:
     # Password hashing is deliberately slow; tests create many users.
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -62,6 +62,14 @@ def pytest_runtest_setup(item):
         missing_service(f"needs Chromium at {CHROMIUM} and the playwright package (apt-get install chromium)")
 
 
+@pytest.fixture(autouse=True)
+def _no_remembered_clients():
+    """Each test starts with no token's client remembered from another test's database."""
+    from integrations.authentication import forget_recent_clients
+
+    forget_recent_clients()
+
+
 @pytest.fixture
 def api():
     return APIClient()

@@ -1,7 +1,9 @@
 """Partner tokens and staff personal tokens (API.md "Auth")."""
 
+import time
 from datetime import timedelta
 from io import StringIO
+from types import SimpleNamespace
 
 import pytest
 from django.core.management import call_command
@@ -9,6 +11,7 @@ from django.db import connection
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from integrations import authentication
 from integrations.models import ApiClient, ExternalSystem
 from tests.inventory.factories import LocationFactory
 
@@ -85,6 +88,50 @@ def test_revoked_and_expired_tokens_are_401():
 
     assert bearer(revoked).get("/api/v1/skus").status_code == 401
     assert bearer(expired).get("/api/v1/skus").status_code == 401
+
+
+def test_a_revocation_saved_in_this_process_counts_from_the_next_request():
+    token = run_create_api_client("erp-1")[-1]
+    for _ in range(2):  # the first use records last_used_at, the second remembers that row
+        assert bearer(token).get("/api/v1/skus").status_code == 200
+    client = ApiClient.objects.get()
+    client.revoked_at = timezone.now()
+    client.save()
+
+    assert bearer(token).get("/api/v1/skus").status_code == 401
+
+
+def test_a_revocation_made_elsewhere_counts_within_the_cache_time(settings, monkeypatch):
+    settings.API_TOKEN_CACHE_SECONDS = 5
+    token = run_create_api_client("erp-1")[-1]
+    for _ in range(2):  # the first use records last_used_at, the second remembers that row
+        assert bearer(token).get("/api/v1/skus").status_code == 200
+    # Another process revokes it: no signal reaches this one.
+    ApiClient.objects.update(revoked_at=timezone.now())
+    assert bearer(token).get("/api/v1/skus").status_code == 200
+
+    later = time.monotonic() + 5.1
+    monkeypatch.setattr(authentication, "time", SimpleNamespace(monotonic=lambda: later))
+    assert bearer(token).get("/api/v1/skus").status_code == 401
+
+
+def test_without_a_cache_time_every_request_reads_the_client(settings):
+    settings.API_TOKEN_CACHE_SECONDS = 0
+    token = run_create_api_client("erp-1")[-1]
+    assert bearer(token).get("/api/v1/skus").status_code == 200
+    ApiClient.objects.update(revoked_at=timezone.now())
+
+    assert bearer(token).get("/api/v1/skus").status_code == 401
+
+
+def test_an_expiry_counts_on_every_request_even_while_remembered():
+    token = run_create_api_client("erp-1")[-1]
+    assert bearer(token).get("/api/v1/skus").status_code == 200
+    ApiClient.objects.update(expires_at=timezone.now() + timedelta(milliseconds=300))
+    assert bearer(token).get("/api/v1/skus").status_code == 200  # read again, remembered with its expiry
+    time.sleep(0.35)
+
+    assert bearer(token).get("/api/v1/skus").status_code == 401
 
 
 def test_staff_exchange_password_for_a_token_that_acts_with_their_role(staff_api):
