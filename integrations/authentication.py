@@ -6,6 +6,7 @@ from functools import cache
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.db import transaction
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
@@ -70,7 +71,10 @@ _MOST_REMEMBERED = 1000
 
 
 def forget_recent_clients(**kwargs) -> None:
+    """Read every client afresh: now, and again once the saving transaction commits (a
+    request in between could remember the row as it was before)."""
     _recent_rows.clear()
+    transaction.on_commit(_recent_rows.clear)
 
 
 def _client_row(token_hash: str) -> tuple | None:
