@@ -9,14 +9,14 @@ class IntegrationsConfig(AppConfig):
         from django.db.models.signals import post_delete, post_save
 
         from integrations import outbox
-        from integrations.authentication import forget_recent_clients
+        from integrations.authentication import forget_clients_on_save
         from integrations.models import ApiClient, ExternalSystem
         from inventory.ledger import levels_changed
 
         # A revoked token, a narrowed scope or a deactivated user counts from the next request.
         for model in (ApiClient, ExternalSystem, get_user_model()):
             for name, signal in (("save", post_save), ("delete", post_delete)):
-                signal.connect(forget_recent_clients, sender=model, weak=False,
+                signal.connect(forget_clients_on_save, sender=model, weak=False,
                                dispatch_uid=f"integrations.forget_clients.{name}.{model._meta.label_lower}")
 
         def write_availability_messages(sender, *, keys, **kwargs):

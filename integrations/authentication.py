@@ -64,17 +64,22 @@ def _client_sql() -> str:
 # process: every API request authenticates, and most come from a few partners. Each
 # request still checks revocation, expiry and the user on the row, and builds its own
 # instances from it, so nothing mutable is shared between requests. A saved client or
-# user empties it here at once (`forget_recent_clients`); another process sees a change
+# user empties it here at once (`forget_clients_on_save`); another process sees a change
 # made elsewhere within the TTL. Unknown tokens are never remembered.
 _recent_rows: dict[str, tuple[float, tuple]] = {}
 _MOST_REMEMBERED = 1000
 
 
-def forget_recent_clients(**kwargs) -> None:
-    """Read every client afresh: now, and again once the saving transaction commits (a
-    request in between could remember the row as it was before)."""
+def forget_recent_clients() -> None:
+    """Read every client afresh from the next request."""
     _recent_rows.clear()
-    transaction.on_commit(_recent_rows.clear)
+
+
+def forget_clients_on_save(**kwargs) -> None:
+    """A client, system or user was saved: forget now, and again once the saving
+    transaction commits (a request in between could remember the row as it was)."""
+    forget_recent_clients()
+    transaction.on_commit(forget_recent_clients)
 
 
 def _client_row(token_hash: str) -> tuple | None:
