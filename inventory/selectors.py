@@ -152,12 +152,14 @@ def _read_availability(sku_codes: list[str], location_codes: list[str], channel_
 
 
 def _availability_sql(levels: str) -> str:
-    """One statement for the whole read: the SKU codes (s) and location codes (l) that
-    exist, the channel (c), and the levels (v) from `levels`, which joins the SKUs to
-    the locations it picks. Every key drives a unique index, one probe per key (or per
-    SKU for every location): as a prepared statement's generic plan this stays an index
-    walk, where `sku_id = ANY(…) AND location_id = ANY(…)` turns into bitmap scans over
-    every level of the SKUs and of the locations."""
+    """One statement for the whole read, its rows tagged: the SKU codes that exist (s,
+    from CTE s), the location codes that exist (l, from CTE n), the channel (c), and
+    the levels (v) from `levels`, which joins the SKUs to the locations it picks.
+
+    Every key drives a unique index, one probe per key (or per SKU for every location):
+    as a prepared statement's generic plan this stays an index walk, where
+    `sku_id = ANY(…) AND location_id = ANY(…)` turns into bitmap scans over every level
+    of the SKUs and of the locations."""
     no_level = ", ".join(["NULL"] * len(_LEVEL_COLUMNS.split(",")))
     return (
         f"WITH s AS (SELECT id, code FROM {Sku._meta.db_table} WHERE code = ANY(%s::text[])), "  # noqa: S608
