@@ -255,6 +255,7 @@ class Server:
     workers: int = 4
     worker_class: str = "sync"
     threads: int = 1
+    env: dict[str, str] = field(default_factory=dict)  # over the app's environment
     port: int = 0
     process: subprocess.Popen | None = None
     log_path: Path | None = None
@@ -278,8 +279,8 @@ class Server:
             "--log-level", "warning", "--error-logfile", "-",
         ]
         with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(command, cwd=ROOT, env=self.app.env, stdout=log, stderr=subprocess.STDOUT,
-                                            start_new_session=True)
+            self.process = subprocess.Popen(command, cwd=ROOT, env={**self.app.env, **self.env}, stdout=log,
+                                            stderr=subprocess.STDOUT, start_new_session=True)
         self._wait_ready()
         return self
 

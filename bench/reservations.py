@@ -19,6 +19,13 @@ ratio = app holds/s ÷ raw holds/s (budget ≥ 0.2); the raw floor runs three ti
 stock (BENCH_RESERVATIONS_RAW_RUNS) and the median counts. For scale it also prints what
 the same clients get from a bare Django view over HTTP (`bare_http_*`): the most any
 request through the web stack can reach here.
+
+And the ceiling (`ceiling_*`), on 50 more SKUs with the same stock: the same clients
+against a partner-API view that runs the floor's guarded statement and nothing else,
+behind the app's own authentication, scope check, throttle, parser and middleware
+(`bench/_ceiling_urls.py`, served with `bench/_ceiling_settings.py`). It holds none of a
+hold's promises; it shows the most a hold through this API could reach on this machine,
+so `share_of_ceiling` (app ÷ ceiling) says how much of that the hold's own work costs.
 """
 
 import json
@@ -38,6 +45,7 @@ WORKER_CLASS = os.environ.get("BENCH_RESERVATIONS_WORKER_CLASS", "sync")
 THREADS = int(os.environ.get("BENCH_RESERVATIONS_THREADS", "1"))
 RAW_RUNS = int(os.environ.get("BENCH_RESERVATIONS_RAW_RUNS", "3"))
 CHANNEL = "bench-web"
+CEILING_ENV = {"DJANGO_SETTINGS_MODULE": "_ceiling_settings", "PYTHONPATH": str(h.ROOT / "bench")}
 LOCATION = "DC-NORTH"
 BUDGET = 0.2
 
@@ -49,7 +57,7 @@ location = Location.objects.get(code={location!r})
 services.channel_upsert(code={channel!r}, actor=None, name="Bench web shop", kind="web", priority=50,
                         safety_buffer=0, active=True)
 movements = []
-for prefix in ("HOT", "RAW"):
+for prefix in ("HOT", "RAW", "CEIL"):
     for index in range({skus}):
         sku, _created = services.sku_upsert(code=f"{{prefix}}-{{index:03d}}", actor=None, name=f"Hot item {{index}}",
                                             unit_cost="10.00", price="25.00", active=True)
@@ -63,7 +71,7 @@ def sku(prefix: str, index: int) -> str:
     return f"{prefix}-{index:03d}"
 
 
-def app_run(server: h.Server, token: str) -> dict:
+def app_run(server: h.Server, token: str, *, path: str = "/api/v1/reservations", prefix: str = "HOT") -> dict:
     sold_out = [False] * HOT_SKUS
     headers = h.headers(token)
 
@@ -77,9 +85,9 @@ def app_run(server: h.Server, token: str) -> dict:
                 if not live:
                     return outcome
                 choice = rng.choice(live)
-                body = h.dumps({"sku": sku("HOT", choice), "quantity": 1, "channel": CHANNEL})
+                body = h.dumps({"sku": sku(prefix, choice), "quantity": 1, "channel": CHANNEL})
                 started = time.perf_counter()
-                status, data = client.request("POST", "/api/v1/reservations", body)
+                status, data = client.request("POST", path, body)
                 took = time.perf_counter() - started
                 outcome["statuses"][status] = outcome["statuses"].get(status, 0) + 1
                 if status == 201:
@@ -143,6 +151,15 @@ def check_database(app: h.App) -> dict:
     reserved = sum(held for *_rest, held in levels)
     mismatched = sum(1 for _id, _on_hand, committed, _unavailable, held in levels if committed != held)
     return {"oversold": oversold, "reserved": reserved, "committed_not_matching_holds": mismatched}
+
+
+def oversold_units(app: h.App, prefix: str) -> int:
+    """Units committed beyond the available stock, over the levels of `prefix`'s SKUs."""
+    with app.connect() as conn:
+        return conn.execute(
+            "SELECT COALESCE(sum(GREATEST(0, l.committed - (l.on_hand - l.damaged - l.quality_control "
+            "- l.safety_stock))), 0) FROM inventory_stocklevel l JOIN inventory_sku s ON s.id = l.sku_id "
+            "WHERE s.code LIKE %s", [f"{prefix}-%"]).fetchone()[0]
 
 
 def raw_run(app: h.App) -> dict:
@@ -209,16 +226,12 @@ def raw_run(app: h.App) -> dict:
         cpu = h.database_cpu_seconds(app) + time.process_time() - cpu_before
         for conn in connections:
             conn.close()
-    with app.connect() as conn:
-        oversold = conn.execute(
-            "SELECT COALESCE(sum(GREATEST(0, committed - (on_hand - damaged - quality_control - safety_stock))), 0) "
-            "FROM inventory_stocklevel WHERE id = ANY(%s)", [ids]).fetchone()[0]
     return {
         "elapsed": elapsed,
         "holds": sum(result["holds"] for result in results),
         "latencies": [latency for result in results for latency in result["latencies"]],
         "connections": len(connections),
-        "oversold": oversold,
+        "oversold": oversold_units(app, "RAW"),
         "cpu": cpu,
     }
 
@@ -236,13 +249,22 @@ def main() -> int:
             h.say("clients", CLIENTS)
             h.say("hot_skus", HOT_SKUS)
             h.say("stock", HOT_SKUS * STOCK)
-            cpu_before = h.server_cpu_seconds(server)
+            cpu_before, db_cpu_before = h.server_cpu_seconds(server), h.database_cpu_seconds(app)
             result = app_run(server, token)
             result["server_cpu"] = h.server_cpu_seconds(server) - cpu_before
+            result["database_cpu"] = h.database_cpu_seconds(app) - db_cpu_before
             logged_errors = h.server_errors_in_log(server)
             bare_per_s = http_floor(server)
         checked = check_database(app)
-        ledger = app.verify_ledger()
+        ledger = app.verify_ledger()  # before the ceiling and the floor, which write outside the ledger
+        # The ceiling: the same clients against a view that only runs the floor's guarded
+        # statement behind the same web stack (bench/_ceiling_urls.py), on its own server.
+        with h.Server(app, workers=WORKERS, worker_class=WORKER_CLASS, threads=THREADS, env=CEILING_ENV) as server:
+            cpu_before = h.server_cpu_seconds(server)
+            ceiling = app_run(server, token, path="/bench/ceiling-hold", prefix="CEIL")
+            ceiling["server_cpu"] = h.server_cpu_seconds(server) - cpu_before
+            ceiling_errors = h.server_errors_in_log(server)
+        ceiling["oversold"] = oversold_units(app, "CEIL")
         # The floor sells 1,500 units in half a second, so a neighbour's burst moves it by
         # half: it runs RAW_RUNS times on fresh stock and the median counts.
         raw_runs = [raw_run(app) for _ in range(RAW_RUNS)]
@@ -272,10 +294,23 @@ def main() -> int:
     # CPU per request beside throughput: the app's counts its gunicorn workers and
     # PostgreSQL; the floor's its PostgreSQL and its psycopg client.
     h.say("app_cpu_ms_per_request", f"{1000 * result['server_cpu'] / sum(result['statuses'].values()):.2f}")
+    h.say("app_database_cpu_ms_per_request",
+          f"{1000 * result['database_cpu'] / sum(result['statuses'].values()):.2f}")
     h.say("raw_cpu_ms_per_update", f"{1000 * raw['cpu'] / len(raw['latencies']):.2f}")
     # For scale: a bare Django response over HTTP, by the same clients, against the floor.
     h.say("bare_http_requests_per_s", f"{bare_per_s:.0f}")
     h.say("bare_http_ratio", f"{bare_per_s / raw_rate:.3f}")
+    # The ceiling: the web stack with the floor's statement and nothing of a hold (no
+    # sourcing, allocation, history, movement or outbox): what any hold could reach here.
+    ceiling_rate = ceiling["holds"] / ceiling["elapsed"]
+    ceiling_errors += sum(count for status, count in ceiling["statuses"].items() if status >= 500)
+    h.say("ceiling_holds_per_s", f"{ceiling_rate:.0f}")
+    h.say("ceiling_cpu_ms_per_request",
+          f"{1000 * ceiling['server_cpu'] / sum(ceiling['statuses'].values()):.2f}")
+    h.say("ceiling_oversold", ceiling["oversold"])
+    h.say("ceiling_server_errors", ceiling_errors)
+    h.say("ceiling_ratio", f"{ceiling_rate / raw_rate:.3f}")
+    h.say("share_of_ceiling", f"{app_rate / ceiling_rate:.3f}")
     h.say("holds_per_s", f"{app_rate:.0f}")
     h.say("raw_holds_per_s", f"{raw_rate:.0f}")
     ratio = app_rate / raw_rate
