@@ -46,7 +46,9 @@ MAX_TTL_SECONDS = 86400
 # --- Resolving codes -------------------------------------------------------------------
 
 
-# Codes resolve through fixed SQL (retailops.sql): these run on every hold and order.
+# Codes resolve through fixed SQL (retailops.sql): these run on every order. A hold reads
+# its SKU and channel with its levels (`_hold_read`) and comes here only to name a code
+# it cannot use.
 
 
 def _channel(code: str) -> Channel:
@@ -72,6 +74,20 @@ def _skus(codes_by_field: dict[str, str]) -> dict[str, Sku]:
         if code not in skus or not skus[code].active:
             raise UnknownSku(f"Unknown SKU '{code}'.", field=field)
     return skus
+
+
+def _hold_read(sku_code: str, channel_code: str) -> tuple[Sku, Channel, list[tuple]]:
+    """A hold's SKU, channel and snapshot rows in one statement (`sourcing.read_for_hold`).
+    An unknown or inactive code raises the error naming its field, as `_skus` and
+    `_channel` do."""
+    for _read in range(2):
+        read = sourcing.read_for_hold(sku_code, channel_code)
+        if read is not None and read[0].active and read[1].active:
+            return read
+        _skus({"sku": sku_code})
+        _channel(channel_code)
+        # Both are there now: they were created or activated between the two reads.
+    raise UnknownSku(f"Unknown SKU '{sku_code}'.", field="sku")
 
 
 def pickup_ack_window(location: Location) -> timedelta:
@@ -109,16 +125,15 @@ def reservation_create(*, caller: Caller, sku_code: str, quantity: int, channel_
         raise InvalidInput("quantity must be positive.", code="min_value", field="quantity")
     if not 1 <= ttl_seconds <= MAX_TTL_SECONDS:
         raise InvalidInput(f"ttl_seconds must be 1 to {MAX_TTL_SECONDS}.", code="max_value", field="ttl_seconds")
-    sku = _skus({"sku": sku_code})[sku_code]
-    channel = _channel(channel_code)
+    sku, channel, rows = _hold_read(sku_code, channel_code)
     location = _location(location_code, field="location", scope=caller.scope) if location_code else None
     if fulfillment == Fulfillment.PICKUP and location is None:
         raise InvalidInput("A pickup hold needs its pickup location.", code="required", field="location")
     pickup_location_id = location.pk if fulfillment == Fulfillment.PICKUP else None
     demand = sourcing.Demand(line_id="", sku_id=sku.pk, sku=sku.code, quantity=quantity)
-    snapshot = sourcing.Snapshot.read(sku_ids={sku.pk}, channel=channel, scope=caller.scope,
-                                      pickup_location_id=pickup_location_id,
-                                      location_id=location.pk if location else None)
+    snapshot = sourcing.Snapshot.of_rows(rows, channel=channel, scope=caller.scope,
+                                         pickup_location_id=pickup_location_id,
+                                         location_id=location.pk if location else None)
 
     def attempt(plans: list[sourcing.LinePlan], attempt_number: int) -> Allocation:
         (line_plan,) = plans

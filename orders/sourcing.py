@@ -31,15 +31,16 @@ allocation and shown on the order.
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cache
 
 from django.conf import settings
 
 from inventory.eligibility import confidence_threshold, location_eligible
 from inventory.errors import InsufficientStock
 from inventory.ledger import LevelKey
-from inventory.models import Channel, Location, StockLevel
+from inventory.models import Channel, Location, Sku, StockLevel
 from retailops.access import LocationScope
-from retailops.sql import execute, is_in
+from retailops.sql import columns_of, execute, from_row, is_in
 
 # How many times a plan is re-made after the guard saw stock move under it.
 MAX_ATTEMPTS = 4
@@ -137,21 +138,54 @@ _LOCATION_FIELDS = ("id", "code", "kind", "region", "active", "ship_from_store",
 ELIGIBILITY_FIELDS = ("kind", "active", "ship_from_store", "pickup", "confidence")
 
 
+# A snapshot row: the level's buckets, then its location's `_LOCATION_FIELDS`.
+_SNAPSHOT_COLUMNS = ", ".join(
+    [f"l.{name}" for name in ("sku_id", "on_hand", "committed", "damaged", "quality_control", "safety_stock")]
+    + [f"loc.{name}" for name in _LOCATION_FIELDS])
+
+
 def _snapshot_rows(sku_ids: list[int], only_location_id: int | None) -> list[tuple]:
     """Fixed SQL: the hot path does not compile a queryset per request."""
-    level_columns = ", ".join(f"l.{name}" for name in (
-        "sku_id", "on_hand", "committed", "damaged", "quality_control", "safety_stock"))
-    location_columns = ", ".join(f"loc.{name}" for name in _LOCATION_FIELDS)
     where, params = is_in("l.sku_id", sku_ids)
     if only_location_id is not None:
         where += " AND l.location_id = %s"
         params.append(only_location_id)
     return execute(
-        f"SELECT {level_columns}, {location_columns} "  # noqa: S608 (no user input)
+        f"SELECT {_SNAPSHOT_COLUMNS} "  # noqa: S608 (no user input)
         f"FROM {StockLevel._meta.db_table} l JOIN {Location._meta.db_table} loc ON loc.id = l.location_id "
         f"WHERE {where}",
         params,
     )
+
+
+@cache
+def _hold_read_sql() -> str:
+    """The SKU, the channel and every level of the SKU with its location, by codes: a
+    checkout hold's whole read. No row when either code is unknown; one row with no level
+    when the SKU has none."""
+    _names, sku_columns = columns_of(Sku, "s")
+    _names, channel_columns = columns_of(Channel, "c")
+    return (
+        f"SELECT {sku_columns}, {channel_columns}, {_SNAPSHOT_COLUMNS} "  # noqa: S608 (no user input)
+        f"FROM {Sku._meta.db_table} s CROSS JOIN {Channel._meta.db_table} c "
+        f"LEFT JOIN {StockLevel._meta.db_table} l ON l.sku_id = s.id "
+        f"LEFT JOIN {Location._meta.db_table} loc ON loc.id = l.location_id "
+        f"WHERE s.code = %s AND c.code = %s"
+    )
+
+
+def read_for_hold(sku_code: str, channel_code: str) -> tuple[Sku, Channel, list[tuple]] | None:
+    """(SKU, channel, the SKU's snapshot rows) in one statement, or None when either code
+    is unknown; whether they are active is the caller's to judge."""
+    rows = execute(_hold_read_sql(), [sku_code, channel_code])
+    if not rows:
+        return None
+    sku_width, channel_width = len(columns_of(Sku)[0]), len(columns_of(Channel)[0])
+    first = rows[0]
+    sku = from_row(Sku, first[:sku_width])
+    channel = from_row(Channel, first[sku_width:sku_width + channel_width])
+    levels = [row[sku_width + channel_width:] for row in rows if row[sku_width + channel_width] is not None]
+    return sku, channel, levels
 
 
 class Snapshot:
@@ -164,11 +198,19 @@ class Snapshot:
     def read(cls, *, sku_ids: set[int], channel: Channel, scope: LocationScope,
              pickup_location_id: int | None = None, location_id: int | None = None) -> "Snapshot":
         """One query for every SKU of the order: levels joined with their locations."""
-        rows = _snapshot_rows(sorted(sku_ids), pickup_location_id or location_id)
+        return cls.of_rows(_snapshot_rows(sorted(sku_ids), pickup_location_id or location_id), channel=channel,
+                           scope=scope, pickup_location_id=pickup_location_id)
+
+    @classmethod
+    def of_rows(cls, rows: list[tuple], *, channel: Channel, scope: LocationScope,
+                pickup_location_id: int | None = None, location_id: int | None = None) -> "Snapshot":
+        """The snapshot of rows read as `_SNAPSHOT_COLUMNS`, at one location when given."""
         candidates: dict[int, list[Candidate]] = defaultdict(list)
         for row in rows:
             sku_id, on_hand, committed, damaged, quality_control, safety_stock = row[:6]
             location = dict(zip(_LOCATION_FIELDS, row[6:], strict=True))
+            if (pickup_location_id or location_id) not in (None, location["id"]):
+                continue
             available = on_hand - committed - damaged - quality_control - safety_stock - channel.safety_buffer
             candidates[sku_id].append(Candidate(
                 sku_id=sku_id, location_id=location["id"], location=location["code"], kind=location["kind"],

@@ -54,6 +54,9 @@ def test_a_hold_at_a_named_location_uses_that_location(api, shop):
                         format="json")
     assert response.status_code == 201
     assert response.json()["location"] == "S2"
+    explanation = Allocation.objects.get(pk=response.json()["id"]).sourcing
+    assert [candidate["location"] for candidate in explanation["candidates"]] == ["S2"]
+    assert explanation["rule"] == "requested_location"
 
 
 def test_more_than_available_is_409_insufficient_stock_and_holds_nothing(api, shop):
@@ -112,6 +115,46 @@ def test_bad_input_is_a_400_problem_naming_the_field(api, shop, body, code, fiel
     problem = response.json()
     assert problem["code"] == code
     assert problem["errors"][0]["field"] == field
+
+
+@pytest.mark.parametrize(("inactive", "body", "code", "field"), [
+    ("sku", {"sku": "A", "quantity": 1, "channel": "web"}, "unknown_sku", "sku"),
+    ("channel", {"sku": "A", "quantity": 1, "channel": "web"}, "unknown_channel", "channel"),
+    (None, {"sku": "NOPE", "quantity": 1, "channel": "nope"}, "unknown_sku", "sku"),
+])
+def test_an_inactive_or_unknown_code_is_named_as_before_holding(api, shop, inactive, body, code, field):
+    """The hold reads its SKU and channel in one statement; what it cannot use is still
+    named field by field, the SKU first."""
+    stock(shop.a, shop.dc, 10)
+    if inactive:
+        getattr(shop, {"sku": "a", "channel": "web"}[inactive]).__class__.objects.filter(
+            code=body[inactive]).update(active=False)
+    response = api.post("/api/v1/reservations", body, format="json")
+    assert response.status_code == 400
+    assert (response.json()["code"], response.json()["errors"][0]["field"]) == (code, field)
+    assert level(shop.a, shop.dc).committed == 0
+
+
+def test_a_sku_stocked_nowhere_is_409_insufficient_stock(api, shop):
+    response = api.post("/api/v1/reservations", {"sku": "B", "quantity": 1, "channel": "web"}, format="json")
+    assert response.status_code == 409
+    assert response.json()["code"] == "insufficient_stock"
+
+
+def test_a_hold_reads_its_sku_channel_and_levels_in_one_statement(api, shop):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    stock(shop.a, shop.dc, 10)
+    stock(shop.a, shop.s1, 10)
+    api.post("/api/v1/reservations", {"sku": "A", "quantity": 1, "channel": "web"}, format="json")
+    with CaptureQueriesContext(connection) as queries:
+        response = api.post("/api/v1/reservations", {"sku": "A", "quantity": 1, "channel": "web"}, format="json")
+    assert response.status_code == 201
+    reads = [query["sql"] for query in queries
+             if "inventory_sku" in query["sql"] or "inventory_channel" in query["sql"]]
+    assert len(reads) == 1
+    assert all(table in reads[0] for table in ("inventory_sku", "inventory_channel", "inventory_stocklevel"))
 
 
 def test_malformed_json_is_400(api, shop):
