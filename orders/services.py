@@ -76,12 +76,13 @@ def _skus(codes_by_field: dict[str, str]) -> dict[str, Sku]:
     return skus
 
 
-def _hold_read(sku_code: str, channel_code: str) -> tuple[Sku, Channel, list[tuple]]:
-    """A hold's SKU, channel and snapshot rows in one statement (`sourcing.read_for_hold`).
-    An unknown or inactive code raises the error naming its field, as `_skus` and
-    `_channel` do."""
+def _hold_read(sku_code: str, channel_code: str, location_code: str | None,
+               ) -> tuple[Sku, Channel, list[tuple]]:
+    """A hold's SKU, channel and snapshot rows (at `location_code` only, when given) in one
+    statement (`sourcing.read_for_hold`). An unknown or inactive SKU or channel raises the
+    error naming its field, as `_skus` and `_channel` do; the location is `_location`'s."""
     for _read in range(2):
-        read = sourcing.read_for_hold(sku_code, channel_code)
+        read = sourcing.read_for_hold(sku_code, channel_code, location_code)
         if read is not None and read[0].active and read[1].active:
             return read
         _skus({"sku": sku_code})
@@ -125,15 +126,14 @@ def reservation_create(*, caller: Caller, sku_code: str, quantity: int, channel_
         raise InvalidInput("quantity must be positive.", code="min_value", field="quantity")
     if not 1 <= ttl_seconds <= MAX_TTL_SECONDS:
         raise InvalidInput(f"ttl_seconds must be 1 to {MAX_TTL_SECONDS}.", code="max_value", field="ttl_seconds")
-    sku, channel, rows = _hold_read(sku_code, channel_code)
+    sku, channel, rows = _hold_read(sku_code, channel_code, location_code or None)
     location = _location(location_code, field="location", scope=caller.scope) if location_code else None
     if fulfillment == Fulfillment.PICKUP and location is None:
         raise InvalidInput("A pickup hold needs its pickup location.", code="required", field="location")
     pickup_location_id = location.pk if fulfillment == Fulfillment.PICKUP else None
     demand = sourcing.Demand(line_id="", sku_id=sku.pk, sku=sku.code, quantity=quantity)
     snapshot = sourcing.Snapshot.of_rows(rows, channel=channel, scope=caller.scope,
-                                         pickup_location_id=pickup_location_id,
-                                         location_id=location.pk if location else None)
+                                         pickup_location_id=pickup_location_id)
 
     def attempt(plans: list[sourcing.LinePlan], attempt_number: int) -> Allocation:
         (line_plan,) = plans

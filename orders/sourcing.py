@@ -159,25 +159,31 @@ def _snapshot_rows(sku_ids: list[int], only_location_id: int | None) -> list[tup
 
 
 @cache
-def _hold_read_sql() -> str:
-    """The SKU, the channel and every level of the SKU with its location, by codes: a
-    checkout hold's whole read. No row when either code is unknown; one row with no level
-    when the SKU has none."""
+def _hold_read_sql(at_location: bool) -> str:
+    """The SKU, the channel and the SKU's levels with their locations (every level, or the
+    one at the location whose code is the first parameter), by codes: a checkout hold's
+    whole read. No row when the SKU or channel code is unknown; one row with no level when
+    the SKU has none there."""
     _names, sku_columns = columns_of(Sku, "s")
     _names, channel_columns = columns_of(Channel, "c")
+    location_table = Location._meta.db_table
+    at = f" AND l.location_id = (SELECT id FROM {location_table} WHERE code = %s)" if at_location else ""  # noqa: S608
     return (
         f"SELECT {sku_columns}, {channel_columns}, {_SNAPSHOT_COLUMNS} "  # noqa: S608 (no user input)
         f"FROM {Sku._meta.db_table} s CROSS JOIN {Channel._meta.db_table} c "
-        f"LEFT JOIN {StockLevel._meta.db_table} l ON l.sku_id = s.id "
-        f"LEFT JOIN {Location._meta.db_table} loc ON loc.id = l.location_id "
+        f"LEFT JOIN {StockLevel._meta.db_table} l ON l.sku_id = s.id{at} "
+        f"LEFT JOIN {location_table} loc ON loc.id = l.location_id "
         f"WHERE s.code = %s AND c.code = %s"
     )
 
 
-def read_for_hold(sku_code: str, channel_code: str) -> tuple[Sku, Channel, list[tuple]] | None:
-    """(SKU, channel, the SKU's snapshot rows) in one statement, or None when either code
-    is unknown; whether they are active is the caller's to judge."""
-    rows = execute(_hold_read_sql(), [sku_code, channel_code])
+def read_for_hold(sku_code: str, channel_code: str, location_code: str | None = None,
+                  ) -> tuple[Sku, Channel, list[tuple]] | None:
+    """(SKU, channel, the SKU's snapshot rows — at `location_code` only, when given) in one
+    statement, or None when the SKU or channel code is unknown; whether they are active,
+    and whether the location exists, is the caller's to judge."""
+    at_location = location_code is not None
+    rows = execute(_hold_read_sql(at_location), [*([location_code] if at_location else []), sku_code, channel_code])
     if not rows:
         return None
     sku_width, channel_width = len(columns_of(Sku)[0]), len(columns_of(Channel)[0])
@@ -196,21 +202,20 @@ class Snapshot:
 
     @classmethod
     def read(cls, *, sku_ids: set[int], channel: Channel, scope: LocationScope,
-             pickup_location_id: int | None = None, location_id: int | None = None) -> "Snapshot":
-        """One query for every SKU of the order: levels joined with their locations."""
-        return cls.of_rows(_snapshot_rows(sorted(sku_ids), pickup_location_id or location_id), channel=channel,
-                           scope=scope, pickup_location_id=pickup_location_id)
+             pickup_location_id: int | None = None) -> "Snapshot":
+        """One query for every SKU of the order: levels joined with their locations (at the
+        pickup location only, for a pickup order)."""
+        return cls.of_rows(_snapshot_rows(sorted(sku_ids), pickup_location_id), channel=channel, scope=scope,
+                           pickup_location_id=pickup_location_id)
 
     @classmethod
     def of_rows(cls, rows: list[tuple], *, channel: Channel, scope: LocationScope,
-                pickup_location_id: int | None = None, location_id: int | None = None) -> "Snapshot":
-        """The snapshot of rows read as `_SNAPSHOT_COLUMNS`, at one location when given."""
+                pickup_location_id: int | None = None) -> "Snapshot":
+        """The snapshot of rows read as `_SNAPSHOT_COLUMNS`."""
         candidates: dict[int, list[Candidate]] = defaultdict(list)
         for row in rows:
             sku_id, on_hand, committed, damaged, quality_control, safety_stock = row[:6]
             location = dict(zip(_LOCATION_FIELDS, row[6:], strict=True))
-            if (pickup_location_id or location_id) not in (None, location["id"]):
-                continue
             available = on_hand - committed - damaged - quality_control - safety_stock - channel.safety_buffer
             candidates[sku_id].append(Candidate(
                 sku_id=sku_id, location_id=location["id"], location=location["code"], kind=location["kind"],

@@ -141,16 +141,19 @@ def test_a_sku_stocked_nowhere_is_409_insufficient_stock(api, shop):
     assert response.json()["code"] == "insufficient_stock"
 
 
-def test_a_hold_reads_its_sku_channel_and_levels_in_one_statement(api, shop):
+@pytest.mark.parametrize("at", [{}, {"location": "S1"}])
+def test_a_hold_reads_its_sku_channel_and_levels_in_one_statement(api, shop, at):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     stock(shop.a, shop.dc, 10)
     stock(shop.a, shop.s1, 10)
-    api.post("/api/v1/reservations", {"sku": "A", "quantity": 1, "channel": "web"}, format="json")
+    hold = {"sku": "A", "quantity": 1, "channel": "web", **at}
+    api.post("/api/v1/reservations", hold, format="json")
     with CaptureQueriesContext(connection) as queries:
-        response = api.post("/api/v1/reservations", {"sku": "A", "quantity": 1, "channel": "web"}, format="json")
+        response = api.post("/api/v1/reservations", hold, format="json")
     assert response.status_code == 201
+    assert response.json()["location"] == at.get("location", "DC1")
     reads = [query["sql"] for query in queries
              if "inventory_sku" in query["sql"] or "inventory_channel" in query["sql"]]
     assert len(reads) == 1
