@@ -13,7 +13,8 @@ class SkuAdmin(SimpleHistoryAdmin):
 
 @admin.register(Location)
 class LocationAdmin(SimpleHistoryAdmin):
-    list_display = ["code", "name", "kind", "region", "ship_from_store", "pickup", "confidence", "active"]
+    list_display = ["code", "name", "kind", "region", "ship_from_store", "pickup", "pickup_ack_minutes", "confidence",
+                    "active"]
     list_filter = ["kind", "region", "ship_from_store", "pickup", "active"]
     search_fields = ["code", "name"]
     readonly_fields = ["confidence"]

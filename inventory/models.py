@@ -50,6 +50,11 @@ class Location(models.Model):
     ship_from_store = models.BooleanField(default=False, help_text="May fulfil ship orders.")
     pickup = models.BooleanField(default=False, help_text="Offers click-and-collect pickup.")
     capacity = models.PositiveIntegerField(null=True, blank=True)
+    pickup_ack_minutes = models.PositiveIntegerField(
+        "pickup acknowledgement window (minutes)", null=True, blank=True, validators=[MinValueValidator(1)],
+        help_text="How long this location has to acknowledge a pickup order before it becomes a case. "
+                  "Empty: the default window (2 hours, unless the deployment sets another).",
+    )
     # 0..1: how far the ledger is trusted here. Below the sourcing threshold a location is
     # not offered to ship-from-store until a count verifies it.
     confidence = models.DecimalField(

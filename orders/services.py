@@ -92,8 +92,8 @@ def _hold_read(sku_code: str, channel_code: str, location_code: str | None,
 
 
 def pickup_ack_window(location: Location) -> timedelta:
-    minutes = settings.PICKUP_ACK_WINDOW_MINUTES_BY_LOCATION.get(location.code, settings.PICKUP_ACK_WINDOW_MINUTES)
-    return timedelta(minutes=minutes)
+    """How long `location` has to acknowledge a pickup order: its own window, else the default."""
+    return timedelta(minutes=location.pickup_ack_minutes or settings.PICKUP_ACK_WINDOW_MINUTES)
 
 
 # --- Reservation failures become cases -------------------------------------------------

@@ -338,12 +338,8 @@ SOURCING_CONFIDENCE_THRESHOLD = Decimal(os.environ.get("SOURCING_CONFIDENCE_THRE
 # Sourcing prefers locations by kind in this order (after fewest splits, before region).
 SOURCING_LOCATION_PRIORITY = env_list("SOURCING_LOCATION_PRIORITY", "dc,dark_store,3pl,store,virtual")
 # A pickup order must be acknowledged by its store within this many minutes, else a case.
+# A location's own window (Location.pickup_ack_minutes, set in the admin) comes first.
 PICKUP_ACK_WINDOW_MINUTES = int(os.environ.get("PICKUP_ACK_WINDOW_MINUTES", "120"))
-# Per-location overrides, "CODE=MINUTES,CODE=MINUTES".
-PICKUP_ACK_WINDOW_MINUTES_BY_LOCATION = {
-    code.strip(): int(minutes)
-    for code, _sep, minutes in (item.partition("=") for item in env_list("PICKUP_ACK_WINDOW_MINUTES_BY_LOCATION"))
-}
 CELERY_BEAT_SCHEDULE["orders-expire-holds"] = {
     "task": "orders.tasks.reservations_expire",
     "schedule": crontab(),  # every minute
