@@ -6,7 +6,6 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.conf import settings
 from django.utils import timezone
 
 from exceptions.models import Case
@@ -106,7 +105,7 @@ def test_an_order_acknowledged_collected_or_cancelled_in_time_is_never_overdue(a
     assert not Case.objects.exists()
 
 
-def test_the_overdue_detector_runs_on_beat():
+def test_the_overdue_detector_runs_on_beat(settings):
     entry = next(entry for entry in settings.CELERY_BEAT_SCHEDULE.values()
                  if entry["task"] == "orders.tasks.pickups_overdue_detect")
     assert entry["schedule"]
