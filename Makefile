@@ -35,6 +35,7 @@ test: install-dev
 
 lint: install-dev
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 bench: install-dev
 	@for script in bench/[!_]*.py; do echo "== $$script"; $(PY) $$script || exit 1; done

@@ -14,9 +14,9 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from backoffice.urls import urlpatterns as app_urlpatterns
 from inventory.errors import InsufficientStock
 from retailops.access import Scope
-from retailops.urls import urlpatterns as app_urlpatterns
 
 GUARDED = (
     "UPDATE inventory_stocklevel l SET committed = l.committed + 1 FROM inventory_sku s, inventory_location loc "

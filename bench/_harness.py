@@ -182,7 +182,7 @@ def sandbox_and_worker(app: App, *, sandbox_port: int, queue: str, concurrency: 
     both with the app's environment, stopped (their process groups) on the way out."""
     processes = []
     try:
-        processes.append(subprocess.Popen([PYTHON, "-m", "integrations.sandbox", "--port", str(sandbox_port)],
+        processes.append(subprocess.Popen([PYTHON, "-m", "connectors.sandbox", "--port", str(sandbox_port)],
                                           cwd=ROOT, env=app.env, stdout=subprocess.DEVNULL, start_new_session=True))
         with open(app.var_dir / "worker.log", "wb") as worker_log:
             processes.append(subprocess.Popen(

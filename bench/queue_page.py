@@ -71,7 +71,7 @@ MEASURE = f"""
 import json, time
 from django.db import connection
 from django.test import Client
-from retailops.staff import staff_user_upsert
+from backoffice.staff import staff_user_upsert
 
 user = staff_user_upsert(username="bench-control", role="inventory_control", password="bench-pass-1")
 client = Client(HTTP_HOST="localhost")

@@ -76,6 +76,18 @@ def cases_for(*, scope: LocationScope) -> QuerySet[Case]:
     return scope.filter(Case.objects.all())
 
 
+def active_cases(*, kind: str | None = None) -> QuerySet[Case]:
+    """Every active case (of one kind, when given), whatever its location: for detectors."""
+    cases = Case.objects.filter(status__in=ACTIVE_STATUSES)
+    return cases if kind is None else cases.filter(kind=kind)
+
+
+def active_cases_about(*, location_id: int, kinds, sku_ids=None) -> QuerySet[Case]:
+    """The active cases of these kinds at one location (about these SKUs, when given)."""
+    cases = Case.objects.filter(location_id=location_id, kind__in=list(kinds), status__in=ACTIVE_STATUSES)
+    return cases if sku_ids is None else cases.filter(sku_id__in=list(sku_ids))
+
+
 def queue_cases(*, scope: LocationScope, user, filters: QueueFilters) -> QuerySet[Case]:
     """The queue's cases, escalated first, then by priority (highest first)."""
     cases = _team_cases(scope=scope, user=user, filters=filters)
@@ -212,31 +224,3 @@ def assignee_choices(*, queue: str, location_id: int | None = None):
         users = users.filter(locationuserobjectpermission__content_object_id=location_id,
                              locationuserobjectpermission__permission__codename=LOCATION_PERMISSION)
     return users.order_by("username").distinct()
-
-
-@dataclass
-class SubjectContext:
-    """What a person needs to judge a case: its level now, the level's recent movements,
-    and the inbound event it is about (with the payload as received)."""
-
-    level: object = None
-    movements: list = field(default_factory=list)
-    event: object = None
-
-
-RECENT_MOVEMENTS = 15
-
-
-def case_subject_context(case: Case) -> SubjectContext:
-    from inventory.models import InventoryEvent, StockLevel, StockMovement
-
-    context = SubjectContext()
-    if case.sku_id and case.location_id:
-        context.level = StockLevel.objects.filter(sku_id=case.sku_id, location_id=case.location_id).first()
-        context.movements = list(
-            StockMovement.objects.filter(sku_id=case.sku_id, location_id=case.location_id)
-            .select_related("actor", "event").order_by("-occurred_at", "-id")[:RECENT_MOVEMENTS]
-        )
-    if case.subject_type_id and case.subject_type.model_class() is InventoryEvent and case.subject_id:
-        context.event = InventoryEvent.objects.filter(pk=case.subject_id).first()
-    return context

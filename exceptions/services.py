@@ -20,6 +20,7 @@ from exceptions.states import ACTIVE_STATUSES, TRANSITIONS, CaseStatus, RootCaus
 from retailops.access import location_scope_for_user
 from retailops.errors import InvalidInput
 from retailops.lifecycle import check_transition
+from retailops.transactions import in_retrying_transaction
 
 # Who may be given a case: holders of this permission (every role that works a queue).
 WORK_CASES_PERMISSION = "exceptions.change_case"
@@ -181,7 +182,7 @@ def _check_root_cause(root_cause: str, *, allow_cleared: bool = False) -> None:
         raise InvalidInput(f"Unknown root cause '{root_cause}'.", code="invalid_root_cause", field="root_cause")
 
 
-@transaction.atomic
+@in_retrying_transaction
 def case_assign(*, case: Case, assignee, actor, note: str = "") -> Case:
     """Give a case to a person (or take it): open/assigned/in progress → assigned."""
     _check_assignee(case, assignee)
@@ -192,7 +193,7 @@ def case_assign(*, case: Case, assignee, actor, note: str = "") -> Case:
     return case
 
 
-@transaction.atomic
+@in_retrying_transaction
 def case_start(*, case: Case, actor) -> Case:
     """Start working a case; whoever starts it becomes its assignee if it had none."""
     locked = _lock(case)
@@ -202,7 +203,7 @@ def case_start(*, case: Case, actor) -> Case:
     return _transition(locked, to=CaseStatus.IN_PROGRESS, actor=actor, reason="started work", fields=fields)
 
 
-@transaction.atomic
+@in_retrying_transaction
 def case_resolve(*, case: Case, actor, root_cause: str, note: str = "") -> Case:
     """Close a case with its root cause (required) and what was done."""
     locked = _lock(case)
@@ -213,7 +214,7 @@ def case_resolve(*, case: Case, actor, root_cause: str, note: str = "") -> Case:
     })
 
 
-@transaction.atomic
+@in_retrying_transaction
 def case_dismiss(*, case: Case, actor, reason: str) -> Case:
     """Close a case that needs no action (a false alarm); the reason is required."""
     if not reason.strip():
@@ -224,7 +225,7 @@ def case_dismiss(*, case: Case, actor, reason: str) -> Case:
     })
 
 
-@transaction.atomic
+@in_retrying_transaction
 def case_comment(*, case: Case, author, body: str) -> CaseComment:
     if not body.strip():
         raise InvalidInput("A comment needs some text.", code="comment_empty", field="body")
@@ -235,7 +236,7 @@ def _comment(case: Case, *, author, body: str) -> CaseComment:
     return CaseComment.objects.create(case=case, author=author, body=body.strip())
 
 
-@transaction.atomic
+@in_retrying_transaction
 def case_escalate(*, case: Case, actor=None, reason: str = "SLA breached") -> Case:
     """Flag a case as escalated: it ranks at the top of its queue with overdue urgency."""
     locked = _lock(case)
@@ -288,7 +289,7 @@ def _bulk_transition(cases: list[Case], *, to: str, actor, reason: str, fields: 
     return len(cases)
 
 
-@transaction.atomic
+@in_retrying_transaction
 def cases_bulk_assign(*, case_ids, assignee, actor) -> int:
     """Assign many cases to one person (all or none)."""
     cases = _lock_many(case_ids)
@@ -298,7 +299,7 @@ def cases_bulk_assign(*, case_ids, assignee, actor) -> int:
     return _bulk_transition(cases, to=CaseStatus.ASSIGNED, actor=actor, reason=verb, fields={"assignee": assignee})
 
 
-@transaction.atomic
+@in_retrying_transaction
 def cases_bulk_resolve(*, case_ids, actor, root_cause: str, note: str = "") -> int:
     """Resolve many cases with one root cause (all or none)."""
     _check_root_cause(root_cause)
@@ -309,51 +310,51 @@ def cases_bulk_resolve(*, case_ids, actor, root_cause: str, note: str = "") -> i
     })
 
 
+@in_retrying_transaction
 def cases_resolve_cleared(case_ids, *, note: str) -> int:
     """Detectors: resolve active cases whose condition went away, as the system."""
-    with transaction.atomic():
-        cases = [case for case in _lock_many(case_ids) if case.is_active]
-        return _bulk_transition(cases, to=CaseStatus.RESOLVED, actor=None, reason="condition cleared", fields={
-            "root_cause": RootCause.CONDITION_CLEARED, "resolution_note": note, "resolved_at": timezone.now(),
-            "resolved_by": None,
-        })
+    cases = [case for case in _lock_many(case_ids) if case.is_active]
+    return _bulk_transition(cases, to=CaseStatus.RESOLVED, actor=None, reason="condition cleared", fields={
+        "root_cause": RootCause.CONDITION_CLEARED, "resolution_note": note, "resolved_at": timezone.now(),
+        "resolved_by": None,
+    })
 
 
+@in_retrying_transaction
 def cases_resolve_recounted(case_ids, *, actor, note: str) -> int:
     """Cycle counts: resolve the active cases about levels a submitted count settled, with
     the system's root cause `recounted`; `actor` is who submitted the count."""
-    with transaction.atomic():
-        cases = [case for case in _lock_many(case_ids) if case.is_active]
-        return _bulk_transition(cases, to=CaseStatus.RESOLVED, actor=actor, reason="recounted", fields={
-            "root_cause": RootCause.RECOUNTED, "resolution_note": note, "resolved_at": timezone.now(),
-            "resolved_by": actor,
-        })
+    cases = [case for case in _lock_many(case_ids) if case.is_active]
+    return _bulk_transition(cases, to=CaseStatus.RESOLVED, actor=actor, reason="recounted", fields={
+        "root_cause": RootCause.RECOUNTED, "resolution_note": note, "resolved_at": timezone.now(),
+        "resolved_by": actor,
+    })
 
 
+@in_retrying_transaction
 def cases_mark_cleared(case_ids, *, note: str) -> int:
     """Detectors: flag active cases whose condition went away, for a person to confirm."""
-    with transaction.atomic():
-        now = timezone.now()
-        cases = [case for case in _lock_many(case_ids) if case.is_active and case.condition_cleared_at is None]
-        for case in cases:
-            case.condition_cleared_at = now
-            case.updated_at = now
-        if cases:
-            bulk_update_with_history(cases, Case, ["condition_cleared_at", "updated_at"],
-                                     default_change_reason=f"condition cleared: {note}"[:_REASON_LENGTH],
-                                     default_date=now)
-        return len(cases)
+    now = timezone.now()
+    cases = [case for case in _lock_many(case_ids) if case.is_active and case.condition_cleared_at is None]
+    for case in cases:
+        case.condition_cleared_at = now
+        case.updated_at = now
+    if cases:
+        bulk_update_with_history(cases, Case, ["condition_cleared_at", "updated_at"],
+                                 default_change_reason=f"condition cleared: {note}"[:_REASON_LENGTH],
+                                 default_date=now)
+    return len(cases)
 
 
+@in_retrying_transaction
 def cases_escalate(case_ids, *, reason: str = "SLA breached") -> int:
     """Detectors: escalate many active cases at once (already escalated ones are skipped)."""
-    with transaction.atomic():
-        now = timezone.now()
-        cases = [case for case in _lock_many(case_ids) if case.is_active and not case.escalated]
-        for case in cases:
-            _escalate_in_memory(case, now=now)
-        if cases:
-            bulk_update_with_history(cases, Case, ["escalated", "escalated_at", "priority", "priority_factors",
-                                                   "updated_at"],
-                                     default_change_reason=f"escalated: {reason}"[:_REASON_LENGTH], default_date=now)
-        return len(cases)
+    now = timezone.now()
+    cases = [case for case in _lock_many(case_ids) if case.is_active and not case.escalated]
+    for case in cases:
+        _escalate_in_memory(case, now=now)
+    if cases:
+        bulk_update_with_history(cases, Case, ["escalated", "escalated_at", "priority", "priority_factors",
+                                               "updated_at"],
+                                 default_change_reason=f"escalated: {reason}"[:_REASON_LENGTH], default_date=now)
+    return len(cases)

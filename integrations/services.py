@@ -8,16 +8,15 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from integrations.models import ApiClient, ExternalSystem, OutboxMessage
-from integrations.outbox import wake_relay
+from integrations.outbox import wake_relay_after_commit
 from integrations.tokens import hash_token, new_token
-from inventory.models import Location
 from retailops.access import Scope
 from retailops.errors import InvalidInput
+from retailops.transactions import in_retrying_transaction
 
 User = get_user_model()
 logger = logging.getLogger(__name__)
@@ -39,32 +38,19 @@ def _validated_scopes(scopes: Iterable[str]) -> list[str]:
     return scopes
 
 
-def _locations_by_code(codes: Iterable[str]) -> list[Location]:
-    codes = sorted(set(codes))
-    locations = list(Location.objects.filter(code__in=codes))
-    unknown = sorted(set(codes) - {location.code for location in locations})
-    if unknown:
-        raise InvalidInput(f"Unknown locations: {', '.join(unknown)}.", code="unknown_location", field="locations")
-    return locations
-
-
-@transaction.atomic
+@in_retrying_transaction
 def external_system_ensure(*, code: str, kind: str, name: str = "") -> ExternalSystem:
     system, _created = ExternalSystem.objects.get_or_create(code=code, defaults={"kind": kind, "name": name or code})
     return system
 
 
-@transaction.atomic
-def api_client_create(
-    *,
-    system: ExternalSystem,
-    scopes: Iterable[str] | None = None,
-    location_codes: Iterable[str] | None = None,
-    name: str = "",
-) -> IssuedToken:
-    """A new partner token for `system`. No scopes given: all; no locations given: all."""
+@in_retrying_transaction
+def api_client_create(*, system: ExternalSystem, scopes: Iterable[str] | None = None, locations=None,
+                      name: str = "") -> IssuedToken:
+    """A new partner token for `system`. No scopes given: all; no locations given (a list
+    of `inventory.Location`): all."""
     scopes = _validated_scopes(Scope.values if scopes is None else scopes)
-    locations = _locations_by_code(location_codes) if location_codes else []
+    locations = list(locations or [])
     service_user, _created = User.objects.get_or_create(
         username=f"{SERVICE_USER_PREFIX}{system.code}", defaults={"is_active": True}
     )
@@ -87,7 +73,7 @@ def api_client_create(
     return IssuedToken(client=client, token=token)
 
 
-@transaction.atomic
+@in_retrying_transaction
 def staff_token_issue(*, user) -> IssuedToken:
     """A personal API token for a staff user; it acts with the user's role and expires."""
     token = new_token()
@@ -115,7 +101,7 @@ def _reason(action: str, note: str) -> str:
     return (f"{action}: {note}" if note else action)[:_REASON_LENGTH]
 
 
-@transaction.atomic
+@in_retrying_transaction
 def outbox_replay(*, message_ids: Iterable[int] | None = None, system: ExternalSystem | None = None,
                   actor=None, note: str = "") -> int:
     """Send dead letters again: the given ones, or every dead letter of `system`.
@@ -146,8 +132,7 @@ def outbox_replay(*, message_ids: Iterable[int] | None = None, system: ExternalS
             affected_system._change_reason = _reason(
                 f"replayed {count} dead letter{'s' if count != 1 else ''}", note)
         ExternalSystem.history.bulk_history_create(affected, update=True, default_user=actor)
-        if settings.INTEGRATIONS_RELAY_ON_COMMIT:
-            transaction.on_commit(wake_relay, robust=True)
+        wake_relay_after_commit()
     return replayed
 
 
@@ -156,7 +141,7 @@ def _require_note(system: ExternalSystem, verb: str, actor, note: str) -> None:
         raise InvalidInput(f"Say why you {verb} {system.code}.", code="note_required", field="note")
 
 
-@transaction.atomic
+@in_retrying_transaction
 def external_system_pause(*, system: ExternalSystem, actor=None, note: str = "") -> ExternalSystem:
     """Stop sending to `system`; its messages wait in the outbox. A person must say why."""
     _require_note(system, "pause", actor, note)
@@ -169,7 +154,7 @@ def external_system_pause(*, system: ExternalSystem, actor=None, note: str = "")
     return system
 
 
-@transaction.atomic
+@in_retrying_transaction
 def external_system_resume(*, system: ExternalSystem, actor=None, note: str = "") -> ExternalSystem:
     """Send to `system` again, from the oldest waiting message; also closes its circuit,
     since a person has decided that the partner is back. A person must say why."""

@@ -42,32 +42,24 @@ from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
 from integrations import outbox
-from inventory.errors import (
-    DuplicateApprover,
-    InvalidReason,
-    LocationOutOfScope,
-    NotAnApprover,
-    SelfApproval,
-    StaleQuantity,
-    UnknownLocation,
-    UnknownSku,
-)
-from inventory.ledger import Movement, Posting, apply_posting, in_retrying_transaction, lock_levels
+from inventory.errors import DuplicateApprover, InvalidReason, NotAnApprover, SelfApproval, StaleQuantity
+from inventory.ledger import Movement, lock_levels, post_movements
 from inventory.models import (
     Adjustment,
     AdjustmentDecision,
     ApprovalPolicy,
     Bucket,
     InventoryEvent,
-    Location,
     Sku,
     StockLevel,
     StockMovement,
 )
+from inventory.selectors import active_skus, location_by_code
 from inventory.states import ADJUSTMENT_TRANSITIONS, AdjustmentStatus
 from retailops.access import LocationScope
 from retailops.errors import InvalidInput
 from retailops.lifecycle import check_transition
+from retailops.transactions import in_retrying_transaction
 
 APPROVE_PERMISSION = "inventory.approve_adjustment"
 COUNT_REASON = "cycle_count"
@@ -86,22 +78,6 @@ def adjustment_value(*, delta: int, unit_cost: Decimal) -> Decimal:
 # --- Requesting -----------------------------------------------------------------------------
 
 
-def _sku(code: str) -> Sku:
-    sku = Sku.objects.filter(code=code).first()
-    if sku is None or not sku.active:
-        raise UnknownSku(f"Unknown SKU '{code}'.", field="sku")
-    return sku
-
-
-def _location(code: str, *, scope: LocationScope) -> Location:
-    location = Location.objects.filter(code=code).first()
-    if location is None:
-        raise UnknownLocation(f"Unknown location '{code}'.", field="location")
-    if not scope.allows(location.pk):
-        raise LocationOutOfScope(f"Location '{code}' is outside the caller's location scope.")
-    return location
-
-
 def _transition(adjustment: Adjustment, to: str, *, actor, reason: str, fields: tuple[str, ...] = ()) -> None:
     """Move a locked (or new) adjustment to `to` and record who and why in its history."""
     check_transition(ADJUSTMENT_TRANSITIONS, adjustment.status, to, noun="adjustment")
@@ -115,6 +91,7 @@ def _transition(adjustment: Adjustment, to: str, *, actor, reason: str, fields: 
         adjustment.save(update_fields=["status", "updated_at", *fields])
 
 
+@in_retrying_transaction
 def adjustment_request(*, sku_code: str, location_code: str, delta: int, reason: str, actor,
                        scope: LocationScope, note: str = "", expected_on_hand: int | None = None,
                        reference: str = "", root_cause: str = "", source_system: str = "") -> Adjustment:
@@ -129,36 +106,36 @@ def adjustment_request(*, sku_code: str, location_code: str, delta: int, reason:
                             field="reason")
     if delta == 0:
         raise InvalidInput("delta must not be 0.", code="invalid_quantity", field="delta")
-    sku = _sku(sku_code)
-    location = _location(location_code, scope=scope)
+    sku = active_skus({"sku": sku_code})[sku_code]
+    location = location_by_code(location_code, scope=scope)
     policy = approval_policy_current()
+    key = (sku.pk, location.pk)
+    level = lock_levels([key])[key]
+    if expected_on_hand is not None and level.on_hand != expected_on_hand:
+        raise StaleQuantity(f"On-hand of {sku.code} at {location.code} is {level.on_hand}, "
+                            f"not {expected_on_hand}.", current_on_hand=level.on_hand)
+    value = adjustment_value(delta=delta, unit_cost=sku.unit_cost)
+    adjustment = Adjustment(
+        sku=sku, location=location, delta=delta, reason=reason, root_cause=root_cause, note=note,
+        reference=reference, expected_on_hand=expected_on_hand, on_hand_at_request=level.on_hand,
+        unit_cost=sku.unit_cost, value=value, approvals_required=policy.approvals_required(value),
+        requested_by=actor, source_system=source_system,
+    )
+    return _pend_or_apply(adjustment, level=level, actor=actor, verb="requested")
 
-    def work() -> Adjustment:
-        key = (sku.pk, location.pk)
-        levels = lock_levels([key])
-        level = levels[key]
-        if expected_on_hand is not None and level.on_hand != expected_on_hand:
-            raise StaleQuantity(f"On-hand of {sku.code} at {location.code} is {level.on_hand}, "
-                                f"not {expected_on_hand}.", current_on_hand=level.on_hand)
-        value = adjustment_value(delta=delta, unit_cost=sku.unit_cost)
-        adjustment = Adjustment(
-            sku=sku, location=location, delta=delta, reason=reason, root_cause=root_cause, note=note,
-            reference=reference, expected_on_hand=expected_on_hand, on_hand_at_request=level.on_hand,
-            unit_cost=sku.unit_cost, value=value, approvals_required=policy.approvals_required(value),
-            requested_by=actor, source_system=source_system,
-        )
-        if adjustment.approvals_required:
-            _transition(adjustment, AdjustmentStatus.PENDING_APPROVAL, actor=actor,
-                        reason=f"requested; {value} needs {adjustment.approvals_required} finance approval(s)")
-            return adjustment
-        adjustment._history_user = actor
-        adjustment._change_reason = "requested"
-        adjustment.save()
-        _apply(adjustment, level=level, levels=levels, actor=actor,
-               reason=f"requested; {value} is below the approval threshold")
+
+def _pend_or_apply(adjustment: Adjustment, *, level: StockLevel, actor, verb: str) -> Adjustment:
+    """A new adjustment waits for finance when the policy asks for approvals; otherwise it
+    applies at once, against `level` (locked by the caller)."""
+    if adjustment.approvals_required:
+        _transition(adjustment, AdjustmentStatus.PENDING_APPROVAL, actor=actor,
+                    reason=f"{verb}; {adjustment.value} needs {adjustment.approvals_required} finance approval(s)")
         return adjustment
-
-    return in_retrying_transaction(work)
+    adjustment._history_user = actor
+    adjustment._change_reason = verb
+    adjustment.save()
+    _apply(adjustment, level=level, actor=actor, reason=f"{verb}; {adjustment.value} is below the approval threshold")
+    return adjustment
 
 
 @dataclass(frozen=True)
@@ -193,35 +170,24 @@ def adjustments_from_counts(counts: list[PendingCount], *, actor, policy: Approv
                                     default_change_reason="count variance needs finance approval")
 
 
-def adjustment_from_count(*, sku: Sku, location_id: int, counted: int, counted_at: datetime, levels, actor,
+def adjustment_from_count(*, sku: Sku, level: StockLevel, counted: int, counted_at: datetime, actor,
                           policy: ApprovalPolicy, reference: str = "", note: str = "") -> Adjustment | None:
-    """A cycle count's counted quantity at a level the caller holds locked (in `levels`),
-    made into a count adjustment: below the policy's threshold it applies at once (and marks
-    the level counted), at or above it waits for finance, who approve it like any other.
-    A count equal to on-hand makes none (None); the caller marks that level counted.
-    Runs inside the caller's transaction."""
-    key = (sku.pk, location_id)
-    level = levels[key]
+    """A cycle count's counted quantity at a level the caller holds locked, made into a
+    count adjustment: below the policy's threshold it applies at once (and marks the level
+    counted), at or above it waits for finance, who approve it like any other. A count
+    equal to on-hand makes none (None); the caller marks that level counted. Runs inside
+    the caller's transaction."""
     delta = counted - level.on_hand
     if delta == 0:
         return None
     value = adjustment_value(delta=delta, unit_cost=sku.unit_cost)
     adjustment = Adjustment(
-        sku=sku, location_id=location_id, delta=delta, reason=COUNT_REASON, note=note, reference=reference,
+        sku=sku, location_id=level.location_id, delta=delta, reason=COUNT_REASON, note=note, reference=reference,
         on_hand_at_request=level.on_hand, unit_cost=sku.unit_cost, value=value,
         approvals_required=policy.approvals_required(value), counted_quantity=counted, counted_at=counted_at,
         requested_by=actor,
     )
-    if adjustment.approvals_required:
-        _transition(adjustment, AdjustmentStatus.PENDING_APPROVAL, actor=actor,
-                    reason=f"counted; {value} needs {adjustment.approvals_required} finance approval(s)")
-        return adjustment
-    adjustment._history_user = actor
-    adjustment._change_reason = "counted"
-    adjustment.save()
-    _apply(adjustment, level=level, levels=levels, actor=actor,
-           reason=f"counted; {value} is below the approval threshold")
-    return adjustment
+    return _pend_or_apply(adjustment, level=level, actor=actor, verb="counted")
 
 
 # --- Deciding -------------------------------------------------------------------------------
@@ -234,54 +200,47 @@ def _check_decider(adjustment: Adjustment, user) -> None:
         raise SelfApproval()
 
 
+@in_retrying_transaction
 def adjustment_approve(*, adjustment: Adjustment, approver, note: str = "") -> Adjustment:
     """Finance approves a pending adjustment. The last approval it needs applies it, under
     the level's lock and after the re-check described in this module's docstring."""
-
-    def work() -> Adjustment:
-        locked = Adjustment.objects.select_for_update().select_related("sku", "location").get(pk=adjustment.pk)
-        _check_decider(locked, approver)
-        check_transition(ADJUSTMENT_TRANSITIONS, locked.status, AdjustmentStatus.APPROVED, noun="adjustment")
-        earlier = set(locked.decisions.filter(decision=AdjustmentDecision.Decision.APPROVE)
-                      .values_list("decided_by_id", flat=True))
-        if approver.pk in earlier:
-            raise DuplicateApprover()
-        AdjustmentDecision.objects.create(adjustment=locked, decided_by=approver,
-                                          decision=AdjustmentDecision.Decision.APPROVE, note=note)
-        approvals = len(earlier) + 1
-        if approvals < locked.approvals_required:
-            locked._history_user = approver
-            locked._change_reason = _with_note(f"approval {approvals} of {locked.approvals_required}", note)
-            locked.save(update_fields=["updated_at"])
-            return locked
-        _transition(locked, AdjustmentStatus.APPROVED, actor=approver,
-                    reason=_with_note(f"approved ({approvals} of {locked.approvals_required})", note))
-        key = (locked.sku_id, locked.location_id)
-        levels = lock_levels([key])
-        _apply(locked, level=levels[key], levels=levels, actor=approver, reason="applied on approval")
+    locked = Adjustment.objects.select_for_update().select_related("sku", "location").get(pk=adjustment.pk)
+    _check_decider(locked, approver)
+    check_transition(ADJUSTMENT_TRANSITIONS, locked.status, AdjustmentStatus.APPROVED, noun="adjustment")
+    earlier = set(locked.decisions.filter(decision=AdjustmentDecision.Decision.APPROVE)
+                  .values_list("decided_by_id", flat=True))
+    if approver.pk in earlier:
+        raise DuplicateApprover()
+    AdjustmentDecision.objects.create(adjustment=locked, decided_by=approver,
+                                      decision=AdjustmentDecision.Decision.APPROVE, note=note)
+    approvals = len(earlier) + 1
+    if approvals < locked.approvals_required:
+        locked._history_user = approver
+        locked._change_reason = _with_note(f"approval {approvals} of {locked.approvals_required}", note)
+        locked.save(update_fields=["updated_at"])
         return locked
+    _transition(locked, AdjustmentStatus.APPROVED, actor=approver,
+                reason=_with_note(f"approved ({approvals} of {locked.approvals_required})", note))
+    key = (locked.sku_id, locked.location_id)
+    _apply(locked, level=lock_levels([key])[key], actor=approver, reason="applied on approval")
+    return locked
 
-    return in_retrying_transaction(work)
 
-
+@in_retrying_transaction
 def adjustment_reject(*, adjustment: Adjustment, decider, note: str) -> Adjustment:
     """Finance rejects a pending adjustment; the note (why) is required."""
     if not note or not note.strip():
         raise InvalidInput("A rejection needs a note saying why.", code="required", field="note")
-
-    def work() -> Adjustment:
-        locked = Adjustment.objects.select_for_update().get(pk=adjustment.pk)
-        _check_decider(locked, decider)
-        check_transition(ADJUSTMENT_TRANSITIONS, locked.status, AdjustmentStatus.REJECTED, noun="adjustment")
-        AdjustmentDecision.objects.create(adjustment=locked, decided_by=decider,
-                                          decision=AdjustmentDecision.Decision.REJECT, note=note)
-        _transition(locked, AdjustmentStatus.REJECTED, actor=decider, reason=_with_note("rejected", note))
-        if locked.event_id is not None:  # the count that waited is now settled, not applied
-            InventoryEvent.objects.filter(pk=locked.event_id).update(
-                status=InventoryEvent.Status.REJECTED, error_code="rejected_by_finance", error_detail=note[:500])
-        return locked
-
-    return in_retrying_transaction(work)
+    locked = Adjustment.objects.select_for_update().get(pk=adjustment.pk)
+    _check_decider(locked, decider)
+    check_transition(ADJUSTMENT_TRANSITIONS, locked.status, AdjustmentStatus.REJECTED, noun="adjustment")
+    AdjustmentDecision.objects.create(adjustment=locked, decided_by=decider,
+                                      decision=AdjustmentDecision.Decision.REJECT, note=note)
+    _transition(locked, AdjustmentStatus.REJECTED, actor=decider, reason=_with_note("rejected", note))
+    if locked.event_id is not None:  # the count that waited is now settled, not applied
+        InventoryEvent.objects.filter(pk=locked.event_id).update(
+            status=InventoryEvent.Status.REJECTED, error_code="rejected_by_finance", error_detail=note[:500])
+    return locked
 
 
 def _with_note(reason: str, note: str) -> str:
@@ -321,17 +280,15 @@ def _delta_to_apply(adjustment: Adjustment, level: StockLevel) -> int:
     return adjustment.delta
 
 
-def _apply(adjustment: Adjustment, *, level: StockLevel, levels, actor, reason: str) -> None:
+def _apply(adjustment: Adjustment, *, level: StockLevel, actor, reason: str) -> None:
+    """Post the adjustment against `level`, locked by the caller."""
     delta = _delta_to_apply(adjustment, level)
     key = (adjustment.sku_id, adjustment.location_id)
-    posting = Posting()
-    if delta:
-        posting.movements.append(Movement(*key, Bucket.ON_HAND, delta, reason=f"adjustment_{adjustment.reason}",
-                                          occurred_at=adjustment.counted_at))
-    if adjustment.is_count:
-        posting.counted_at[key] = adjustment.counted_at
-    apply_posting(levels, posting, actor=actor, document_type=Adjustment.DOCUMENT_TYPE,
-                  document_id=str(adjustment.pk))
+    post_movements(
+        [Movement(*key, Bucket.ON_HAND, delta, reason=f"adjustment_{adjustment.reason}",
+                  occurred_at=adjustment.counted_at)] if delta else [],
+        counted_at={key: adjustment.counted_at} if adjustment.is_count else None,
+        actor=actor, document_type=Adjustment.DOCUMENT_TYPE, document_id=str(adjustment.pk))
     adjustment.applied_delta = delta
     adjustment.applied_at = timezone.now()
     if delta != adjustment.delta:

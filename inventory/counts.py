@@ -30,21 +30,22 @@ level, and finance are refused if they approve it (see `inventory.adjustments`).
 import random
 from dataclasses import dataclass
 
-from django.db import transaction
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
-from exceptions.models import Case
+from exceptions.selectors import active_cases_about
 from exceptions.services import cases_resolve_recounted
-from exceptions.states import ACTIVE_STATUSES, CaseKind
+from exceptions.states import CaseKind
 from inventory.adjustments import adjustment_from_count, approval_policy_current
-from inventory.errors import LocationOutOfScope, UnknownLocation, UnknownSku
-from inventory.ledger import Posting, apply_posting, in_retrying_transaction, lock_levels
+from inventory.errors import LocationOutOfScope, UnknownSku
+from inventory.ledger import lock_levels, post_movements
 from inventory.models import CycleCount, CycleCountLine, Location, Sku, StockLevel
+from inventory.selectors import location_by_code
 from inventory.states import CYCLE_COUNT_TRANSITIONS, CycleCountStatus
 from retailops.access import LocationScope, location_scope_for_user
 from retailops.errors import InvalidInput, InvalidState
 from retailops.lifecycle import check_transition
+from retailops.transactions import in_retrying_transaction
 
 MAX_LINES = 500
 COUNT_PERMISSION = "inventory.change_cyclecount"
@@ -63,15 +64,6 @@ class CountedLine:
 # --- Scheduling -------------------------------------------------------------------------------
 
 
-def _location(code: str, *, scope: LocationScope) -> Location:
-    location = Location.objects.filter(code=code).first()
-    if location is None or not location.active:
-        raise UnknownLocation(f"Unknown location '{code}'.", field="location")
-    if not scope.allows(location.pk):
-        raise LocationOutOfScope(f"Location '{code}' is outside the caller's location scope.")
-    return location
-
-
 def _explicit_skus(codes: list[str]) -> list[Sku]:
     wanted = list(dict.fromkeys(code.strip() for code in codes if code.strip()))
     if not wanted:
@@ -84,8 +76,8 @@ def _explicit_skus(codes: list[str]) -> list[Sku]:
 
 
 def _skus_with_variance_cases(location: Location) -> list[Sku]:
-    sku_ids = (Case.objects.filter(location=location, kind__in=VARIANCE_CASE_KINDS, status__in=ACTIVE_STATUSES,
-                                   sku__isnull=False).values_list("sku_id", flat=True))
+    sku_ids = set(active_cases_about(location_id=location.pk, kinds=VARIANCE_CASE_KINDS)
+                  .filter(sku__isnull=False).values_list("sku_id", flat=True))
     skus = list(Sku.objects.filter(pk__in=sku_ids, active=True).order_by("code"))
     if not skus:
         raise InvalidInput(f"No open variance cases at {location.code}: nothing to count.",
@@ -111,12 +103,13 @@ def _check_counter(user, location: Location) -> None:
                            field="assignee")
 
 
+@in_retrying_transaction
 def count_schedule(*, location_code: str, selection: str, actor, scope: LocationScope, sku_codes: list[str] = (),
                    sample_size: int | None = None, reason: str = "", assignee=None) -> CycleCount:
     """Schedule a count at a location of: the SKUs named (`explicit`), every SKU with an
     open variance case there (`variance_cases`), or a random sample of `sample_size` SKUs
     the location carries (`random_sample`)."""
-    location = _location(location_code, scope=scope)
+    location = location_by_code(location_code, scope=scope)
     if selection == Selection.EXPLICIT:
         skus = _explicit_skus(list(sku_codes))
     elif selection == Selection.VARIANCE_CASES:
@@ -130,17 +123,15 @@ def count_schedule(*, location_code: str, selection: str, actor, scope: Location
         raise InvalidInput(f"A count has at most {MAX_LINES} SKUs.", code="invalid_lines", field="skus")
     if assignee is not None:
         _check_counter(assignee, location)
-
-    with transaction.atomic():
-        count = CycleCount(location=location, selection=selection, reason=reason.strip(), scheduled_by=actor,
-                           sample_size=sample_size if selection == Selection.RANDOM_SAMPLE else None)
-        if assignee is not None:
-            count.assigned_to, count.assigned_at = assignee, timezone.now()
-        count._history_user = actor
-        count._change_reason = f"scheduled: {Selection(selection).label}, {len(skus)} SKUs"
-        count.save()
-        bulk_create_with_history([CycleCountLine(count=count, sku=sku) for sku in skus], CycleCountLine,
-                                 default_user=actor, default_change_reason="scheduled")
+    count = CycleCount(location=location, selection=selection, reason=reason.strip(), scheduled_by=actor,
+                       sample_size=sample_size if selection == Selection.RANDOM_SAMPLE else None)
+    if assignee is not None:
+        count.assigned_to, count.assigned_at = assignee, timezone.now()
+    count._history_user = actor
+    count._change_reason = f"scheduled: {Selection(selection).label}, {len(skus)} SKUs"
+    count.save()
+    bulk_create_with_history([CycleCountLine(count=count, sku=sku) for sku in skus], CycleCountLine,
+                             default_user=actor, default_change_reason="scheduled")
     return count
 
 
@@ -170,16 +161,13 @@ def _transition(count: CycleCount, to: str, *, actor, reason: str, note: str = "
     count.save(update_fields=update)
 
 
+@in_retrying_transaction
 def count_start(*, count: CycleCount, actor, scope: LocationScope) -> CycleCount:
     """The counter starts (or, after a recount request, starts again)."""
-
-    def work() -> CycleCount:
-        locked = _lock(count, scope)
-        _transition(locked, CycleCountStatus.IN_PROGRESS, actor=actor,
-                    reason="started" if locked.round == 1 else f"round {locked.round} started", stamp="started")
-        return locked
-
-    return in_retrying_transaction(work)
+    locked = _lock(count, scope)
+    _transition(locked, CycleCountStatus.IN_PROGRESS, actor=actor,
+                reason="started" if locked.round == 1 else f"round {locked.round} started", stamp="started")
+    return locked
 
 
 def _counted_by_sku(lines: list[CountedLine], expected: dict[str, CycleCountLine]) -> dict[str, int]:
@@ -201,105 +189,91 @@ def _counted_by_sku(lines: list[CountedLine], expected: dict[str, CycleCountLine
     return counted
 
 
+@in_retrying_transaction
 def count_submit(*, count: CycleCount, lines: list[CountedLine], actor, scope: LocationScope) -> CycleCount:
     """The counter hands in every line. Each difference to the ledger becomes a count
     adjustment through the approval policy; see the module docstring for what settles now."""
-
-    def work() -> CycleCount:
-        locked = _lock(count, scope)
-        if locked.status in (CycleCountStatus.SCHEDULED, CycleCountStatus.RECOUNT_REQUESTED):
-            _transition(locked, CycleCountStatus.IN_PROGRESS, actor=actor, reason="started by submitting",
-                        stamp="started")
-        check_transition(CYCLE_COUNT_TRANSITIONS, locked.status, CycleCountStatus.SUBMITTED, noun="count")
-        count_lines = {line.sku.code: line for line in locked.lines.select_related("sku").order_by("pk")}
-        counted = _counted_by_sku(lines, count_lines)
-        levels = lock_levels((line.sku_id, locked.location_id) for line in count_lines.values())
-        policy = approval_policy_current()
-        counted_at = timezone.now()
-        settled = []
-        for code, line in count_lines.items():
-            key = (line.sku_id, locked.location_id)
-            line.counted_quantity = counted[code]
-            line.system_quantity = levels[key].on_hand
-            line.variance = line.counted_quantity - line.system_quantity
-            line.adjustment = adjustment_from_count(
-                sku=line.sku, location_id=locked.location_id, counted=line.counted_quantity, counted_at=counted_at,
-                levels=levels, actor=actor, policy=policy, reference=locked.reference,
-                note=f"Cycle count {locked.pk}, round {locked.round}",
-            )
-            if line.adjustment is None or line.adjustment.applied_at is not None:
-                settled.append(key)
-        unchanged = {(line.sku_id, locked.location_id): counted_at for line in count_lines.values()
-                     if line.adjustment is None}
-        if unchanged:  # a count that matches the ledger still verifies the level
-            apply_posting(levels, Posting(counted_at=unchanged), actor=actor,
-                          document_type=CycleCount.DOCUMENT_TYPE, document_id=str(locked.pk))
-        bulk_update_with_history(list(count_lines.values()), CycleCountLine,
-                                 ["counted_quantity", "system_quantity", "variance", "adjustment"],
-                                 default_user=actor, default_change_reason=f"round {locked.round} submitted")
-        _transition(locked, CycleCountStatus.SUBMITTED, actor=actor, reason=f"round {locked.round} submitted",
-                    stamp="submitted")
-        _resolve_settled_cases(locked, settled, actor=actor)
-        return locked
-
-    return in_retrying_transaction(work)
+    locked = _lock(count, scope)
+    if locked.status in (CycleCountStatus.SCHEDULED, CycleCountStatus.RECOUNT_REQUESTED):
+        _transition(locked, CycleCountStatus.IN_PROGRESS, actor=actor, reason="started by submitting",
+                    stamp="started")
+    check_transition(CYCLE_COUNT_TRANSITIONS, locked.status, CycleCountStatus.SUBMITTED, noun="count")
+    count_lines = {line.sku.code: line for line in locked.lines.select_related("sku").order_by("pk")}
+    counted = _counted_by_sku(lines, count_lines)
+    levels = lock_levels((line.sku_id, locked.location_id) for line in count_lines.values())
+    policy = approval_policy_current()
+    counted_at = timezone.now()
+    settled = []
+    for code, line in count_lines.items():
+        key = (line.sku_id, locked.location_id)
+        line.counted_quantity = counted[code]
+        line.system_quantity = levels[key].on_hand
+        line.variance = line.counted_quantity - line.system_quantity
+        line.adjustment = adjustment_from_count(
+            sku=line.sku, level=levels[key], counted=line.counted_quantity, counted_at=counted_at, actor=actor,
+            policy=policy, reference=locked.reference, note=f"Cycle count {locked.pk}, round {locked.round}",
+        )
+        if line.adjustment is None or line.adjustment.applied_at is not None:
+            settled.append(key)
+    unchanged = {(line.sku_id, locked.location_id): counted_at for line in count_lines.values()
+                 if line.adjustment is None}
+    if unchanged:  # a count that matches the ledger still verifies the level
+        post_movements([], counted_at=unchanged, actor=actor, document_type=CycleCount.DOCUMENT_TYPE,
+                       document_id=str(locked.pk))
+    bulk_update_with_history(list(count_lines.values()), CycleCountLine,
+                             ["counted_quantity", "system_quantity", "variance", "adjustment"],
+                             default_user=actor, default_change_reason=f"round {locked.round} submitted")
+    _transition(locked, CycleCountStatus.SUBMITTED, actor=actor, reason=f"round {locked.round} submitted",
+                stamp="submitted")
+    _resolve_settled_cases(locked, settled, actor=actor)
+    return locked
 
 
 def _resolve_settled_cases(count: CycleCount, keys: list[tuple[int, int]], *, actor) -> None:
     if not keys:
         return
-    ids = list(Case.objects.filter(location_id=count.location_id, sku_id__in=[sku_id for sku_id, _ in keys],
-                                   kind__in=VARIANCE_CASE_KINDS, status__in=ACTIVE_STATUSES)
-               .values_list("pk", flat=True))
+    ids = list(active_cases_about(location_id=count.location_id, sku_ids=[sku_id for sku_id, _ in keys],
+                                  kinds=VARIANCE_CASE_KINDS).values_list("pk", flat=True))
     if ids:
         cases_resolve_recounted(ids, actor=actor, note=f"Settled by cycle count {count.pk} "
                                                        f"(round {count.round}).")
 
 
+@in_retrying_transaction
 def count_request_recount(*, count: CycleCount, actor, scope: LocationScope, note: str) -> CycleCount:
     """Before accepting, ops ask for the lines to be counted again (blind, a new round)."""
     if not note or not note.strip():
         raise InvalidInput("Say why the lines need a recount.", code="required", field="note")
-
-    def work() -> CycleCount:
-        locked = _lock(count, scope)
-        check_transition(CYCLE_COUNT_TRANSITIONS, locked.status, CycleCountStatus.RECOUNT_REQUESTED, noun="count")
-        locked.round += 1
-        _transition(locked, CycleCountStatus.RECOUNT_REQUESTED, actor=actor, reason="recount requested",
-                    note=note.strip(), fields=("round",))
-        lines = list(locked.lines.order_by("pk"))
-        for line in lines:
-            line.counted_quantity = line.system_quantity = line.variance = line.adjustment = None
-        bulk_update_with_history(lines, CycleCountLine, ["counted_quantity", "system_quantity", "variance",
-                                                         "adjustment"],
-                                 default_user=actor, default_change_reason="recount requested")
-        return locked
-
-    return in_retrying_transaction(work)
+    locked = _lock(count, scope)
+    check_transition(CYCLE_COUNT_TRANSITIONS, locked.status, CycleCountStatus.RECOUNT_REQUESTED, noun="count")
+    locked.round += 1
+    _transition(locked, CycleCountStatus.RECOUNT_REQUESTED, actor=actor, reason="recount requested",
+                note=note.strip(), fields=("round",))
+    lines = list(locked.lines.order_by("pk"))
+    for line in lines:
+        line.counted_quantity = line.system_quantity = line.variance = line.adjustment = None
+    bulk_update_with_history(lines, CycleCountLine, ["counted_quantity", "system_quantity", "variance",
+                                                     "adjustment"],
+                             default_user=actor, default_change_reason="recount requested")
+    return locked
 
 
+@in_retrying_transaction
 def count_accept(*, count: CycleCount, actor, scope: LocationScope, note: str = "") -> CycleCount:
     """Ops accept the submitted count: done (adjustments waiting for finance stay with finance)."""
-
-    def work() -> CycleCount:
-        locked = _lock(count, scope)
-        _transition(locked, CycleCountStatus.ACCEPTED, actor=actor, reason="accepted", note=note.strip(),
-                    stamp="accepted")
-        return locked
-
-    return in_retrying_transaction(work)
+    locked = _lock(count, scope)
+    _transition(locked, CycleCountStatus.ACCEPTED, actor=actor, reason="accepted", note=note.strip(),
+                stamp="accepted")
+    return locked
 
 
+@in_retrying_transaction
 def count_cancel(*, count: CycleCount, actor, scope: LocationScope, note: str = "") -> CycleCount:
     """Called off before it is submitted (409 `invalid_state` after): nothing was posted yet."""
-
-    def work() -> CycleCount:
-        locked = _lock(count, scope)
-        if locked.round > 1:  # an earlier round was submitted and posted: see it through
-            raise InvalidState("The count was submitted before; accept it or submit the recount.",
-                               current_status=locked.status)
-        _transition(locked, CycleCountStatus.CANCELLED, actor=actor, reason="cancelled", note=note.strip(),
-                    stamp="cancelled")
-        return locked
-
-    return in_retrying_transaction(work)
+    locked = _lock(count, scope)
+    if locked.round > 1:  # an earlier round was submitted and posted: see it through
+        raise InvalidState("The count was submitted before; accept it or submit the recount.",
+                           current_status=locked.status)
+    _transition(locked, CycleCountStatus.CANCELLED, actor=actor, reason="cancelled", note=note.strip(),
+                stamp="cancelled")
+    return locked

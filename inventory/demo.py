@@ -18,9 +18,10 @@ from django.utils import timezone
 
 from inventory import services
 from inventory.ingest import MAX_BATCH, IncomingEvent, events_ingest
-from inventory.ledger import Movement, Posting, apply_posting, in_retrying_transaction, lock_levels
+from inventory.ledger import Movement, lock_levels, post_movements
 from inventory.models import Bucket, Channel, InventoryEvent, Location, Sku, StockLevel, StockMovement
 from retailops.access import LocationScope
+from retailops.transactions import in_retrying_transaction
 
 REGIONS = ["north", "south", "east", "west", "central"]
 CATEGORIES = ["Tee", "Hoodie", "Jeans", "Jacket", "Sneaker", "Cap", "Sock", "Scarf", "Dress", "Shirt"]
@@ -234,20 +235,17 @@ def opening_stock_post(*, plan: list[OpeningStock], occurred_at: datetime) -> in
     return opened
 
 
+@in_retrying_transaction
 def _opening_post(stocks: dict[tuple[int, int], OpeningStock], *, occurred_at: datetime, document_id: str) -> int:
-    def work() -> int:
-        levels = lock_levels(stocks)
-        movements = [
-            Movement(sku_id=sku_id, location_id=location_id, bucket=bucket, delta=quantity, reason=OPENING_REASON,
-                     occurred_at=occurred_at)
-            for (sku_id, location_id), stock in stocks.items() if levels[(sku_id, location_id)].version == 0
-            for bucket, quantity in stock.buckets() if quantity
-        ]
-        if movements:
-            apply_posting(levels, Posting(movements=movements), document_type=DEMO_DOCUMENT, document_id=document_id)
-        return len({movement.key for movement in movements})
-
-    return in_retrying_transaction(work)
+    levels = lock_levels(stocks)
+    movements = [
+        Movement(sku_id=sku_id, location_id=location_id, bucket=bucket, delta=quantity, reason=OPENING_REASON,
+                 occurred_at=occurred_at)
+        for (sku_id, location_id), stock in stocks.items() if levels[(sku_id, location_id)].version == 0
+        for bucket, quantity in stock.buckets() if quantity
+    ]
+    post_movements(movements, document_type=DEMO_DOCUMENT, document_id=document_id)
+    return len({movement.key for movement in movements})
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,11 @@
-"""Which locations may serve a channel. Availability and sourcing both ask here.
+"""What a channel may be offered at a location. Availability, the outbox's pushes and
+sourcing all ask here.
 
 - Point of sale sells what is on a store's shelf: stores only.
 - Ship channels (web, marketplace, wholesale) may use a location flagged for shipping,
   while the ledger there is trusted: below the confidence threshold a location stops
   being offered until a count verifies it.
+- A channel's safety buffer is held back at every level, on top of what is unavailable.
 """
 
 from decimal import Decimal
@@ -24,3 +26,19 @@ def location_eligible(*, channel_kind: str, location_kind: str, active: bool, sh
     if channel_kind == Channel.Kind.POS:
         return location_kind == Location.Kind.STORE
     return ship_from_store and confidence >= confidence_threshold()
+
+
+def available_after_buffer(available: int, channel: Channel | None) -> int:
+    """A level's available units less what `channel` holds back (may be below zero)."""
+    return available - (channel.safety_buffer if channel is not None else 0)
+
+
+def offered_to(row: dict, channel: Channel | None) -> int:
+    """What `channel` is told it may sell at a level (a `selectors.level_rows` row): never
+    below 0, and 0 where the location may not serve it. Without a channel: the level's
+    available units, never below 0."""
+    if channel is not None and not location_eligible(
+            channel_kind=channel.kind, location_kind=row["location__kind"], active=row["location__active"],
+            ship_from_store=row["location__ship_from_store"], confidence=row["location__confidence"]):
+        return 0
+    return max(0, available_after_buffer(row["available"], channel))

@@ -2,9 +2,10 @@
 
 A batch of up to 1,000 events costs a fixed number of statements, whatever its size:
 resolve codes (2), insert the events ignoring conflicts (1) and read back which were
-ours (1), lock every level once (1, plus 2 when levels are new), insert the movements
-(1) and move the levels (1). Dedup is the unique constraint on (source, event id), never
-a read-then-write, so two deliveries of one event racing each other apply it once.
+ours (1), lock every level once (1, plus 2 when levels are new), then the posting
+(`inventory.ledger.post_movements`). Dedup is the unique constraint on (source, event
+id), never a read-then-write, so two deliveries of one event racing each other apply it
+once.
 """
 
 import hashlib
@@ -14,28 +15,21 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from operator import itemgetter
 from typing import NamedTuple
 
+from django.db.models import Case, IntegerField, Value, When
 from django.utils import timezone
 
 from exceptions.services import CaseReport, raise_cases
 from exceptions.states import CaseKind
 from inventory.adjustments import PendingCount, adjustments_from_counts, approval_policy_current
 from inventory.errors import LocationOutOfScope
-from inventory.ledger import (
-    Movement,
-    Posting,
-    apply_posting,
-    in_retrying_transaction,
-    insert_columns,
-    lock_levels,
-    uses_array_statements,
-)
-from inventory.models import Bucket, InventoryEvent, Location, Sku
+from inventory.ledger import Movement, lock_levels, post_movements
+from inventory.models import Bucket, InventoryEvent
+from inventory.selectors import locations_by_code, skus_by_code
 from retailops.access import LocationScope
 from retailops.errors import InvalidState
-from retailops.sql import is_in, select_models
+from retailops.transactions import in_retrying_transaction
 
 EventType = InventoryEvent.Type
 Status = InventoryEvent.Status
@@ -77,19 +71,11 @@ class IncomingEvent:
             "reference": self.reference,
         }
 
-    def stored_form(self) -> tuple[str, str]:
-        """The payload as stored (JSON text) and its content hash. Same id and same content
-        is a resend; the occurrence time is compared in UTC, so the hash is of the payload
-        with a UTC timestamp: usually the stored text itself."""
-        payload = self.payload()
-        text = json.dumps(payload, sort_keys=True)
-        in_utc = self.occurred_at.astimezone(UTC).isoformat()
-        hashed = text if in_utc == payload["occurred_at"] else json.dumps({**payload, "occurred_at": in_utc},
-                                                                          sort_keys=True)
-        return text, hashlib.sha256(hashed.encode()).hexdigest()
-
     def content_hash(self) -> str:
-        return self.stored_form()[1]
+        """Same id and same content is a resend. The occurrence time is compared in UTC, so
+        the hash is of the payload with a UTC timestamp."""
+        payload = {**self.payload(), "occurred_at": self.occurred_at.astimezone(UTC).isoformat()}
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -135,31 +121,22 @@ def _rejection(event: IncomingEvent, *, skus: dict, locations: dict, scope: Loca
     return None
 
 
-# What a batch uses of its SKUs (a count's value, a stale event's money at risk).
-_SKU_FIELDS = ("id", "code", "unit_cost", "price")
-
-
+@in_retrying_transaction
 def events_ingest(*, source: str, events: list[IncomingEvent], actor, scope: LocationScope) -> IngestResult:
     """Record a batch of partner events; apply each new valid one to the ledger."""
     if not 1 <= len(events) <= MAX_BATCH:
         raise ValueError(f"A batch holds 1 to {MAX_BATCH} events.")
-    return in_retrying_transaction(lambda: _ingest(source=source, events=events, actor=actor, scope=scope))
-
-
-def _ingest(*, source: str, events: list[IncomingEvent], actor, scope: LocationScope) -> IngestResult:
     now = timezone.now()
     delivery_id = uuid.uuid4()
-    skus = {sku.code: sku for sku in select_models(Sku, *is_in("code", {e.sku for e in events}),
-                                                   only=_SKU_FIELDS)}
-    locations = {location.code: location for location in select_models(Location, *is_in(
-        "code", {e.location for e in events}), only=("id", "code"))}
+    skus = skus_by_code(event.sku for event in events)
+    locations = locations_by_code(event.location for event in events)
 
     # The first occurrence of an id in the batch is the delivery; later ones are resends.
     first: dict[str, IncomingEvent] = {}
     for event in events:
         first.setdefault(event.event_id, event)
 
-    stored_forms = {event_id: event.stored_form() for event_id, event in first.items()}
+    hashes = {event_id: event.content_hash() for event_id, event in first.items()}
     rows = []
     for event in sorted(first.values(), key=lambda e: e.event_id):  # a fixed order of unique-key locks
         rejection = _rejection(event, skus=skus, locations=locations, scope=scope, now=now)
@@ -169,18 +146,14 @@ def _ingest(*, source: str, events: list[IncomingEvent], actor, scope: LocationS
             location_code=event.location, sku_id=sku.pk if sku else None,
             location_id=location.pk if location else None, quantity=event.quantity,
             occurred_at=event.occurred_at, received_at=now, reason=event.reason, reference=event.reference,
-            payload_hash=stored_forms[event.event_id][1], payload=stored_forms[event.event_id][0],
+            payload_hash=hashes[event.event_id], payload=event.payload(),
             status=str(Status.REJECTED if rejection else Status.APPLIED),
             error_code=rejection[0] if rejection else "", error_detail=rejection[1] if rejection else "",
             delivery_id=delivery_id,
         ))
-    inserted = _insert_events(rows)
-    if inserted is None:
-        stored = _stored_events(source, list(first))
-    else:  # the rows this batch inserted are known without reading them back
-        stored = {row["event_id"]: _StoredEvent(inserted[row["event_id"]], *_stored_fields_of(row))
-                  for row in rows if row["event_id"] in inserted}
-        stored.update(_stored_events(source, [event_id for event_id in first if event_id not in inserted]))
+    InventoryEvent.objects.bulk_create([InventoryEvent(**row) for row in rows], ignore_conflicts=True,
+                                       batch_size=MAX_BATCH)
+    stored = _stored_events(source, list(first))
     ours = {event_id: row for event_id, row in stored.items() if row.delivery_id == delivery_id}
 
     statuses, stale = _apply_new_events(
@@ -201,7 +174,7 @@ def _ingest(*, source: str, events: list[IncomingEvent], actor, scope: LocationS
             results.append(EventResult(event.event_id, status, row.error_code, row.error_detail))
             if status == Status.REJECTED:
                 to_report.append((Status.REJECTED, event))
-        elif row.payload_hash == (stored_forms[event.event_id][1] if first[event.event_id] is event
+        elif row.payload_hash == (hashes[event.event_id] if first[event.event_id] is event
                                   else event.content_hash()):
             results.append(EventResult(event.event_id, "duplicate"))
         else:
@@ -243,27 +216,11 @@ class _StoredEvent(NamedTuple):
     location_id: int | None
 
 
-_stored_fields_of = itemgetter(*_StoredEvent._fields[1:])  # an inserted row's values, after its pk
-
-
 def _stored_events(source: str, event_ids: list[str]) -> dict[str, _StoredEvent]:
     if not event_ids:
         return {}
     return {row.event_id: row for row in map(_StoredEvent._make, InventoryEvent.objects.filter(
         source=source, event_id__in=event_ids).values_list(*_StoredEvent._fields))}
-
-
-def _insert_events(rows: list[dict]) -> dict[str, int] | None:
-    """Insert the batch's events (payloads as JSON text); an (source, event id) already
-    stored keeps its row. On PostgreSQL, returns the ids of the rows inserted ({event id:
-    pk}); elsewhere None."""
-    if not uses_array_statements():
-        InventoryEvent.objects.bulk_create([InventoryEvent(**row | {"payload": json.loads(row["payload"])})
-                                            for row in rows], ignore_conflicts=True, batch_size=MAX_BATCH)
-        return None
-    columns = {name: [row[name] for row in rows] for name in rows[0]}
-    returned = insert_columns(InventoryEvent, columns, ignore_conflicts=True, returning=("event_id", "id"))
-    return dict(returned)
 
 
 def _apply_new_events(events, *, ours, skus, locations, actor):
@@ -275,12 +232,13 @@ def _apply_new_events(events, *, ours, skus, locations, actor):
     levels = lock_levels(keys)
     on_hand = {key: level.on_hand for key, level in levels.items()}
     counted_at = {key: level.last_counted_at for key, level in levels.items()}
-    policy = approval_policy_current()
+    policy = approval_policy_current() if any(event.type == EventType.COUNT for event in events) else None
     pending_counts: list[PendingCount] = []
 
     statuses: dict[str, str] = {}
     variances: dict[str, int] = {}
-    posting = Posting()
+    movements: list[Movement] = []
+    newly_counted: dict[tuple[int, int], datetime] = {}
     stale: list[tuple] = []
     for event in events:
         sku, location = skus[event.sku], locations[event.location]
@@ -300,21 +258,20 @@ def _apply_new_events(events, *, ours, skus, locations, actor):
                                                    on_hand=on_hand[key]))
                 continue
             bucket, delta = Bucket.ON_HAND, variance
-            counted_at[key] = event.occurred_at
-            posting.counted_at[key] = event.occurred_at
+            counted_at[key] = newly_counted[key] = event.occurred_at
         else:
             bucket, sign = _EFFECTS[event.type]
             delta = sign * event.quantity
         if bucket == Bucket.ON_HAND:
             on_hand[key] += delta
         if delta:
-            posting.movements.append(Movement(
+            movements.append(Movement(
                 sku_id=sku.pk, location_id=location.pk, bucket=bucket, delta=delta, reason=event.type,
                 occurred_at=event.occurred_at, event_id=row.pk,
             ))
         statuses[event.event_id] = Status.APPLIED
 
-    apply_posting(levels, posting, actor=actor, document_type="inventory_event")
+    post_movements(movements, counted_at=newly_counted, actor=actor, document_type="inventory_event")
     for status in (Status.STALE, Status.PENDING_APPROVAL):
         ids = [ours[event_id].pk for event_id, value in statuses.items() if value == status]
         if ids:
@@ -327,8 +284,6 @@ def _apply_new_events(events, *, ours, skus, locations, actor):
 
 
 def _record_count_variances(variances: dict[int, int]) -> None:
-    from django.db.models import Case, IntegerField, Value, When
-
     InventoryEvent.objects.filter(pk__in=list(variances)).update(count_variance=Case(
         *[When(pk=pk, then=Value(variance)) for pk, variance in variances.items()], output_field=IntegerField()
     ))
@@ -372,6 +327,7 @@ def _stale_case(source, event, row, counted_at, sku, location) -> CaseReport:
 _NOT_REPLAYABLE = frozenset({"location_out_of_scope"})
 
 
+@in_retrying_transaction
 def event_replay(*, event: InventoryEvent, actor, scope: LocationScope | None = None) -> InventoryEvent:
     """Take a rejected event in again, now that its master data may be fixed (a SKU or
     location created since it arrived).
@@ -391,10 +347,6 @@ def event_replay(*, event: InventoryEvent, actor, scope: LocationScope | None = 
     not act at is refused (`LocationOutOfScope`) and leaves the row as it was.
     """
     scope = scope if scope is not None else LocationScope(None)
-    return in_retrying_transaction(lambda: _replay(event=event, actor=actor, scope=scope))
-
-
-def _replay(*, event: InventoryEvent, actor, scope: LocationScope) -> InventoryEvent:
     row = InventoryEvent.objects.select_for_update().get(pk=event.pk)
     if row.status != Status.REJECTED:
         raise InvalidState(f"Event {row.source}:{row.event_id} is {row.get_status_display().lower()}, "
@@ -405,9 +357,8 @@ def _replay(*, event: InventoryEvent, actor, scope: LocationScope) -> InventoryE
     incoming = IncomingEvent(event_id=row.event_id, type=row.type, sku=row.sku_code, location=row.location_code,
                              quantity=row.quantity, occurred_at=row.occurred_at, reason=row.reason,
                              reference=row.reference)
-    skus = {sku.code: sku for sku in Sku.objects.filter(code=row.sku_code).only("pk", "code", "unit_cost", "price")}
-    locations = {location.code: location for location in Location.objects.filter(code=row.location_code).only(
-        "pk", "code")}
+    skus = skus_by_code([row.sku_code])
+    locations = locations_by_code([row.location_code])
     sku, location = skus.get(row.sku_code), locations.get(row.location_code)
     if location is not None and not scope.allows(location.pk):  # the person's limit, not the event's fault
         raise LocationOutOfScope(f"Location '{location.code}' is outside your locations.")

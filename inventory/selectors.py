@@ -1,20 +1,30 @@
-"""Reads of inventory data, scoped to the caller."""
+"""Reads of inventory data, scoped to the caller. Other apps read inventory through here.
 
+One selector per question: a location (or channel, or SKU) by code, the levels of keys,
+what a level offers a channel. Codes that name a location follow one rule: an inactive
+location is closed, so naming it is naming no location (`unknown_location`); it still
+shows in reads of its levels and its history.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import NamedTuple
+from functools import reduce
+from operator import or_
 
-from django.db import connection
-from django.db.models import F, Prefetch, Q, QuerySet, Window
+from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
 
-from inventory.eligibility import location_eligible
+from inventory.eligibility import offered_to
 from inventory.errors import LocationOutOfScope, UnknownChannel, UnknownLocation, UnknownSku
 from inventory.models import (
     Adjustment,
     AdjustmentDecision,
+    Bucket,
     Channel,
     CycleCount,
     CycleCountLine,
+    InventoryEvent,
     Location,
     Sku,
     StockLevel,
@@ -24,7 +34,8 @@ from inventory.models import (
 )
 from inventory.states import AdjustmentStatus
 from retailops.access import LocationScope
-from retailops.sql import execute, is_in, select_models
+
+LevelKey = tuple[int, int]  # (sku id, location id)
 
 
 def skus_list() -> QuerySet[Sku]:
@@ -37,6 +48,109 @@ def locations_for(*, scope: LocationScope) -> QuerySet[Location]:
 
 def channels_list() -> QuerySet[Channel]:
     return Channel.objects.all()
+
+
+# --- Codes ---------------------------------------------------------------------------------
+
+
+def skus_by_code(codes: Iterable[str]) -> dict[str, Sku]:
+    """The SKUs these codes name, active or not (an event may still sell a SKU that is no
+    longer offered); a code naming none is missing from the result."""
+    return {sku.code: sku for sku in Sku.objects.filter(code__in=set(codes))}
+
+
+def active_skus(codes_by_field: dict[str, str]) -> dict[str, Sku]:
+    """The active SKUs named by each input field (`{"lines[0].sku": "A", …}`), by code;
+    `UnknownSku` naming the first field whose code names none, or an inactive one."""
+    skus = skus_by_code(codes_by_field.values())
+    for field, code in codes_by_field.items():
+        if code not in skus or not skus[code].active:
+            raise UnknownSku(f"Unknown SKU '{code}'.", field=field)
+    return skus
+
+
+def locations_by_code(codes: Iterable[str]) -> dict[str, Location]:
+    """The active locations these codes name; a code naming none, or an inactive one, is
+    missing from the result."""
+    return {location.code: location for location in Location.objects.filter(code__in=set(codes), active=True)}
+
+
+def sku_codes(ids: Iterable[int]) -> dict[int, str]:
+    """The codes of these SKU ids, by id: one query."""
+    return dict(Sku.objects.filter(pk__in=set(ids)).values_list("pk", "code"))
+
+
+def location_codes(ids: Iterable[int]) -> dict[int, str]:
+    """The codes of these location ids, by id: one query."""
+    return dict(Location.objects.filter(pk__in=set(ids)).values_list("pk", "code"))
+
+
+def location_by_code(code: str, *, field: str = "location", scope: LocationScope | None = None) -> Location:
+    """The active location named `code`, inside `scope` when given. `UnknownLocation` for
+    no such location (or an inactive one), `LocationOutOfScope` outside the scope."""
+    location = Location.objects.filter(code=code, active=True).first()
+    if location is None:
+        raise UnknownLocation(f"Unknown location '{code}'.", field=field)
+    if scope is not None and not scope.allows(location.pk):
+        raise LocationOutOfScope(f"Location '{code}' is outside the caller's location scope.")
+    return location
+
+
+def channel_by_code(code: str, *, field: str = "channel") -> Channel:
+    """The active channel named `code`; `UnknownChannel` otherwise."""
+    channel = Channel.objects.filter(code=code, active=True).first()
+    if channel is None:
+        raise UnknownChannel(f"Unknown channel '{code}'.", field=field)
+    return channel
+
+
+# --- Levels --------------------------------------------------------------------------------
+
+
+def levels_at(keys: Iterable[LevelKey]) -> QuerySet[StockLevel]:
+    """The levels of (sku id, location id) keys, exactly: one query for any number, its
+    condition grouped by whichever of SKU and location the keys share most (a store's
+    batch names a few locations, an order's lines a few SKUs)."""
+    by_location: dict[int, list[int]] = defaultdict(list)
+    by_sku: dict[int, list[int]] = defaultdict(list)
+    for sku_id, location_id in set(keys):
+        by_location[location_id].append(sku_id)
+        by_sku[sku_id].append(location_id)
+    if not by_location:
+        return StockLevel.objects.none()
+    if len(by_location) <= len(by_sku):
+        conditions = [Q(location_id=location, sku_id__in=sorted(skus)) for location, skus in by_location.items()]
+    else:
+        conditions = [Q(sku_id=sku, location_id__in=sorted(locations)) for sku, locations in by_sku.items()]
+    return StockLevel.objects.filter(reduce(or_, conditions))
+
+
+# What readers of levels get: the buckets, and the location fields that decide whether a
+# channel may be offered its units (`eligibility.offered_to`).
+LEVEL_FIELDS = ("sku_id", "location_id", "sku__code", "location__code", "on_hand", "committed", "unavailable",
+                "available", "incoming", "version", "location__kind", "location__region", "location__active",
+                "location__ship_from_store", "location__pickup", "location__confidence")
+
+
+def level_rows(levels: QuerySet[StockLevel]) -> QuerySet[dict]:
+    """`levels` as rows of LEVEL_FIELDS, with their SKU and location in the same query."""
+    return levels.values(*LEVEL_FIELDS)
+
+
+def every_level_row():
+    """Every level's row, in (SKU, location) order, streamed in chunks: a full push."""
+    return level_rows(StockLevel.objects.order_by("sku_id", "location_id")).iterator(chunk_size=2000)
+
+
+def levels_of_skus(sku_ids: Iterable[int], *, location_id: int | None = None) -> QuerySet[dict]:
+    """The rows of every level of these SKUs (at one location, when given): sourcing's candidates."""
+    levels = StockLevel.objects.filter(sku_id__in=sorted(set(sku_ids)))
+    if location_id is not None:
+        levels = levels.filter(location_id=location_id)
+    return level_rows(levels)
+
+
+# --- Availability --------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -58,144 +172,103 @@ class Availability:
 
 def availability_for(*, sku_codes: list[str], location_codes: list[str] | None, channel_code: str | None,
                      scope: LocationScope) -> Availability:
-    """Availability per (SKU, location) and per SKU: one statement on PostgreSQL, a fixed
-    few elsewhere.
+    """Availability per (SKU, location) and per SKU, as a channel (when given) is offered
+    it (`eligibility.offered_to`): at the locations named, else at every location in the
+    caller's scope.
 
-    available = max(0, on_hand − committed − unavailable − the channel's buffer); with a
-    channel, locations that may not serve it show 0.
-    """
-    scope_ids = None if scope.is_all else sorted(scope.location_ids)
-    skus, locations, channel, levels = _read_availability(sku_codes, location_codes or [], channel_code, scope_ids)
-    unknown = [code for code in sku_codes if code not in skus]
-    if unknown:
-        raise UnknownSku(f"Unknown SKU '{unknown[0]}'.", field="sku")
-    if channel_code is not None and channel is None:
-        raise UnknownChannel(f"Unknown channel '{channel_code}'.", field="channel")
-    if location_codes:
+    Unknown codes are named in this order: the first SKU, the channel, the first
+    location; then a named location outside the scope. Two queries when every code is
+    known (three with a channel): the levels with their codes, and the named locations."""
+    locations = locations_by_code(location_codes) if location_codes else None
+    levels = StockLevel.objects.filter(sku__code__in=sku_codes)
+    if locations is not None:
+        levels = levels.filter(location_id__in=[location.pk for location in locations.values()])
+    else:
+        levels = scope.filter(levels)
+    rows = sorted(level_rows(levels), key=lambda row: (row["sku__code"], row["location__code"]))
+    listed = {row["sku__code"] for row in rows}
+    unlisted = [code for code in sku_codes if code not in listed]
+    if unlisted:
+        known = skus_by_code(unlisted)
+        unknown = [code for code in unlisted if code not in known]
+        if unknown:
+            raise UnknownSku(f"Unknown SKU '{unknown[0]}'.", field="sku")
+    channel = channel_by_code(channel_code) if channel_code is not None else None
+    if locations is not None:
         unknown = [code for code in location_codes if code not in locations]
         if unknown:
             raise UnknownLocation(f"Unknown location '{unknown[0]}'.", field="location")
-        outside = [code for code, pk in locations.items() if not scope.allows(pk)]
+        outside = [code for code, location in locations.items() if not scope.allows(location.pk)]
         if outside:
             raise LocationOutOfScope(f"Location '{outside[0]}' is outside the caller's location scope.")
 
-    buffer = channel.safety_buffer if channel else 0
-    rows: list[AvailabilityRow] = []
     totals = dict.fromkeys(sku_codes, 0)
-    eligible: dict[str, bool] = {}  # per location: many SKUs, a few locations
-    for (sku, location, on_hand, committed, damaged, quality_control, safety_stock, incoming, location_kind,
-         active, ship_from_store, confidence) in sorted(levels):
-        unavailable = damaged + quality_control + safety_stock
-        available = max(0, on_hand - committed - unavailable - buffer)
-        if channel is not None:
-            if location not in eligible:
-                eligible[location] = location_eligible(
-                    channel_kind=channel.kind, location_kind=location_kind, active=active,
-                    ship_from_store=ship_from_store, confidence=confidence,
-                )
-            if not eligible[location]:
-                available = 0
-        rows.append(AvailabilityRow(sku, location, on_hand, committed, unavailable, available, incoming))
-        totals[sku] += available
-    return Availability(rows=rows, totals=totals)
+    result = []
+    for row in rows:
+        available = offered_to(row, channel)
+        result.append(AvailabilityRow(row["sku__code"], row["location__code"], row["on_hand"], row["committed"],
+                                      row["unavailable"], available, row["incoming"]))
+        totals[row["sku__code"]] += available
+    return Availability(rows=result, totals=totals)
 
 
-# Availability is the hottest read partners make: its statements are fixed SQL
-# (`retailops.sql`), not querysets compiled on every request.
+def on_hand_by_level(keys) -> dict[LevelKey, int]:
+    """Today's on-hand of each (sku id, location id) level, in one query."""
+    return {(sku_id, location_id): on_hand for sku_id, location_id, on_hand
+            in levels_at(keys).values_list("sku_id", "location_id", "on_hand")}
 
 
-class _ChannelRule(NamedTuple):
-    """What availability needs of a channel."""
-
-    kind: str
-    safety_buffer: int
-
-
-_LEVEL_COLUMNS = ("loc.code, l.on_hand, l.committed, l.damaged, l.quality_control, l.safety_stock, l.incoming, "
-                  "loc.kind, loc.active, loc.ship_from_store, loc.confidence")
-
-
-def _read_availability(sku_codes: list[str], location_codes: list[str], channel_code: str | None,
-                       scope_ids: list[int] | None) -> tuple[dict, dict, _ChannelRule | None, list[tuple]]:
-    """The ids of the SKU and location codes that exist, the channel's rule (None if no
-    such channel), and the SKUs' levels — at the locations named, else in the scope —
-    as (SKU code, location code, buckets…, location fields…)."""
-    if connection.vendor == "postgresql":
-        if location_codes:
-            statement, params = _AVAILABILITY_AT_LOCATIONS_SQL, [sku_codes, location_codes, channel_code]
-        elif scope_ids is not None:
-            statement, params = _AVAILABILITY_IN_SCOPE_SQL, [sku_codes, location_codes, scope_ids, channel_code]
-        else:
-            statement, params = _AVAILABILITY_EVERYWHERE_SQL, [sku_codes, location_codes, channel_code]
-        skus, locations, channel, levels = {}, {}, None, []
-        for kind, code, pk, channel_kind, safety_buffer, *level in execute(statement, params):
-            if kind == "v":
-                levels.append((code, *level))
-            elif kind == "s":
-                skus[code] = pk
-            elif kind == "l":
-                locations[code] = pk
-            else:
-                channel = _ChannelRule(channel_kind, safety_buffer)
-        return skus, locations, channel, levels
-
-    skus = dict(_codes_to_ids(Sku, sku_codes))
-    locations = dict(_codes_to_ids(Location, location_codes))
-    channel = None
-    if channel_code is not None:
-        channel = next((_ChannelRule(channel.kind, channel.safety_buffer)
-                        for channel in select_models(Channel, "code = %s", [channel_code])), None)
-    location_ids = sorted(locations.values()) if location_codes else scope_ids
-    codes = {pk: code for code, pk in skus.items()}
-    levels = [(codes[sku_id], *rest) for sku_id, *rest in _levels_of(sorted(codes), location_ids)]
-    return skus, locations, channel, levels
+def levels_selling_uncounted(*, since) -> QuerySet[StockLevel]:
+    """Levels that lost on-hand since `since`, existed before it, and were not counted
+    since (never, or before it), with their SKU and location."""
+    same_level = {"sku_id": OuterRef("sku_id"), "location_id": OuterRef("location_id")}
+    selling = StockMovement.objects.filter(**same_level, bucket=Bucket.ON_HAND, delta__lt=0, occurred_at__gte=since)
+    existed = StockMovement.objects.filter(**same_level, occurred_at__lt=since)
+    return (StockLevel.objects.filter(Q(last_counted_at__isnull=True) | Q(last_counted_at__lt=since))
+            .filter(Exists(selling), Exists(existed)).select_related("sku", "location"))
 
 
-def _availability_sql(levels: str) -> str:
-    """One statement for the whole read, its rows tagged: the SKU codes that exist (s,
-    from CTE s), the location codes that exist (l, from CTE n), the channel (c), and
-    the levels (v) from `levels`, which joins the SKUs to the locations it picks.
+def levels_counted_since(keys, *, since) -> set[LevelKey]:
+    """Which of these levels were counted at or after `since`."""
+    return set(levels_at(keys).filter(last_counted_at__gte=since).values_list("sku_id", "location_id"))
 
-    Every key drives a unique index, one probe per key (or per SKU for every location):
-    as a prepared statement's generic plan this stays an index walk, where
-    `sku_id = ANY(…) AND location_id = ANY(…)` turns into bitmap scans over every level
-    of the SKUs and of the locations."""
-    no_level = ", ".join(["NULL"] * len(_LEVEL_COLUMNS.split(",")))
-    return (
-        f"WITH s AS (SELECT id, code FROM {Sku._meta.db_table} WHERE code = ANY(%s::text[])), "  # noqa: S608
-        f"n AS (SELECT id, code FROM {Location._meta.db_table} WHERE code = ANY(%s::text[])) "
-        f"SELECT 'v', s.code, NULL::bigint, NULL::text, NULL::integer, {_LEVEL_COLUMNS} FROM {levels} "
-        f"JOIN {Location._meta.db_table} loc ON loc.id = l.location_id "
-        f"UNION ALL SELECT 's', code, id, NULL, NULL, {no_level} FROM s "
-        f"UNION ALL SELECT 'l', code, id, NULL, NULL, {no_level} FROM n "
-        f"UNION ALL SELECT 'c', code, id, kind, safety_buffer, {no_level} "
-        f"FROM {Channel._meta.db_table} WHERE code = %s::text"
+
+def level_at(key: LevelKey) -> StockLevel | None:
+    """The level of one (sku id, location id), if it exists."""
+    return levels_at([key]).first()
+
+
+def recent_movements_by_level(keys, *, limit: int = 10) -> dict[LevelKey, list[StockMovement]]:
+    """The `limit` latest movements of each (sku id, location id) level, with their actor
+    and inbound event, in one query for any number of levels (a window function ranks each
+    level's movements)."""
+    keys = sorted(set(keys))
+    if not keys:
+        return {}
+    matching = reduce(or_, (Q(sku_id=sku_id, location_id=location_id) for sku_id, location_id in keys))
+    ranked = (
+        StockMovement.objects.filter(matching)
+        .annotate(rank=Window(RowNumber(), partition_by=[F("sku_id"), F("location_id")],
+                              order_by=[F("occurred_at").desc(), F("pk").desc()]))
+        .filter(rank__lte=limit).select_related("actor", "event").order_by("sku_id", "location_id", "rank")
     )
+    movements: dict[LevelKey, list[StockMovement]] = {key: [] for key in keys}
+    for movement in ranked:
+        movements[(movement.sku_id, movement.location_id)].append(movement)
+    return movements
 
 
-_AVAILABILITY_AT_LOCATIONS_SQL = _availability_sql(
-    f"s CROSS JOIN n JOIN {StockLevel._meta.db_table} l ON l.sku_id = s.id AND l.location_id = n.id")
-_AVAILABILITY_IN_SCOPE_SQL = _availability_sql(
-    f"s CROSS JOIN unnest(%s::bigint[]) AS m(location_id) "
-    f"JOIN {StockLevel._meta.db_table} l ON l.sku_id = s.id AND l.location_id = m.location_id")
-_AVAILABILITY_EVERYWHERE_SQL = _availability_sql(f"s JOIN {StockLevel._meta.db_table} l ON l.sku_id = s.id")
+def event_by_id(event_id: int) -> InventoryEvent | None:
+    return InventoryEvent.objects.filter(pk=event_id).first()
 
 
-def _codes_to_ids(model, codes: list[str]) -> list[tuple[str, int]]:
-    if not codes:
-        return []
-    where, params = is_in("code", codes)
-    return execute(f"SELECT code, id FROM {model._meta.db_table} WHERE {where}", params)  # noqa: S608
-
-
-def _levels_of(sku_ids: list[int], location_ids: list[int] | None) -> list[tuple]:
-    """(SKU id, location code, buckets…, location fields…) of the SKUs' levels, off PostgreSQL."""
-    where, params = is_in("l.sku_id", sku_ids)
-    if location_ids is not None:
-        locations_where, location_params = is_in("l.location_id", location_ids)
-        where, params = f"{where} AND {locations_where}", params + location_params
-    return execute(f"SELECT l.sku_id, {_LEVEL_COLUMNS} FROM {StockLevel._meta.db_table} l "  # noqa: S608
-                   f"JOIN {Location._meta.db_table} loc ON loc.id = l.location_id WHERE {where}", params)
+def rejected_events_like(event_id: int) -> QuerySet[InventoryEvent]:
+    """The rejected events from the same sender for the same SKU and location codes as
+    this one (it included, while it is rejected): what one rejected-event case stands for."""
+    named = InventoryEvent.objects.filter(pk=event_id).values("source", "sku_code", "location_code").first()
+    if named is None:
+        return InventoryEvent.objects.none()
+    return InventoryEvent.objects.filter(status=InventoryEvent.Status.REJECTED, **named)
 
 
 def adjustments_for(*, scope: LocationScope, source_system: str | None = None) -> QuerySet[Adjustment]:
@@ -222,39 +295,6 @@ def transfers_for(*, scope: LocationScope) -> QuerySet[Transfer]:
 def adjustments_pending_for(*, scope: LocationScope) -> QuerySet[Adjustment]:
     """Adjustments waiting for finance, the most valuable first."""
     return adjustments_for(scope=scope).filter(status=AdjustmentStatus.PENDING_APPROVAL).order_by("-value", "pk")
-
-
-def recent_movements_by_level(keys, *, limit: int = 10) -> dict[tuple[int, int], list[StockMovement]]:
-    """The `limit` latest movements of each (sku id, location id) level, in one query for
-    any number of levels (a window function ranks each level's movements)."""
-    keys = sorted(set(keys))
-    if not keys:
-        return {}
-    matching = Q()
-    for sku_id, location_id in keys:
-        matching |= Q(sku_id=sku_id, location_id=location_id)
-    ranked = (
-        StockMovement.objects.filter(matching)
-        .annotate(rank=Window(RowNumber(), partition_by=[F("sku_id"), F("location_id")],
-                              order_by=[F("occurred_at").desc(), F("pk").desc()]))
-        .filter(rank__lte=limit).select_related("actor").order_by("sku_id", "location_id", "rank")
-    )
-    movements: dict[tuple[int, int], list[StockMovement]] = {key: [] for key in keys}
-    for movement in ranked:
-        movements[(movement.sku_id, movement.location_id)].append(movement)
-    return movements
-
-
-def on_hand_by_level(keys) -> dict[tuple[int, int], int]:
-    """Today's on-hand of each (sku id, location id) level, in one query."""
-    keys = set(keys)
-    if not keys:
-        return {}
-    matching = Q()
-    for sku_id, location_id in keys:
-        matching |= Q(sku_id=sku_id, location_id=location_id)
-    return {(sku_id, location_id): on_hand for sku_id, location_id, on_hand
-            in StockLevel.objects.filter(matching).values_list("sku_id", "location_id", "on_hand")}
 
 
 def counts_for(*, scope: LocationScope) -> QuerySet[CycleCount]:

@@ -19,20 +19,21 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import DecimalField, ExpressionWrapper, F, Sum
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from exceptions.services import CaseReport, raise_case
 from exceptions.states import CaseKind
-from inventory.errors import InsufficientStock, LocationOutOfScope, UnknownLocation, UnknownSku
-from inventory.ledger import LevelKey, Movement, in_retrying_transaction, post_movements
-from inventory.models import Bucket, Location, Sku, StockLevel, Transfer, TransferLine
+from inventory.errors import InsufficientStock, LocationOutOfScope, UnknownSku
+from inventory.ledger import Movement, NotAvailable, post_movements
+from inventory.models import Bucket, Sku, Transfer, TransferLine
+from inventory.selectors import location_by_code, skus_by_code
 from inventory.states import TRANSFER_TRANSITIONS, TransferStatus
 from retailops.access import LocationScope
 from retailops.errors import InvalidInput
 from retailops.lifecycle import check_transition
+from retailops.transactions import in_retrying_transaction
 
 MAX_LINES = 500
 
@@ -46,15 +47,8 @@ class LineInput:
 # --- Requesting ----------------------------------------------------------------------------
 
 
-def _location(code: str, *, field: str) -> Location:
-    location = Location.objects.filter(code=code).first()
-    if location is None or not location.active:
-        raise UnknownLocation(f"Unknown location '{code}'.", field=field)
-    return location
-
-
 def _skus(lines: list[LineInput]) -> dict[str, Sku]:
-    skus = {sku.code: sku for sku in Sku.objects.filter(code__in={line.sku for line in lines})}
+    skus = skus_by_code(line.sku for line in lines)
     seen: set[str] = set()
     for index, line in enumerate(lines):
         if line.sku not in skus or not skus[line.sku].active:
@@ -67,31 +61,30 @@ def _skus(lines: list[LineInput]) -> dict[str, Sku]:
     return skus
 
 
+@in_retrying_transaction
 def transfer_request(*, from_code: str, to_code: str, lines: list[LineInput], actor, scope: LocationScope,
                      reference: str = "", note: str = "", expected_at: datetime | None = None,
                      source_system: str = "") -> Transfer:
     """Ask for units to move from one location to another. Either side may ask."""
     if not 1 <= len(lines) <= MAX_LINES:
         raise InvalidInput(f"A transfer has 1 to {MAX_LINES} lines.", code="invalid_lines", field="lines")
-    source = _location(from_code, field="from_location")
-    destination = _location(to_code, field="to_location")
+    source = location_by_code(from_code, field="from_location")
+    destination = location_by_code(to_code, field="to_location")
     if source.pk == destination.pk:
         raise InvalidInput("A transfer goes between two different locations.", code="same_location",
                            field="to_location")
     if not (scope.allows(source.pk) or scope.allows(destination.pk)):
         raise LocationOutOfScope("Neither location is inside the caller's location scope.")
     skus = _skus(lines)
-
-    with transaction.atomic():
-        transfer = Transfer(source=source, destination=destination, reference=reference, note=note,
-                            expected_at=expected_at, requested_by=actor, source_system=source_system)
-        transfer._history_user = actor
-        transfer._change_reason = "requested"
-        transfer.save()
-        bulk_create_with_history(
-            [TransferLine(transfer=transfer, sku=skus[line.sku], quantity=line.quantity) for line in lines],
-            TransferLine, default_user=actor, default_change_reason="requested",
-        )
+    transfer = Transfer(source=source, destination=destination, reference=reference, note=note,
+                        expected_at=expected_at, requested_by=actor, source_system=source_system)
+    transfer._history_user = actor
+    transfer._change_reason = "requested"
+    transfer.save()
+    bulk_create_with_history(
+        [TransferLine(transfer=transfer, sku=skus[line.sku], quantity=line.quantity) for line in lines],
+        TransferLine, default_user=actor, default_change_reason="requested",
+    )
     return transfer
 
 
@@ -126,105 +119,88 @@ def _require_side(transfer: Transfer, scope: LocationScope, *, side: str) -> Non
         raise LocationOutOfScope(f"The transfer's {side} location is outside the caller's location scope.")
 
 
+@in_retrying_transaction
 def transfer_approve(*, transfer: Transfer, actor, scope: LocationScope, note: str = "") -> Transfer:
     """The source side accepts the request and will ship it."""
-
-    def work() -> Transfer:
-        locked = _lock(transfer)
-        _require_side(locked, scope, side="source")
-        _transition(locked, TransferStatus.APPROVED, actor=actor, reason="approved", note=note, stamp="approved_at")
-        return locked
-
-    return in_retrying_transaction(work)
+    locked = _lock(transfer)
+    _require_side(locked, scope, side="source")
+    _transition(locked, TransferStatus.APPROVED, actor=actor, reason="approved", note=note, stamp="approved_at")
+    return locked
 
 
-def _available_at_source(demand: dict[LevelKey, int], skus: dict[int, str]):
-    def guard(levels: dict[LevelKey, StockLevel]) -> None:
-        for key, quantity in sorted(demand.items()):
-            level = levels[key]
-            if level.available < quantity:
-                raise InsufficientStock(
-                    f"Only {max(level.available, 0)} of {skus[key[0]]} are available to ship; {quantity} needed.",
-                    sku=skus[key[0]], available=max(level.available, 0), requested=quantity)
-
-    return guard
-
-
+@in_retrying_transaction
 def transfer_ship(*, transfer: Transfer, actor, scope: LocationScope, note: str = "") -> Transfer:
     """The units leave the source (on_hand −q) and are in transit to the destination
     (incoming +q). Shipping a requested transfer approves it first."""
+    locked = _lock(transfer)
+    _require_side(locked, scope, side="source")
+    if locked.status == TransferStatus.REQUESTED:
+        _transition(locked, TransferStatus.APPROVED, actor=actor, reason="approved by shipping",
+                    stamp="approved_at")
+    if locked.expected_at is None:
+        locked.expected_at = timezone.now() + timedelta(hours=settings.TRANSFER_TRANSIT_HOURS)
+    _transition(locked, TransferStatus.SHIPPED, actor=actor, reason="shipped", note=note, stamp="shipped_at",
+                fields=("expected_at",))
+    lines = list(locked.lines.select_related("sku").order_by("pk"))
+    for line in lines:
+        line.shipped = line.quantity
+    bulk_update_with_history(lines, TransferLine, ["shipped"], default_user=actor,
+                             default_change_reason="shipped")
+    movements = []
+    for line in lines:
+        movements.append(Movement(line.sku_id, locked.source_id, Bucket.ON_HAND, -line.shipped,
+                                  reason="transfer_out"))
+        movements.append(Movement(line.sku_id, locked.destination_id, Bucket.INCOMING, line.shipped,
+                                  reason="transfer_in_transit"))
+    # Units promised to orders are not shipped away: a promise, not a fact (it would oversell).
+    try:
+        post_movements(movements, actor=actor, document_type=Transfer.DOCUMENT_TYPE, document_id=str(locked.pk),
+                       require_available={(line.sku_id, locked.source_id): line.shipped for line in lines})
+    except NotAvailable as short:
+        code = next(line.sku.code for line in lines if line.sku_id == short.key[0])
+        available = max(short.available or 0, 0)
+        raise InsufficientStock(f"Only {available} of {code} are available to ship; {short.required} needed.",
+                                sku=code, available=available, requested=short.required) from short
+    return locked
 
-    def work() -> Transfer:
-        locked = _lock(transfer)
-        _require_side(locked, scope, side="source")
-        if locked.status == TransferStatus.REQUESTED:
-            _transition(locked, TransferStatus.APPROVED, actor=actor, reason="approved by shipping",
-                        stamp="approved_at")
-        if locked.expected_at is None:
-            locked.expected_at = timezone.now() + timedelta(hours=settings.TRANSFER_TRANSIT_HOURS)
-        _transition(locked, TransferStatus.SHIPPED, actor=actor, reason="shipped", note=note, stamp="shipped_at",
-                    fields=("expected_at",))
-        lines = list(locked.lines.select_related("sku").order_by("pk"))
-        for line in lines:
-            line.shipped = line.quantity
-        bulk_update_with_history(lines, TransferLine, ["shipped"], default_user=actor,
-                                 default_change_reason="shipped")
-        movements = []
-        for line in lines:
-            movements.append(Movement(line.sku_id, locked.source_id, Bucket.ON_HAND, -line.shipped,
-                                      reason="transfer_out"))
-            movements.append(Movement(line.sku_id, locked.destination_id, Bucket.INCOMING, line.shipped,
-                                      reason="transfer_in_transit"))
-        post_movements(
-            movements, actor=actor, document_type=Transfer.DOCUMENT_TYPE, document_id=str(locked.pk),
-            guard=_available_at_source({(line.sku_id, locked.source_id): line.shipped for line in lines},
-                                       {line.sku_id: line.sku.code for line in lines}),
-        )
-        return locked
 
-    return in_retrying_transaction(work)
-
-
+@in_retrying_transaction
 def transfer_receive(*, transfer: Transfer, actor, scope: LocationScope, lines: list[LineInput],
                      note: str = "") -> Transfer:
     """The destination counts what arrived: incoming −shipped, on_hand +received. A SKU
     not listed arrived with 0 units. A short or over receipt opens a transfer_variance case."""
-
-    def work() -> Transfer:
-        locked = _lock(transfer)
-        _require_side(locked, scope, side="destination")
-        _transition(locked, TransferStatus.RECEIVED, actor=actor, reason="received", note=note,
-                    stamp="received_at")
-        transfer_lines = {line.sku.code: line for line in locked.lines.select_related("sku").order_by("pk")}
-        received: dict[str, int] = {}
-        for index, line in enumerate(lines):
-            if line.sku not in transfer_lines:
-                raise InvalidInput(f"SKU '{line.sku}' is not on this transfer.", code="not_on_transfer",
-                                   field=f"lines[{index}].sku")
-            if line.quantity < 0:
-                raise InvalidInput("quantity must not be negative.", code="min_value",
-                                   field=f"lines[{index}].quantity")
-            if line.sku in received:
-                raise InvalidInput(f"SKU '{line.sku}' appears twice.", code="duplicate_sku",
-                                   field=f"lines[{index}].sku")
-            received[line.sku] = line.quantity
-        movements = []
-        for code, line in transfer_lines.items():
-            line.received = received.get(code, 0)
-            movements.append(Movement(line.sku_id, locked.destination_id, Bucket.INCOMING, -line.shipped,
-                                      reason="transfer_in_transit"))
-            movements.append(Movement(line.sku_id, locked.destination_id, Bucket.ON_HAND, line.received,
-                                      reason="transfer_in"))
-        bulk_update_with_history(list(transfer_lines.values()), TransferLine, ["received"], default_user=actor,
-                                 default_change_reason="received")
-        post_movements([movement for movement in movements if movement.delta], actor=actor,
-                       document_type=Transfer.DOCUMENT_TYPE, document_id=str(locked.pk))
-        variances = [line for line in transfer_lines.values() if line.received != line.shipped]
-        if variances:
-            _report_variance(locked, variances, actor=actor)
-        return locked
-
-    return in_retrying_transaction(work)
+    locked = _lock(transfer)
+    _require_side(locked, scope, side="destination")
+    _transition(locked, TransferStatus.RECEIVED, actor=actor, reason="received", note=note,
+                stamp="received_at")
+    transfer_lines = {line.sku.code: line for line in locked.lines.select_related("sku").order_by("pk")}
+    received: dict[str, int] = {}
+    for index, line in enumerate(lines):
+        if line.sku not in transfer_lines:
+            raise InvalidInput(f"SKU '{line.sku}' is not on this transfer.", code="not_on_transfer",
+                               field=f"lines[{index}].sku")
+        if line.quantity < 0:
+            raise InvalidInput("quantity must not be negative.", code="min_value",
+                               field=f"lines[{index}].quantity")
+        if line.sku in received:
+            raise InvalidInput(f"SKU '{line.sku}' appears twice.", code="duplicate_sku",
+                               field=f"lines[{index}].sku")
+        received[line.sku] = line.quantity
+    movements = []
+    for code, line in transfer_lines.items():
+        line.received = received.get(code, 0)
+        movements.append(Movement(line.sku_id, locked.destination_id, Bucket.INCOMING, -line.shipped,
+                                  reason="transfer_in_transit"))
+        movements.append(Movement(line.sku_id, locked.destination_id, Bucket.ON_HAND, line.received,
+                                  reason="transfer_in"))
+    bulk_update_with_history(list(transfer_lines.values()), TransferLine, ["received"], default_user=actor,
+                             default_change_reason="received")
+    post_movements([movement for movement in movements if movement.delta], actor=actor,
+                   document_type=Transfer.DOCUMENT_TYPE, document_id=str(locked.pk))
+    variances = [line for line in transfer_lines.values() if line.received != line.shipped]
+    if variances:
+        _report_variance(locked, variances, actor=actor)
+    return locked
 
 
 def _report_variance(transfer: Transfer, lines: list[TransferLine], *, actor) -> None:
@@ -246,29 +222,23 @@ def _report_variance(transfer: Transfer, lines: list[TransferLine], *, actor) ->
     ), actor=actor)
 
 
+@in_retrying_transaction
 def transfer_close(*, transfer: Transfer, actor, scope: LocationScope, note: str = "") -> Transfer:
     """Done: received and any variance looked at."""
-
-    def work() -> Transfer:
-        locked = _lock(transfer)
-        _require_side(locked, scope, side="either")
-        _transition(locked, TransferStatus.CLOSED, actor=actor, reason="closed", note=note, stamp="closed_at")
-        return locked
-
-    return in_retrying_transaction(work)
+    locked = _lock(transfer)
+    _require_side(locked, scope, side="either")
+    _transition(locked, TransferStatus.CLOSED, actor=actor, reason="closed", note=note, stamp="closed_at")
+    return locked
 
 
+@in_retrying_transaction
 def transfer_cancel(*, transfer: Transfer, actor, scope: LocationScope, note: str = "") -> Transfer:
     """Called off before it ships (409 `invalid_state` once shipped): nothing moved yet."""
-
-    def work() -> Transfer:
-        locked = _lock(transfer)
-        _require_side(locked, scope, side="either")
-        _transition(locked, TransferStatus.CANCELLED, actor=actor, reason="cancelled", note=note,
-                    stamp="cancelled_at")
-        return locked
-
-    return in_retrying_transaction(work)
+    locked = _lock(transfer)
+    _require_side(locked, scope, side="either")
+    _transition(locked, TransferStatus.CANCELLED, actor=actor, reason="cancelled", note=note,
+                stamp="cancelled_at")
+    return locked
 
 
 # --- Detection -------------------------------------------------------------------------------

@@ -18,10 +18,10 @@ The rules, in order (DESIGN.md "Orders and reservations"):
    choice is deterministic).
 
 Candidates are read set-based (one query for every line) and without locks; the
-choice is then posted through the ledger, whose `guard` re-checks availability and
-eligibility under the row locks. If stock moved in between, the guard raises
-`StockMoved` with the figures it saw; the caller refreshes its snapshot and plans
-again, a bounded number of times.
+choice is then posted through the ledger as a promise, whose guarded update re-checks
+what is available under the row lock. If stock moved in between, the caller raises
+`StockMoved` with the figure the ledger saw, refreshes its snapshot and plans again, a
+bounded number of times.
 
 Every decision is explained: the candidates considered with their available figures,
 the rule that decided, and the units taken where. The explanation is stored with the
@@ -31,16 +31,15 @@ allocation and shown on the order.
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import cache
 
 from django.conf import settings
 
-from inventory.eligibility import confidence_threshold, location_eligible
+from inventory.eligibility import available_after_buffer, confidence_threshold, location_eligible
 from inventory.errors import InsufficientStock
 from inventory.ledger import LevelKey
-from inventory.models import Channel, Location, Sku, StockLevel
+from inventory.models import Channel
+from inventory.selectors import levels_of_skus
 from retailops.access import LocationScope
-from retailops.sql import columns_of, execute, from_row, is_in
 
 # How many times a plan is re-made after the guard saw stock move under it.
 MAX_ATTEMPTS = 4
@@ -56,13 +55,12 @@ RANKING = "fewest splits, then location priority, then region, then most availab
 
 
 class StockMoved(InsufficientStock):
-    """The guard saw less available (or a location no longer eligible) under the lock
-    than the plan assumed. Carries what it saw so that the next plan uses it."""
+    """The ledger saw less available under the lock than the plan assumed. Carries what
+    it saw (available after the channel's buffer, per level) for the next plan."""
 
-    def __init__(self, seen: dict[LevelKey, int], ineligible: set[int]) -> None:
+    def __init__(self, seen: dict[LevelKey, int]) -> None:
         super().__init__("Stock moved while the order was being sourced.")
         self.seen = seen
-        self.ineligible = ineligible
 
 
 @dataclass
@@ -74,7 +72,6 @@ class Candidate:
     region: str
     available: int
     excluded: str = ""  # why the location may not serve; empty when eligible
-    decided_on: dict = field(default_factory=dict)  # the location's ELIGIBILITY_FIELDS as read
 
     @property
     def key(self) -> LevelKey:
@@ -104,94 +101,30 @@ def location_priority(kind: str) -> int:
     return order.index(kind) if kind in order else len(order)
 
 
-def exclusion_reason(*, channel: Channel, location: dict, pickup_location_id: int | None,
-                     scope: LocationScope) -> str:
-    """Why this location may not serve the channel (or pickup order); "" when it may."""
-    if not scope.allows(location["id"]):
+def exclusion_reason(*, channel: Channel, row: dict, pickup_location_id: int | None, scope: LocationScope) -> str:
+    """Why the location of a level row (`inventory.selectors.level_rows`) may not serve
+    the channel (or pickup order); "" when it may."""
+    if not scope.allows(row["location_id"]):
         return "outside the caller's location scope"
-    if not location["active"]:
+    if not row["location__active"]:
         return "inactive"
     if pickup_location_id is not None:
-        if location["id"] != pickup_location_id:
+        if row["location_id"] != pickup_location_id:
             return "not the pickup location"
-        if not location["pickup"]:
+        if not row["location__pickup"]:
             return "does not offer pickup"
-        if Decimal(location["confidence"]) < confidence_threshold():
+        if Decimal(row["location__confidence"]) < confidence_threshold():
             return "confidence below threshold"
         return ""
-    if location_eligible(channel_kind=channel.kind, location_kind=location["kind"], active=location["active"],
-                         ship_from_store=location["ship_from_store"], confidence=location["confidence"]):
+    if location_eligible(channel_kind=channel.kind, location_kind=row["location__kind"],
+                         active=row["location__active"], ship_from_store=row["location__ship_from_store"],
+                         confidence=row["location__confidence"]):
         return ""
     if channel.kind == Channel.Kind.POS:
         return "point of sale sells from stores only"
-    if not location["ship_from_store"]:
+    if not row["location__ship_from_store"]:
         return "not flagged for shipping"
     return "confidence below threshold"
-
-
-def available_after_buffer(level: StockLevel, channel: Channel) -> int:
-    return level.on_hand - level.committed - level.unavailable - channel.safety_buffer
-
-
-_LOCATION_FIELDS = ("id", "code", "kind", "region", "active", "ship_from_store", "pickup", "confidence")
-# The location fields eligibility depends on: a posting re-checks them under the lock.
-ELIGIBILITY_FIELDS = ("kind", "active", "ship_from_store", "pickup", "confidence")
-
-
-# A snapshot row: the level's buckets, then its location's `_LOCATION_FIELDS`.
-_SNAPSHOT_COLUMNS = ", ".join(
-    [f"l.{name}" for name in ("sku_id", "on_hand", "committed", "damaged", "quality_control", "safety_stock")]
-    + [f"loc.{name}" for name in _LOCATION_FIELDS])
-
-
-def _snapshot_rows(sku_ids: list[int], only_location_id: int | None) -> list[tuple]:
-    """Fixed SQL: the hot path does not compile a queryset per request."""
-    where, params = is_in("l.sku_id", sku_ids)
-    if only_location_id is not None:
-        where += " AND l.location_id = %s"
-        params.append(only_location_id)
-    return execute(
-        f"SELECT {_SNAPSHOT_COLUMNS} "  # noqa: S608 (no user input)
-        f"FROM {StockLevel._meta.db_table} l JOIN {Location._meta.db_table} loc ON loc.id = l.location_id "
-        f"WHERE {where}",
-        params,
-    )
-
-
-@cache
-def _hold_read_sql(at_location: bool) -> str:
-    """The SKU, the channel and the SKU's levels with their locations (every level, or the
-    one at the location whose code is the first parameter), by codes: a checkout hold's
-    whole read. No row when the SKU or channel code is unknown; one row with no level when
-    the SKU has none there."""
-    _names, sku_columns = columns_of(Sku, "s")
-    _names, channel_columns = columns_of(Channel, "c")
-    location_table = Location._meta.db_table
-    at = f" AND l.location_id = (SELECT id FROM {location_table} WHERE code = %s)" if at_location else ""  # noqa: S608
-    return (
-        f"SELECT {sku_columns}, {channel_columns}, {_SNAPSHOT_COLUMNS} "  # noqa: S608 (no user input)
-        f"FROM {Sku._meta.db_table} s CROSS JOIN {Channel._meta.db_table} c "
-        f"LEFT JOIN {StockLevel._meta.db_table} l ON l.sku_id = s.id{at} "
-        f"LEFT JOIN {location_table} loc ON loc.id = l.location_id "
-        f"WHERE s.code = %s AND c.code = %s"
-    )
-
-
-def read_for_hold(sku_code: str, channel_code: str, location_code: str | None = None,
-                  ) -> tuple[Sku, Channel, list[tuple]] | None:
-    """(SKU, channel, the SKU's snapshot rows — at `location_code` only, when given) in one
-    statement, or None when the SKU or channel code is unknown; whether they are active,
-    and whether the location exists, is the caller's to judge."""
-    at_location = location_code is not None
-    rows = execute(_hold_read_sql(at_location), [*([location_code] if at_location else []), sku_code, channel_code])
-    if not rows:
-        return None
-    sku_width, channel_width = len(columns_of(Sku)[0]), len(columns_of(Channel)[0])
-    first = rows[0]
-    sku = from_row(Sku, first[:sku_width])
-    channel = from_row(Channel, first[sku_width:sku_width + channel_width])
-    levels = [row[sku_width + channel_width:] for row in rows if row[sku_width + channel_width] is not None]
-    return sku, channel, levels
 
 
 class Snapshot:
@@ -202,40 +135,25 @@ class Snapshot:
 
     @classmethod
     def read(cls, *, sku_ids: set[int], channel: Channel, scope: LocationScope,
-             pickup_location_id: int | None = None) -> "Snapshot":
-        """One query for every SKU of the order: levels joined with their locations (at the
-        pickup location only, for a pickup order)."""
-        return cls.of_rows(_snapshot_rows(sorted(sku_ids), pickup_location_id), channel=channel, scope=scope,
-                           pickup_location_id=pickup_location_id)
-
-    @classmethod
-    def of_rows(cls, rows: list[tuple], *, channel: Channel, scope: LocationScope,
-                pickup_location_id: int | None = None) -> "Snapshot":
-        """The snapshot of rows read as `_SNAPSHOT_COLUMNS`."""
+             pickup_location_id: int | None = None, location_id: int | None = None) -> "Snapshot":
+        """One query for every SKU of the order: levels with their locations (at the pickup
+        location only, for a pickup order; at `location_id` only, when the caller names it)."""
         candidates: dict[int, list[Candidate]] = defaultdict(list)
-        for row in rows:
-            sku_id, on_hand, committed, damaged, quality_control, safety_stock = row[:6]
-            location = dict(zip(_LOCATION_FIELDS, row[6:], strict=True))
-            available = on_hand - committed - damaged - quality_control - safety_stock - channel.safety_buffer
-            candidates[sku_id].append(Candidate(
-                sku_id=sku_id, location_id=location["id"], location=location["code"], kind=location["kind"],
-                region=location["region"], available=available,
-                excluded=exclusion_reason(channel=channel, location=location, pickup_location_id=pickup_location_id,
+        for row in levels_of_skus(sku_ids, location_id=pickup_location_id or location_id):
+            candidates[row["sku_id"]].append(Candidate(
+                sku_id=row["sku_id"], location_id=row["location_id"], location=row["location__code"],
+                kind=row["location__kind"], region=row["location__region"],
+                available=available_after_buffer(row["available"], channel),
+                excluded=exclusion_reason(channel=channel, row=row, pickup_location_id=pickup_location_id,
                                           scope=scope),
-                decided_on={name: location[name] for name in ELIGIBILITY_FIELDS},
             ))
         return cls(candidates)
-
-    def candidate(self, key: LevelKey) -> Candidate:
-        return next(c for c in self.candidates.get(key[0], []) if c.location_id == key[1])
 
     def refresh(self, moved: StockMoved) -> None:
         for candidates in self.candidates.values():
             for candidate in candidates:
                 if candidate.key in moved.seen:
                     candidate.available = moved.seen[candidate.key]
-                if candidate.location_id in moved.ineligible:
-                    candidate.excluded = "no longer eligible"
 
     def give_back(self, key: LevelKey, quantity: int) -> None:
         """Units released in the same posting (an expired or trimmed hold) count as available."""
@@ -351,23 +269,3 @@ def _split(demand: Demand, usable: list[Candidate], remaining: dict[LevelKey, in
         if not left:
             break
     return takes
-
-
-def availability_guard(*, demand: dict[LevelKey, int], channel: Channel, pickup_location_id: int | None,
-                       scope: LocationScope):
-    """A ledger guard: under the row locks, every key with a net new demand still has that
-    much available after the channel buffer, and its location may still serve."""
-
-    def guard(levels: dict[LevelKey, StockLevel]) -> None:
-        wanted = {key: quantity for key, quantity in demand.items() if quantity > 0}
-        if not wanted:
-            return
-        locations = {row["id"]: row for row in Location.objects.filter(
-            pk__in={location_id for _sku, location_id in wanted}).values(*_LOCATION_FIELDS)}
-        seen = {key: available_after_buffer(levels[key], channel) for key in wanted}
-        ineligible = {location_id for _sku, location_id in wanted if exclusion_reason(
-            channel=channel, location=locations[location_id], pickup_location_id=pickup_location_id, scope=scope)}
-        if ineligible or any(seen[key] < quantity for key, quantity in wanted.items()):
-            raise StockMoved(seen, ineligible)
-
-    return guard

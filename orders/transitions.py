@@ -33,8 +33,9 @@ def order_transition(*, order: Order, to: str, actor, reason: str) -> Order:
 
 
 def allocations_lock(queryset) -> list[Allocation]:
-    """Lock allocation rows in id order (the one order every service uses)."""
-    return list(queryset.select_for_update().order_by("pk"))
+    """Lock allocation rows in id order (the one order every service uses); rows joined to
+    read along (their SKU, say) are not locked."""
+    return list(queryset.select_for_update(of=("self",)).order_by("pk"))
 
 
 def allocations_transition(*, allocations: Iterable[Allocation], to: str, actor, reason: str,

@@ -17,6 +17,7 @@ querysets, list views included, never as a per-row check in a loop.
 from dataclasses import dataclass
 
 from django.db.models import QuerySet, TextChoices
+from guardian.shortcuts import get_objects_for_user
 from rest_framework import exceptions
 from rest_framework.permissions import BasePermission
 
@@ -92,20 +93,15 @@ class LocationScope:
 
 
 def location_scope_for_user(user) -> LocationScope:
-    from inventory.models import LocationGroupObjectPermission, LocationUserObjectPermission
-
+    """Every location for a central role; else the locations the user (or one of their
+    groups) holds `inventory.operate_location` on, through guardian: one query."""
     if not user.is_authenticated or not user.is_active:
         return LocationScope(frozenset())
     if user.is_superuser or user.has_perm(ALL_LOCATIONS_PERMISSION):
         return LocationScope(None)
-    direct = LocationUserObjectPermission.objects.filter(user=user, permission__codename=LOCATION_PERMISSION)
-    via_groups = LocationGroupObjectPermission.objects.filter(
-        group__user=user, permission__codename=LOCATION_PERMISSION
-    )
-    ids = direct.values_list("content_object_id", flat=True).union(
-        via_groups.values_list("content_object_id", flat=True)
-    )
-    return LocationScope(frozenset(ids))
+    granted = get_objects_for_user(user, f"inventory.{LOCATION_PERMISSION}", with_superuser=False,
+                                   accept_global_perms=False)
+    return LocationScope(frozenset(granted.values_list("pk", flat=True)))
 
 
 def location_scope(request) -> LocationScope:

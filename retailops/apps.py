@@ -7,11 +7,8 @@ class RetailopsConfig(AppConfig):
     verbose_name = "RetailOps"
 
     def ready(self) -> None:
-        # schema registers OpenAPI extensions; ledger and sql connect the connection_created
-        # receivers that configure every database session (lock waits, generic plans)
-        # before any request opens a connection.
-        from inventory import ledger  # noqa: F401
-        from retailops import roles, schema, sql  # noqa: F401
+        # schema registers OpenAPI extensions.
+        from retailops import roles, schema  # noqa: F401
 
         # Permissions exist only after migrate has created every model, so the role
         # table is synced after each migrate rather than frozen in a data migration.

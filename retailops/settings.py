@@ -67,11 +67,15 @@ INSTALLED_APPS = [
     "guardian",
     "simple_history",
     "django_htmx",
+    # The domain, lowest layer first (DESIGN.md "Layout", checked by import-linter).
+    "exceptions",
+    "integrations",
     "inventory",
     "orders",
     "returns",
-    "exceptions",
-    "integrations",
+    "casework",
+    "connectors",
+    "backoffice",
     # Last: its post_migrate handler syncs the roles once every app's permissions exist.
     "retailops",
 ]
@@ -89,7 +93,7 @@ MIDDLEWARE = [
     "simple_history.middleware.HistoryRequestMiddleware",
 ]
 
-ROOT_URLCONF = "retailops.urls"
+ROOT_URLCONF = "backoffice.urls"
 WSGI_APPLICATION = "retailops.wsgi.application"
 ASGI_APPLICATION = "retailops.asgi.application"
 
@@ -111,16 +115,23 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------------
 
+# Lock waits are bounded so a stuck transaction becomes a clear, retryable error
+# (`retailops.transactions`): every PostgreSQL session waits at most this long for a lock.
+LOCK_TIMEOUT_MS = int(os.environ.get("LOCK_TIMEOUT_MS", "5000"))
+
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-        # Statements run through `retailops.sql.execute` (fixed text, bound on the server)
-        # are prepared after a few runs on a connection: parsed and planned once, not per
-        # request. The ORM's own queries bind on the client and are never prepared.
-        # DB_PREPARE_THRESHOLD=0 turns it off, for a pooler that cannot carry prepared statements.
-        prepare_threshold = int(os.environ.get("DB_PREPARE_THRESHOLD", "5"))
-        DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = prepare_threshold or None
+        options = DATABASES["default"].setdefault("OPTIONS", {})
+        options["options"] = f"-c lock_timeout={LOCK_TIMEOUT_MS}"
+        # DB_SERVER_SIDE_BINDING=1: parameters are bound on the server, and psycopg prepares a
+        # statement it has run DB_PREPARE_THRESHOLD times on a connection (Django's
+        # documented `server_side_binding`; not for poolers that cannot carry prepared
+        # statements).
+        if env_bool("DB_SERVER_SIDE_BINDING"):
+            options["server_side_binding"] = True
+            options["prepare_threshold"] = int(os.environ.get("DB_PREPARE_THRESHOLD", "5"))
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
@@ -138,9 +149,6 @@ else:
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-
-# Lock waits are bounded so a stuck transaction becomes a clear, retryable error.
-LOCK_TIMEOUT_MS = int(os.environ.get("LOCK_TIMEOUT_MS", "5000"))
 
 # --- Cache (throttling, short-lived counters) ---------------------------------------
 
@@ -321,11 +329,6 @@ LOGGING = {
 # Personal API tokens of staff users expire after this many days.
 STAFF_TOKEN_TTL_DAYS = int(os.environ.get("STAFF_TOKEN_TTL_DAYS", "30"))
 
-# Each server process remembers a token's client for this many seconds rather than
-# reading it on every request. A change saved in one process counts there at once; in
-# the others, within this time. 0: read it every time.
-API_TOKEN_CACHE_SECONDS = float(os.environ.get("API_TOKEN_CACHE_SECONDS", "5"))
-
 if TESTING:
     # Password hashing is deliberately slow; tests create many users.
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -376,17 +379,17 @@ INTEGRATIONS_RELAY_ON_COMMIT = env_bool("INTEGRATIONS_RELAY_ON_COMMIT", True)
 # The bundled sandbox partner (`make run` starts it; the demo systems point at it).
 INTEGRATIONS_SANDBOX_PORT = int(os.environ.get("INTEGRATIONS_SANDBOX_PORT", "8765"))
 CELERY_BEAT_SCHEDULE["integrations-outbox-relay"] = {
-    "task": "integrations.tasks.outbox_relay",
+    "task": "connectors.tasks.outbox_relay",
     "schedule": INTEGRATIONS_RELAY_INTERVAL_SECONDS,
     "options": {"queue": INTEGRATIONS_QUEUE, "expires": INTEGRATIONS_RELAY_INTERVAL_SECONDS * 4},
 }
 CELERY_BEAT_SCHEDULE["integrations-availability-full-push"] = {
-    "task": "integrations.tasks.availability_full_push_all",
+    "task": "connectors.tasks.availability_full_push_all",
     "schedule": crontab(minute=5),  # hourly
     "options": {"queue": INTEGRATIONS_QUEUE},
 }
 CELERY_BEAT_SCHEDULE["integrations-snapshot-pull"] = {
-    "task": "integrations.tasks.snapshot_pull_all",
+    "task": "connectors.tasks.snapshot_pull_all",
     "schedule": crontab(minute="*/30"),
     "options": {"queue": INTEGRATIONS_QUEUE},
 }
@@ -401,18 +404,18 @@ CASE_SLA_HOURS = {
 # A level that sells but has not been counted for this many days raises a stale_level case.
 CASE_STALE_LEVEL_DAYS = int(os.environ.get("CASE_STALE_LEVEL_DAYS", "30"))
 CELERY_BEAT_SCHEDULE["cases-ledger-drift-nightly"] = {
-    "task": "exceptions.tasks.ledger_drift_detect",
+    "task": "casework.tasks.ledger_drift_detect",
     "schedule": crontab(hour=2, minute=30),
 }
 CELERY_BEAT_SCHEDULE["cases-stale-levels-nightly"] = {
-    "task": "exceptions.tasks.stale_levels_detect",
+    "task": "casework.tasks.stale_levels_detect",
     "schedule": crontab(hour=3, minute=15),
 }
 CELERY_BEAT_SCHEDULE["cases-escalate-sla-breaches"] = {
-    "task": "exceptions.tasks.sla_breaches_escalate",
+    "task": "casework.tasks.sla_breaches_escalate",
     "schedule": crontab(minute="*/5"),
 }
 CELERY_BEAT_SCHEDULE["cases-resolve-cleared-negative-on-hand"] = {
-    "task": "exceptions.tasks.negative_on_hand_resolve_cleared",
+    "task": "casework.tasks.negative_on_hand_resolve_cleared",
     "schedule": crontab(minute="*/5"),
 }

@@ -62,14 +62,6 @@ def pytest_runtest_setup(item):
         missing_service(f"needs Chromium at {CHROMIUM} and the playwright package (apt-get install chromium)")
 
 
-@pytest.fixture(autouse=True)
-def _no_remembered_clients():
-    """Each test starts with no token's client remembered from another test's database."""
-    from integrations.authentication import forget_recent_clients
-
-    forget_recent_clients()
-
-
 @pytest.fixture
 def api():
     return APIClient()
@@ -78,11 +70,10 @@ def api():
 @pytest.fixture
 def partner_api(db):
     """Make an APIClient that carries a fresh partner token: partner_api(scopes=…, locations=…)."""
-    from integrations.services import api_client_create, external_system_ensure
+    from connectors.clients import partner_client_issue
 
     def make(system: str = "partner-a", *, scopes=None, locations=None, kind: str = "marketplace"):
-        system_row = external_system_ensure(code=system, kind=kind)
-        issued = api_client_create(system=system_row, scopes=scopes, location_codes=locations)
+        issued = partner_client_issue(system_code=system, kind=kind, scopes=scopes, location_codes=locations)
         client = APIClient()
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.token}")
         client.issued = issued
@@ -94,7 +85,7 @@ def partner_api(db):
 @pytest.fixture
 def staff_api(db):
     """Make an APIClient logged in as a staff user: staff_api("store_ops", locations=["S001"])."""
-    from retailops.staff import staff_user_upsert
+    from backoffice.staff import staff_user_upsert
 
     counter = {"n": 0}
 

@@ -11,7 +11,6 @@ from orders.api import filters, serializers
 from orders.callers import Caller
 from retailops.access import Scope
 from retailops.idempotency import idempotent
-from retailops.serializing import represented, validated
 
 _VIEW_ORDER = ("orders.view_order",)
 _CHANGE_ORDER = ("orders.change_order",)
@@ -42,14 +41,16 @@ class ReservationCreateView(OrdersApiView):
                    responses={201: serializers.ReservationSerializer})
     @idempotent
     def post(self, request):
-        # The hottest write partners make: its serializers run through shared instances.
-        params = validated(serializers.ReservationInSerializer, request.data)
+        data = serializers.ReservationInSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        params = data.validated_data
         hold = services.reservation_create(
             caller=self.caller(), sku_code=params["sku"], quantity=params["quantity"], channel_code=params["channel"],
             location_code=params.get("location"), ttl_seconds=params["ttl_seconds"], reference=params["reference"],
             fulfillment=params["fulfillment"], region=params["region"],
         )
-        return Response(represented(serializers.ReservationSerializer, hold), status=status.HTTP_201_CREATED)
+        return Response(serializers.ReservationSerializer(self.visible_reservation(hold.pk)).data,
+                        status=status.HTTP_201_CREATED)
 
 
 class ReservationDetailView(OrdersApiView):
@@ -116,57 +117,56 @@ class OrderDetailView(OrdersApiView):
         return _order_response(caller, order_id)
 
 
-class OrderCancelView(OrdersApiView):
-    staff_permissions = {"POST": _CHANGE_ORDER}
+class OrderCommandView(OrdersApiView):
+    """One verb on an order: parse the body, find the order in the caller's scope, call the
+    service, answer with the order as it is now."""
 
-    @extend_schema(summary="Cancel an order; its allocations are released (cancelling twice answers the same)",
-                   request=serializers.CancelInSerializer, responses={200: serializers.OrderDetailSerializer})
+    staff_permissions = {"POST": _CHANGE_ORDER}
+    input_serializer: type = serializers.NoteInSerializer
+
+    def act(self, order, caller: Caller, params: dict) -> None:
+        raise NotImplementedError
+
     @idempotent
     def post(self, request, order_id: int):
-        data = serializers.CancelInSerializer(data=request.data)
+        data = self.input_serializer(data=request.data)
         data.is_valid(raise_exception=True)
-        order = self.visible_order(order_id)
-        services.order_cancel(order=order, caller=self.caller(), reason=data.validated_data["reason"])
-        return _order_response(self.caller(), order_id)
+        caller = self.caller()
+        self.act(self.visible_order(order_id), caller, data.validated_data)
+        return _order_response(caller, order_id)
 
 
-class OrderShipView(OrdersApiView):
-    staff_permissions = {"POST": _CHANGE_ORDER}
+@extend_schema_view(post=extend_schema(
+    summary="Cancel an order; its allocations are released (cancelling twice answers the same)",
+    request=serializers.CancelInSerializer, responses={200: serializers.OrderDetailSerializer}))
+class OrderCancelView(OrderCommandView):
+    input_serializer = serializers.CancelInSerializer
 
-    @extend_schema(summary="Ship what is allocated (optionally only from one location)",
-                   request=serializers.ShipInSerializer, responses={200: serializers.OrderDetailSerializer})
-    @idempotent
-    def post(self, request, order_id: int):
-        data = serializers.ShipInSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        order = self.visible_order(order_id)
-        services.order_ship(order=order, caller=self.caller(), location_code=data.validated_data.get("location"))
-        return _order_response(self.caller(), order_id)
+    def act(self, order, caller, params):
+        services.order_cancel(order=order, caller=caller, reason=params["reason"])
 
 
-class OrderPickupView(OrdersApiView):
-    staff_permissions = {"POST": _CHANGE_ORDER}
+@extend_schema_view(post=extend_schema(
+    summary="Ship what is allocated (optionally only from one location)",
+    request=serializers.ShipInSerializer, responses={200: serializers.OrderDetailSerializer}))
+class OrderShipView(OrderCommandView):
+    input_serializer = serializers.ShipInSerializer
 
-    @extend_schema(summary="Record that the customer collected a pickup order",
-                   request=serializers.NoteInSerializer, responses={200: serializers.OrderDetailSerializer})
-    @idempotent
-    def post(self, request, order_id: int):
-        data = serializers.NoteInSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        order = self.visible_order(order_id)
-        services.order_pickup(order=order, caller=self.caller(), note=data.validated_data["note"])
-        return _order_response(self.caller(), order_id)
+    def act(self, order, caller, params):
+        services.order_ship(order=order, caller=caller, location_code=params.get("location"))
 
 
-class OrderAcknowledgeView(OrdersApiView):
-    staff_permissions = {"POST": _CHANGE_ORDER}
+@extend_schema_view(post=extend_schema(
+    summary="Record that the customer collected a pickup order",
+    request=serializers.NoteInSerializer, responses={200: serializers.OrderDetailSerializer}))
+class OrderPickupView(OrderCommandView):
+    def act(self, order, caller, params):
+        services.order_pickup(order=order, caller=caller, note=params["note"])
 
-    @extend_schema(summary="Addition: the pickup store acknowledges a pickup order (stops the overdue clock)",
-                   request=serializers.NoteInSerializer, responses={200: serializers.OrderDetailSerializer})
-    @idempotent
-    def post(self, request, order_id: int):
-        data = serializers.NoteInSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        order = self.visible_order(order_id)
-        services.order_acknowledge_pickup(order=order, caller=self.caller(), note=data.validated_data["note"])
-        return _order_response(self.caller(), order_id)
+
+@extend_schema_view(post=extend_schema(
+    summary="Addition: the pickup store acknowledges a pickup order (stops the overdue clock)",
+    request=serializers.NoteInSerializer, responses={200: serializers.OrderDetailSerializer}))
+class OrderAcknowledgeView(OrderCommandView):
+    def act(self, order, caller, params):
+        services.order_acknowledge_pickup(order=order, caller=caller, note=params["note"])

@@ -12,11 +12,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from backoffice.staff import staff_user_upsert
 from exceptions.models import Case
 from exceptions.states import CaseKind
 from inventory.models import InventoryEvent
 from retailops.roles import Role
-from retailops.staff import staff_user_upsert
 from tests.browser import PASSWORD, audit, screenshot, sign_in
 from tests.inventory.factories import LocationFactory, SkuFactory
 from tests.orders.factories import OrderFactory, OrderLineFactory

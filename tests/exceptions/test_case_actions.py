@@ -7,7 +7,8 @@ import pytest
 from django.contrib.messages import get_messages
 from django.test import Client
 
-from exceptions import actions
+from backoffice.staff import staff_user_upsert
+from casework import actions
 from exceptions.models import Case
 from exceptions.states import CaseKind
 from inventory.ingest import IncomingEvent, events_ingest
@@ -18,7 +19,6 @@ from orders.callers import Caller
 from orders.models import Allocation
 from retailops.access import LocationScope
 from retailops.roles import Role
-from retailops.staff import staff_user_upsert
 from tests.exceptions.factories import CaseFactory
 from tests.inventory.factories import ChannelFactory, LocationFactory, SkuFactory
 

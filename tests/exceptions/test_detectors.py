@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from exceptions import detectors, tasks
+from casework import detectors, tasks
 from exceptions.models import Case
 from exceptions.states import CaseKind, CaseStatus, RootCause
 from inventory.ledger import Movement, post_movements

@@ -6,10 +6,10 @@ from decimal import Decimal
 import pytest
 from django.test import Client
 
+from backoffice.staff import staff_user_upsert
 from exceptions.models import Case
 from exceptions.states import CaseKind, CaseStatus, Queue
 from retailops.roles import Role
-from retailops.staff import staff_user_upsert
 from tests.exceptions.factories import CaseFactory
 from tests.inventory.factories import LocationFactory, SkuFactory
 

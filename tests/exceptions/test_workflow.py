@@ -5,12 +5,12 @@ from decimal import Decimal
 
 import pytest
 
+from backoffice.staff import staff_user_upsert
 from exceptions import services
 from exceptions.models import Case, CaseComment
 from exceptions.states import CaseStatus, RootCause
 from retailops.errors import InvalidInput, InvalidState
 from retailops.roles import Role
-from retailops.staff import staff_user_upsert
 from tests.exceptions.factories import CaseFactory
 from tests.inventory.factories import LocationFactory
 

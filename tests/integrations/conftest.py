@@ -5,8 +5,8 @@ import urllib.request
 
 import pytest
 
+from connectors.sandbox import start_in_thread
 from integrations.models import ExternalSystem
-from integrations.sandbox import start_in_thread
 from inventory.ledger import Movement, post_movements
 from inventory.models import Bucket
 from tests.inventory.factories import ChannelFactory, LocationFactory, SkuFactory

@@ -21,7 +21,7 @@ def test_a_stock_change_writes_an_availability_message_for_each_channel_system(c
 
     result = stock(10)
 
-    [(sku_id, location_id)] = result.levels
+    [(sku_id, location_id)] = result
     messages = {message.system_id: message for message in OutboxMessage.objects.all()}
     assert set(messages) == {market.pk, web.pk}
     # The message names the level; the relay reads what it holds when it sends.
@@ -47,7 +47,7 @@ def test_a_posting_of_many_levels_writes_one_message_per_system_naming_them_all(
 
 
 def test_more_levels_than_one_push_carries_are_split_over_messages(channel_system, monkeypatch):
-    monkeypatch.setattr("integrations.availability.ITEMS_PER_PUSH", 2)
+    monkeypatch.setattr("integrations.outbox.ITEMS_PER_PUSH", 2)
     channel_system("market")
     location = LocationFactory(code="DC1", dc=True)
     skus = [SkuFactory(code=f"K{index}") for index in range(3)]

@@ -8,11 +8,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from connectors.adapters.json_http import retry_after_seconds
+from connectors.relay import backoff_seconds, outbox_relay
 from exceptions.models import Case
 from exceptions.states import CaseKind
-from integrations.adapters.json_http import retry_after_seconds
 from integrations.models import ExternalSystem, OutboxMessage, SyncRun
-from integrations.relay import backoff_seconds, outbox_relay
 from integrations.services import external_system_pause, external_system_resume, outbox_replay
 from inventory.ledger import Movement, post_movements
 from inventory.models import Bucket
@@ -288,7 +288,7 @@ def test_a_paused_system_keeps_its_messages_until_resumed(channel_system, stock,
 def test_a_message_whose_lease_ran_out_is_claimed_again_and_the_stale_claim_cannot_finish_it(
     channel_system, stock, sandbox,
 ):
-    from integrations import relay
+    from connectors import relay
 
     system = channel_system("market")
     stock(1)

@@ -11,9 +11,9 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from backoffice.staff import staff_user_upsert
 from integrations.models import ExternalSystem, OutboxMessage, SyncRun
 from retailops.roles import Role
-from retailops.staff import staff_user_upsert
 from tests.inventory.factories import LocationFactory, SkuFactory
 
 pytestmark = pytest.mark.django_db

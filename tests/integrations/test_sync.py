@@ -4,11 +4,11 @@ from datetime import UTC, datetime
 
 import pytest
 
+from connectors.adapters import parse_snapshot_csv
+from connectors.sync import availability_full_push, snapshot_pull
 from exceptions.models import Case
 from exceptions.states import CaseKind
-from integrations.adapters import parse_snapshot_csv
 from integrations.models import ExternalSystem, InventorySnapshot, SyncRun
-from integrations.sync import availability_full_push, snapshot_pull
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +22,7 @@ def wms(db, sandbox):
 
 
 def test_full_push_sends_every_level_in_batches(channel_system, stock, sandbox, monkeypatch):
-    monkeypatch.setattr("integrations.sync.ITEMS_PER_PUSH", 2)
+    monkeypatch.setattr("connectors.sync.ITEMS_PER_PUSH", 2)
     for sku in "ABCDE":
         stock(3, sku=sku)
     system = channel_system("market")  # created after the changes: only the full push tells it
@@ -84,7 +84,7 @@ def test_snapshot_csv_parsing():
 
 
 def test_demo_systems_point_at_the_sandbox_on_loopback(db, settings):
-    from integrations.demo import seed_demo_systems
+    from connectors.demo import seed_demo_systems
 
     settings.INTEGRATIONS_SANDBOX_PORT = 18765
     systems = seed_demo_systems()

@@ -20,11 +20,11 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from connectors.tasks import outbox_relay
 from exceptions.models import Case
 from exceptions.states import CaseKind
 from integrations.models import OutboxMessage
 from integrations.services import outbox_replay
-from integrations.tasks import outbox_relay
 from inventory.ledger import Movement, post_movements
 from inventory.models import Bucket
 from retailops.celery import app

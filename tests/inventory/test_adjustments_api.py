@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 
 from inventory.adjustments import adjustment_request
-from inventory.ledger import Movement, post_movements
+from inventory.ledger import Movement, ledger_drifts, post_movements
 from inventory.models import (
     Adjustment,
     AdjustmentDecision,
@@ -18,7 +18,6 @@ from inventory.models import (
     StockLevel,
     StockMovement,
 )
-from inventory.verification import ledger_drifts
 from retailops.access import LocationScope
 from tests.inventory.factories import LocationFactory, SkuFactory
 

@@ -9,8 +9,8 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
+from inventory.ledger import ledger_drifts
 from inventory.models import InventoryEvent, StockLevel
-from inventory.verification import ledger_drifts
 from tests.inventory.factories import LocationFactory, SkuFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 from django.test import Client
 
+from backoffice.staff import staff_user_upsert
 from exceptions.states import CaseKind, CaseStatus, RootCause
 from inventory import counts
 from inventory.adjustments import adjustment_approve
@@ -15,7 +16,6 @@ from inventory.models import Adjustment, Bucket, CycleCount, StockLevel
 from inventory.states import AdjustmentStatus, CycleCountStatus
 from retailops.access import LocationScope, location_scope_for_user
 from retailops.errors import InvalidInput, InvalidState
-from retailops.staff import staff_user_upsert
 from tests.exceptions.factories import CaseFactory
 from tests.inventory.factories import LocationFactory, SkuFactory
 

@@ -9,9 +9,8 @@ from django.db import DatabaseError, connection, transaction
 
 from exceptions.models import Case
 from inventory.errors import BucketWouldGoNegative, InsufficientStock
-from inventory.ledger import Movement, PromiseRefused, levels_changed, post_movements, post_promise
-from inventory.models import Bucket, Location, StockLevel, StockMovement
-from inventory.verification import ledger_drifts
+from inventory.ledger import Movement, NotAvailable, ledger_drifts, post_movements
+from inventory.models import Bucket, StockLevel, StockMovement
 from retailops.errors import LockTimeout
 from tests.inventory.factories import LocationFactory, SkuFactory
 
@@ -39,17 +38,14 @@ def test_posting_writes_movements_and_moves_the_level_by_the_same_deltas(key):
 
 
 def test_a_guard_that_refuses_leaves_nothing_written(key):
-    def refuse(levels):
-        raise InsufficientStock()
-
-    with pytest.raises(InsufficientStock):
-        post_movements([move(key, Bucket.COMMITTED, 1)], guard=refuse)
+    with pytest.raises(InsufficientStock), transaction.atomic():
+        post_movements([move(key, Bucket.COMMITTED, 1)], require_available={key: 1})
     assert not StockMovement.objects.exists()
     assert not StockLevel.objects.exists()  # even the level row it created is rolled back
 
 
 def test_buckets_other_than_on_hand_never_go_negative(key):
-    with pytest.raises(BucketWouldGoNegative):
+    with pytest.raises(BucketWouldGoNegative), transaction.atomic():
         post_movements([move(key, Bucket.COMMITTED, -1)])
     assert not StockMovement.objects.exists()
 
@@ -95,20 +91,6 @@ def test_movements_cannot_be_deleted_on_postgresql(key):
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("DELETE FROM inventory_stockmovement")
     assert StockMovement.objects.count() == 1
-
-
-def test_receivers_learn_which_levels_changed_inside_the_transaction(key):
-    seen = []
-
-    def receiver(sender, keys, **kwargs):
-        seen.append((keys, connection.in_atomic_block))
-
-    levels_changed.connect(receiver)
-    try:
-        post_movements([move(key, Bucket.ON_HAND, 4)])
-    finally:
-        levels_changed.disconnect(receiver)
-    assert seen == [([key], True)]
 
 
 def test_verify_ledger_is_clean_then_reports_drift_and_opens_a_case(key):
@@ -159,7 +141,7 @@ def test_a_lock_held_too_long_becomes_a_retryable_error_not_a_hang(settings):
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_deadlock_is_retried_inside_the_service_and_never_reaches_the_caller():
-    from inventory.ledger import in_retrying_transaction
+    from retailops.transactions import in_retrying_transaction
 
     sku = SkuFactory(code="A")
     first, second = LocationFactory(code="S1"), LocationFactory(code="S2")
@@ -178,7 +160,7 @@ def test_a_deadlock_is_retried_inside_the_service_and_never_reaches_the_caller()
             return "done"
 
         try:
-            outcomes[name] = in_retrying_transaction(work)
+            outcomes[name] = in_retrying_transaction(work)()
         except Exception as exc:
             outcomes[name] = exc
         finally:
@@ -195,53 +177,60 @@ def test_a_deadlock_is_retried_inside_the_service_and_never_reaches_the_caller()
     assert sorted(attempts.values()) == [1, 2]  # PostgreSQL chose one victim; it was retried
 
 
-# --- post_promise: the checkout hold's one-statement posting -------------------------------
+# --- Promises: guarded updates --------------------------------------------------------------
 
 
 def test_a_promise_commits_units_when_enough_are_available(key):
     post_movements([move(key, Bucket.ON_HAND, 5), move(key, Bucket.DAMAGED, 1)])
-    heard = []
-    levels_changed.connect(lambda sender, keys, **kwargs: heard.append(keys), weak=False, dispatch_uid="heard")
-    try:
-        level = post_promise(move(key, Bucket.COMMITTED, 2, "reservation"), required_available=4,
-                             document_type="reservation", document_id="7")
-    finally:
-        levels_changed.disconnect(dispatch_uid="heard")
+    post_movements([move(key, Bucket.COMMITTED, 2, "reservation")], require_available={key: 4},
+                   document_type="reservation", document_id="7")
 
     stored = StockLevel.objects.get()
-    assert (level.committed, level.version) == (stored.committed, stored.version) == (2, 2)
+    assert (stored.committed, stored.available, stored.version) == (2, 2, 2)
     promised = StockMovement.objects.get(bucket=Bucket.COMMITTED)
     assert (promised.delta, promised.reason, promised.document_type, promised.document_id) == (
         2, "reservation", "reservation", "7")
-    assert heard == [[key]]
     assert ledger_drifts() == []
 
 
 def test_a_promise_beyond_what_is_available_is_refused_and_writes_nothing(key):
     post_movements([move(key, Bucket.ON_HAND, 5), move(key, Bucket.DAMAGED, 1)])
 
-    with pytest.raises(PromiseRefused) as refused:
-        post_promise(move(key, Bucket.COMMITTED, 1), required_available=5)
+    with pytest.raises(NotAvailable) as refused, transaction.atomic():
+        post_movements([move(key, Bucket.COMMITTED, 1)], require_available={key: 5})
 
-    assert (refused.value.available, refused.value.location_changed) == (4, False)
+    assert (refused.value.key, refused.value.available) == (key, 4)
     assert StockLevel.objects.get().committed == 0
     assert not StockMovement.objects.filter(bucket=Bucket.COMMITTED).exists()
 
 
-def test_a_promise_planned_on_location_fields_that_changed_is_refused(key):
+def test_a_promise_that_fails_at_its_second_level_keeps_nothing_of_the_first(key):
+    other = (key[0], LocationFactory(code="S2").pk)
+    post_movements([move(key, Bucket.ON_HAND, 5), move(other, Bucket.ON_HAND, 1)])
+
+    with pytest.raises(NotAvailable), transaction.atomic():
+        post_movements([move(key, Bucket.COMMITTED, 2), move(other, Bucket.COMMITTED, 2)],
+                       require_available={key: 2, other: 2})
+
+    assert list(StockLevel.objects.order_by("location_id").values_list("committed", flat=True)) == [0, 0]
+    assert not StockMovement.objects.filter(bucket=Bucket.COMMITTED).exists()
+
+
+def test_a_promise_never_takes_a_bucket_below_zero(key):
     post_movements([move(key, Bucket.ON_HAND, 5)])
-    planned = {"active": True, "ship_from_store": True}
-    Location.objects.filter(pk=key[1]).update(ship_from_store=False)
-
-    with pytest.raises(PromiseRefused) as refused:
-        post_promise(move(key, Bucket.COMMITTED, 1), required_available=1, location_fields=planned)
-
-    assert refused.value.location_changed is True
+    with pytest.raises(BucketWouldGoNegative), transaction.atomic():
+        post_movements([move(key, Bucket.COMMITTED, -1)], require_available={key: 0})
     assert StockLevel.objects.get().committed == 0
 
 
-def test_a_promise_moves_only_committed_units_up(key):
-    with pytest.raises(ValueError, match="commits units"):
-        post_promise(move(key, Bucket.ON_HAND, 1), required_available=0)
-    with pytest.raises(ValueError, match="commits units"):
-        post_promise(move(key, Bucket.COMMITTED, -1), required_available=0)
+def test_a_refused_posting_inside_a_callers_transaction_leaves_it_to_be_rolled_back(key):
+    """A posting has no savepoint of its own: a caller cannot keep half of it by mistake."""
+    from django.db.transaction import TransactionManagementError
+
+    post_movements([move(key, Bucket.ON_HAND, 1)])
+    with transaction.atomic():
+        with pytest.raises(NotAvailable):
+            post_movements([move(key, Bucket.COMMITTED, 1)], require_available={key: 2})
+        with pytest.raises(TransactionManagementError):
+            StockLevel.objects.count()
+    assert StockLevel.objects.get().committed == 0

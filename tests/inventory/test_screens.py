@@ -8,6 +8,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from backoffice.staff import staff_user_upsert
 from exceptions.models import Case
 from exceptions.states import CaseKind
 from inventory import counts
@@ -17,7 +18,6 @@ from inventory.models import Adjustment, Bucket, CycleCount, StockLevel
 from inventory.states import AdjustmentStatus, CycleCountStatus, TransferStatus
 from inventory.transfers import LineInput, transfer_request
 from retailops.access import LocationScope
-from retailops.staff import staff_user_upsert
 from tests.inventory.factories import LocationFactory, SkuFactory
 
 pytestmark = pytest.mark.django_db

@@ -6,8 +6,8 @@ from django.db.models import Sum
 
 from exceptions.models import Case
 from exceptions.states import CaseKind
+from inventory.ledger import ledger_drifts
 from inventory.models import Channel, InventoryEvent, Location, Sku, StockLevel, StockMovement
-from inventory.verification import ledger_drifts
 
 pytestmark = pytest.mark.django_db
 

@@ -8,10 +8,9 @@ from django.conf import settings
 from django.utils import timezone
 
 from exceptions.models import Case
-from inventory.ledger import Movement, post_movements
+from inventory.ledger import Movement, ledger_drifts, post_movements
 from inventory.models import Bucket, StockLevel, StockMovement, Transfer
 from inventory.transfers import LineInput, transfer_request, transfers_overdue_detect
-from inventory.verification import ledger_drifts
 from retailops.access import LocationScope
 from tests.inventory.factories import LocationFactory, SkuFactory
 

@@ -9,10 +9,10 @@ $TEST_ARTIFACTS_DIR).
 
 import pytest
 
+from backoffice.staff import staff_user_upsert
 from orders.models import Order
 from orders.states import OrderStatus
 from retailops.roles import Role
-from retailops.staff import staff_user_upsert
 from tests.browser import PASSWORD, audit, screenshot, sign_in
 from tests.inventory.factories import LocationFactory
 from tests.orders.factories import stock

@@ -16,8 +16,8 @@ from django.db.models import Sum
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from inventory.ledger import ledger_drifts
 from inventory.models import StockLevel, StockMovement
-from inventory.verification import ledger_drifts
 from orders import services
 from orders.callers import Caller
 from orders.models import Allocation, Order

@@ -15,13 +15,14 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from integrations.services import api_client_create, external_system_ensure
+from backoffice.staff import staff_user_upsert
+from connectors.clients import partner_client_issue
+from integrations.services import external_system_ensure
 from inventory.ledger import Movement, post_movements
 from inventory.models import Bucket, StockLevel
 from orders import services as order_services
 from orders.callers import Caller
 from retailops.access import LocationScope, Scope
-from retailops.staff import staff_user_upsert
 from tests.inventory.factories import ChannelFactory, LocationFactory, SkuFactory
 
 pytestmark = pytest.mark.django_db
@@ -84,8 +85,8 @@ def caller(request, world):
                                  location_codes=[world.a.code])
         client.force_authenticate(user=user)
     else:
-        system = external_system_ensure(code="partner-auth", kind="marketplace")
-        issued = api_client_create(system=system, scopes=list(Scope.values), location_codes=[world.a.code])
+        issued = partner_client_issue(system_code="partner-auth", kind="marketplace", scopes=list(Scope.values),
+                                      location_codes=[world.a.code])
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.token}")
     client.kind = request.param
     return client

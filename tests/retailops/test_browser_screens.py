@@ -7,6 +7,7 @@ walk-through in tests/exceptions/test_browser.py."""
 import pytest
 from django.utils import timezone
 
+from backoffice.staff import staff_user_upsert
 from integrations.models import OutboxMessage
 from integrations.outbox import new_idempotency_key
 from integrations.services import external_system_ensure
@@ -17,7 +18,6 @@ from inventory.models import Bucket
 from inventory.transfers import LineInput, transfer_request
 from retailops.access import LocationScope
 from retailops.roles import Role
-from retailops.staff import staff_user_upsert
 from tests.browser import PASSWORD, audit, sign_in
 from tests.inventory.factories import LocationFactory, SkuFactory
 from tests.orders.factories import OrderFactory, OrderLineFactory

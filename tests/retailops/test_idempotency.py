@@ -17,11 +17,11 @@ from rest_framework.response import Response
 from rest_framework.test import APIClient
 from rest_framework.views import APIView
 
+from backoffice.urls import urlpatterns as project_urlpatterns
 from integrations.models import ExternalSystem
 from retailops.errors import InvalidState
 from retailops.idempotency import idempotency_purge_expired, idempotent
 from retailops.models import IdempotencyRecord
-from retailops.urls import urlpatterns as project_urlpatterns
 
 pytestmark = pytest.mark.urls(__name__)
 

@@ -5,7 +5,7 @@ from django.test import override_settings
 from django.urls import path
 from rest_framework.views import APIView
 
-from retailops.urls import urlpatterns as project_urlpatterns
+from backoffice.urls import urlpatterns as project_urlpatterns
 
 pytestmark = pytest.mark.django_db
 

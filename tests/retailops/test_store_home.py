@@ -8,9 +8,9 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from backoffice.staff import staff_user_upsert
 from exceptions.states import CaseKind, CaseStatus, Queue
 from retailops.roles import Role
-from retailops.staff import staff_user_upsert
 from tests.exceptions.factories import CaseFactory
 from tests.inventory.factories import LocationFactory
 from tests.orders.factories import AllocationFactory, OrderFactory, OrderLineFactory

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
+from inventory.ledger import ledger_drifts, report_drifts
 from inventory.models import Location, Sku
-from inventory.verification import ledger_drifts, report_drifts
 
 
 class Command(BaseCommand):

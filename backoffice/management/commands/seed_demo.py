@@ -1,0 +1,41 @@
+import time
+
+from django.core.management.base import BaseCommand
+
+from backoffice.demo import DEMO_USERS, seed_demo_users
+from connectors.demo import seed_demo_systems
+from inventory.demo import seed_master_data, seed_stock_and_history
+
+
+class Command(BaseCommand):
+    help = "Load deterministic demo data (idempotent: a second run adds nothing twice)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--stores", type=int, default=8)
+        parser.add_argument("--skus", type=int, default=200)
+        parser.add_argument("--seed", type=int, default=7)
+        parser.add_argument("--no-users", action="store_true", help="Do not create the demo staff users.")
+
+    def handle(self, *args, stores, skus, seed, no_users, **options):
+        started = time.monotonic()
+        summary = seed_master_data(stores=stores, skus=skus, seed=seed)
+        self.stdout.write(
+            f"Demo data: {summary.locations} locations, {summary.skus} SKUs, {summary.channels} channels."
+        )
+        stock = seed_stock_and_history(stores=stores, skus=skus, seed=seed)
+        outcomes = ", ".join(f"{count} {status}" for status, count in sorted(stock.outcomes.items())) or "none"
+        self.stdout.write(
+            f"Demo stock: {stock.levels} levels ({stock.opened} opened now), {stock.on_hand} units on hand "
+            f"({stock.damaged} damaged, {stock.quality_control} in quality control); "
+            f"{stock.events} history events ({outcomes}) in {time.monotonic() - started:.1f}s."
+        )
+        systems = seed_demo_systems()
+        self.stdout.write(f"Demo external systems (played by the sandbox partner): "
+                          f"{', '.join(system.code for system in systems)}.")
+        if no_users:
+            return
+        seed_demo_users()
+        self.stdout.write("Demo users (username / password / role):")
+        for user in DEMO_USERS:
+            where = f" at {', '.join(user.locations)}" if user.locations else ""
+            self.stdout.write(f"  {user.username:<22} {user.password:<22} {user.role}{where}")

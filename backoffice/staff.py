@@ -1,0 +1,44 @@
+"""Staff accounts: a role (group) and, for store operations, the stores they work at."""
+
+from collections.abc import Iterable
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from guardian.shortcuts import assign_perm, get_objects_for_user, remove_perm
+
+from inventory.selectors import locations_by_code
+from retailops.access import LOCATION_PERMISSION
+from retailops.errors import InvalidInput
+from retailops.roles import ADMIN_ROLES, Role
+from retailops.transactions import in_retrying_transaction
+
+User = get_user_model()
+OPERATE_LOCATION = f"inventory.{LOCATION_PERMISSION}"
+
+
+@in_retrying_transaction
+def staff_user_upsert(
+    *, username: str, role: str, password: str | None = None, location_codes: Iterable[str] = ()
+):
+    """Create or update a staff user with exactly one role and its location grants."""
+    if role not in Role.values:
+        raise InvalidInput(f"Unknown role '{role}'; one of {', '.join(Role.values)}.", code="invalid_role")
+    location_codes = sorted(set(location_codes))
+    locations = locations_by_code(location_codes)
+    unknown = [code for code in location_codes if code not in locations]
+    if unknown:
+        raise InvalidInput(f"Unknown locations: {', '.join(unknown)}.", code="unknown_location")
+
+    user, _created = User.objects.get_or_create(username=username)
+    if password:
+        user.set_password(password)
+    user.is_active = True
+    user.is_staff = role in ADMIN_ROLES
+    user.save()
+    user.groups.set([Group.objects.get(name=role)])
+
+    granted = get_objects_for_user(user, OPERATE_LOCATION, use_groups=False, with_superuser=False,
+                                   accept_global_perms=False)
+    remove_perm(OPERATE_LOCATION, user, granted)
+    assign_perm(OPERATE_LOCATION, user, list(locations.values()))
+    return user

@@ -1,0 +1,34 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from backoffice import views
+from retailops import health
+
+api_v1 = [
+    path("", include("integrations.api.urls")),
+    path("", include("inventory.api.urls")),
+    path("", include("orders.api.urls")),
+    path("", include("exceptions.api.urls")),
+]
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("admin/", admin.site.urls),
+    path("orders/", include("orders.urls")),
+    path("cases/", include("casework.urls")),
+    path("integrations/", include("connectors.urls")),
+    path("inventory/", include("inventory.urls")),
+]
+
+handler400 = "retailops.problems.bad_request"
+handler404 = "retailops.problems.page_not_found"
+handler500 = "retailops.problems.server_error"

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class ConnectorsConfig(AppConfig):
+    """The integrations machinery over the integrations data (`integrations`): the outbox
+    relay, the adapters, scheduled sync jobs, the sandbox partner and the health screens."""
+
+    name = "connectors"

@@ -1,0 +1,42 @@
+"""Celery tasks: thin, idempotent, taking ids. Safe to run twice or concurrently."""
+
+from celery import shared_task
+from django.conf import settings
+
+from connectors import relay, sync
+from integrations.models import ExternalSystem
+from integrations.outbox import RELAY_TASK
+
+# Far below the broker's visibility timeout, so a running task is never handed out twice.
+_TIME_LIMIT = 600
+
+
+@shared_task(name=RELAY_TASK, time_limit=_TIME_LIMIT)
+def outbox_relay() -> dict:
+    return relay.outbox_relay()
+
+
+@shared_task(time_limit=_TIME_LIMIT)
+def availability_full_push(system_id: int) -> int:
+    return sync.availability_full_push(system=ExternalSystem.objects.get(pk=system_id)).pk
+
+
+@shared_task(time_limit=_TIME_LIMIT)
+def snapshot_pull(system_id: int) -> int:
+    return sync.snapshot_pull(system=ExternalSystem.objects.get(pk=system_id)).pk
+
+
+@shared_task(time_limit=60)
+def availability_full_push_all() -> int:
+    ids = list(sync.full_push_systems().values_list("pk", flat=True))
+    for system_id in ids:
+        availability_full_push.apply_async((system_id,), queue=settings.INTEGRATIONS_QUEUE)
+    return len(ids)
+
+
+@shared_task(time_limit=60)
+def snapshot_pull_all() -> int:
+    ids = list(sync.snapshot_systems().values_list("pk", flat=True))
+    for system_id in ids:
+        snapshot_pull.apply_async((system_id,), queue=settings.INTEGRATIONS_QUEUE)
+    return len(ids)

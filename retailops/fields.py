@@ -1,0 +1,82 @@
+"""Serializer fields for the API's conventions (API.md "Conventions") where DRF's own are
+lenient: a quantity is a JSON integer (not "3", not 1.5), a code or an id is a JSON
+string (not 12), a timestamp is ISO 8601 with its offset. Their error codes are part of
+the contract."""
+
+from datetime import datetime
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class StrictIntegerField(serializers.Field):
+    """A JSON integer (a boolean or a numeric string is refused), within ±`limit`."""
+
+    default_error_messages = {"invalid": "Must be an integer.", "max_value": "Out of range."}
+
+    def __init__(self, *, limit: int = 1_000_000_000, **kwargs) -> None:
+        self.limit = limit
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        if abs(data) > self.limit:
+            self.fail("max_value")
+        return data
+
+    def to_representation(self, value):
+        return value
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class TextField(serializers.Field):
+    """A JSON string of at most `max_length` characters; a required one is not blank. A
+    required field sent as null counts as missing."""
+
+    default_error_messages = {"invalid": "Must be a non-empty string.",
+                              "max_length": "At most {max_length} characters."}
+
+    def __init__(self, *, max_length: int = 255, **kwargs) -> None:
+        self.max_length = max_length
+        super().__init__(**kwargs)
+
+    def validate_empty_values(self, data):
+        if data is None and self.required:
+            self.fail("required")
+        return super().validate_empty_values(data)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str) or (self.required and not data.strip()):
+            self.fail("invalid")
+        if len(data) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
+        return data
+
+    def to_representation(self, value):
+        return value
+
+
+@extend_schema_field(OpenApiTypes.DATETIME)
+class OffsetDateTimeField(serializers.Field):
+    """An ISO 8601 timestamp that says its UTC offset (a naive one is refused: whose
+    midnight would it be?)."""
+
+    default_error_messages = {"invalid_datetime": "Must be an ISO 8601 timestamp.",
+                              "missing_offset": "The timestamp needs a UTC offset."}
+
+    def to_internal_value(self, data):
+        try:
+            parsed = datetime.fromisoformat(data) if isinstance(data, str) else None
+        except ValueError:
+            parsed = None
+        if parsed is None:
+            self.fail("invalid_datetime")
+        if parsed.tzinfo is None:
+            self.fail("missing_offset")
+        return parsed
+
+    def to_representation(self, value):
+        return value.isoformat()
