@@ -27,6 +27,7 @@ from orders.callers import Caller
 from retailops.access import location_scope
 from retailops.errors import DomainError
 from retailops.roles import Role, role_of
+from retailops.screens import act_and_report
 
 PAGE_SIZE = 50
 VIEW = "exceptions.view_case"
@@ -164,13 +165,8 @@ def _back(request, case: Case | None = None):
 def _act(request, case_id: int, action, success: str):
     """Run one service on a visible case; a domain error becomes a message."""
     case = _visible_case(request, case_id)
-    try:
-        action(case)
-    except DomainError as error:
-        messages.error(request, error.detail)
-        return case, False
-    messages.success(request, success.format(case=case))
-    return case, True
+    _result, done = act_and_report(request, lambda: action(case), done=success.format(case=case))
+    return case, done
 
 
 @require_POST
@@ -281,15 +277,10 @@ class CaseAdjustmentForm(forms.Form):
                                                             for reason in settings.ADJUSTMENT_REASONS]]
 
 
-def _resolution(request, case_id: int, work, describe, level=lambda result: messages.SUCCESS):
+def _resolution(request, case_id: int, work, describe, level=None):
     """Run one resolution action on a visible case: its outcome and domain errors become messages."""
     case = _visible_case(request, case_id)
-    try:
-        result = work(case)
-    except DomainError as error:
-        messages.error(request, error.detail)
-    else:
-        messages.add_message(request, level(result), describe(result))
+    act_and_report(request, lambda: work(case), done=describe, level=level)
     return redirect("cases:detail", case_id=case.pk)
 
 

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 from connectors import selectors
 from integrations import services
 from integrations.models import ExternalSystem
-from retailops.errors import DomainError
+from retailops.screens import act_and_report
 
 VIEW = "integrations.view_externalsystem"
 CHANGE = "integrations.change_externalsystem"
@@ -112,12 +112,8 @@ def _replayed_message(request, replayed: int, *, asked: int | None) -> None:
 
 def _pause_or_resume(request, code: str, action, done: str):
     system = _system(code)
-    try:
-        system = action(system=system, actor=request.user, note=request.POST.get("note", ""))
-    except DomainError as error:
-        messages.error(request, error.detail)
-    else:
-        messages.success(request, done.format(code=system.code))
+    act_and_report(request, lambda: action(system=system, actor=request.user, note=request.POST.get("note", "")),
+                   done=done.format(code=system.code))
     return _done(request, system)
 
 

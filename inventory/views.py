@@ -29,6 +29,7 @@ from inventory.models import AdjustmentDecision, CycleCount, StockLevel
 from inventory.states import COUNTING_STATUSES, CycleCountStatus, TransferStatus
 from retailops.access import location_scope
 from retailops.errors import DomainError
+from retailops.screens import act_and_report, form_problems
 
 PAGE_SIZE = 25
 APPROVE = "inventory.approve_adjustment"
@@ -46,10 +47,6 @@ def _staff(permission: str, *, post: bool = False):
         return require_POST(view) if post else view
 
     return decorate
-
-
-def _form_problems(form) -> str:
-    return " ".join(error for errors in form.errors.values() for error in errors)
 
 
 # Service errors that concern one field without naming it.
@@ -95,15 +92,12 @@ def _decide(request, adjustment_id: int, *, form_class, decide, done: str):
     adjustment = get_object_or_404(selectors.adjustments_for(scope=location_scope(request)), pk=adjustment_id)
     form = form_class(request.POST)
     if not form.is_valid():
-        messages.error(request, f"Adjustment {adjustment.pk}: {_form_problems(form)}")
+        messages.error(request, f"Adjustment {adjustment.pk}: {form_problems(form)}")
         return redirect("inventory:approvals")
-    try:
-        decide(adjustment, form.cleaned_data["note"])
-    except DomainError as error:
-        messages.error(request, f"Adjustment {adjustment.pk} ({adjustment.sku.code} at {adjustment.location.code}) "
-                                f"was not changed: {error.detail}")
-    else:
-        messages.success(request, done.format(adjustment=adjustment))
+    act_and_report(request, lambda: decide(adjustment, form.cleaned_data["note"]),
+                   done=done.format(adjustment=adjustment),
+                   failed=f"Adjustment {adjustment.pk} ({adjustment.sku.code} at {adjustment.location.code}) "
+                          "was not changed: ")
     return redirect("inventory:approvals")
 
 
@@ -267,14 +261,10 @@ def _count_action(request, count_id: int, *, form_class, act, done: str):
     count = _visible_count(request, count_id)
     form = form_class(request.POST)
     if not form.is_valid():
-        messages.error(request, f"Count {count.pk} was not changed: {_form_problems(form)}")
+        messages.error(request, f"Count {count.pk} was not changed: {form_problems(form)}")
         return redirect("inventory:count_detail", count_id=count.pk)
-    try:
-        act(count, form.cleaned_data["note"])
-    except DomainError as error:
-        messages.error(request, f"Count {count.pk} was not changed: {error.detail}")
-    else:
-        messages.success(request, done.format(count=count))
+    act_and_report(request, lambda: act(count, form.cleaned_data["note"]), done=done.format(count=count),
+                   failed=f"Count {count.pk} was not changed: ")
     return redirect("inventory:count_detail", count_id=count.pk)
 
 
@@ -349,14 +339,11 @@ def transfer_ship(request, transfer_id: int):
     transfer = _visible_transfer(request, transfer_id)
     form = NoteForm(request.POST)
     form.is_valid()
-    try:
-        transfers.transfer_ship(transfer=transfer, actor=request.user, scope=location_scope(request),
-                                note=form.cleaned_data.get("note", ""))
-    except DomainError as error:
-        messages.error(request, f"Transfer {transfer.pk} was not shipped: {error.detail}")
-    else:
-        messages.success(request, f"Transfer {transfer.pk} shipped: the units are in transit to "
-                                  f"{transfer.destination.code}.")
+    act_and_report(request, lambda: transfers.transfer_ship(transfer=transfer, actor=request.user,
+                                                            scope=location_scope(request),
+                                                            note=form.cleaned_data.get("note", "")),
+                   done=f"Transfer {transfer.pk} shipped: the units are in transit to {transfer.destination.code}.",
+                   failed=f"Transfer {transfer.pk} was not shipped: ")
     return redirect("inventory:transfer_detail", transfer_id=transfer.pk)
 
 
@@ -365,7 +352,7 @@ def transfer_receive(request, transfer_id: int):
     transfer = _visible_transfer(request, transfer_id)
     form = TransferReceiveForm(request.POST, lines=list(transfer.lines.all()))
     if not form.is_valid():
-        messages.error(request, f"Transfer {transfer.pk} was not received: {_form_problems(form)}")
+        messages.error(request, f"Transfer {transfer.pk} was not received: {form_problems(form)}")
         return redirect("inventory:transfer_detail", transfer_id=transfer.pk)
     try:
         transfers.transfer_receive(

@@ -23,7 +23,7 @@ from orders import selectors, services, sourcing
 from orders.callers import Caller
 from orders.models import Order
 from orders.states import HOLDING_STATUSES, Fulfillment, OrderStatus
-from retailops.errors import DomainError
+from retailops.screens import act_and_report, form_problems
 
 PAGE_SIZE = 50
 VIEW_ORDER = "orders.view_order"
@@ -266,15 +266,10 @@ def _act(request, order_id: int, *, form_class, verb: str, done: str, act):
     caller, order = _visible_order(request, order_id)
     form = form_class(request.POST)
     if not form.is_valid():
-        problems = " ".join(error for errors in form.errors.values() for error in errors)
-        messages.error(request, f"Could not {verb} the order: {problems}")
+        messages.error(request, f"Could not {verb} the order: {form_problems(form)}")
         return redirect("orders:detail", order_id=order.pk)
-    try:
-        act(order=order, caller=caller, **form.cleaned_data)
-    except DomainError as error:
-        messages.error(request, f"Could not {verb} the order: {error.detail}")
-    else:
-        messages.success(request, done)
+    act_and_report(request, lambda: act(order=order, caller=caller, **form.cleaned_data), done=done,
+                   failed=f"Could not {verb} the order: ")
     return redirect("orders:detail", order_id=order.pk)
 
 

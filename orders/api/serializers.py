@@ -35,24 +35,7 @@ class ReservationSerializer(serializers.Serializer):
     order = serializers.IntegerField(source="order_id", allow_null=True)
 
 
-class _PositionalErrorsListSerializer(serializers.ListSerializer):
-    """DRF ≥ 3.16 reports list item errors as {index: errors}; the problem handler names
-    fields from lists as `lines[0].quantity` (API.md), so give it a list."""
-
-    def to_internal_value(self, data):
-        try:
-            return super().to_internal_value(data)
-        except serializers.ValidationError as exc:
-            if isinstance(exc.detail, dict) and exc.detail and all(isinstance(k, int) for k in exc.detail):
-                size = max(exc.detail) + 1
-                raise serializers.ValidationError([exc.detail.get(index, {}) for index in range(size)]) from exc
-            raise
-
-
 class OrderLineInSerializer(serializers.Serializer):
-    class Meta:
-        list_serializer_class = _PositionalErrorsListSerializer
-
     line_id = serializers.CharField(max_length=64)
     sku = serializers.CharField(**_CODE)
     quantity = serializers.IntegerField(min_value=1, max_value=1_000_000)
