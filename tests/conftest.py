@@ -44,11 +44,6 @@ def missing_service(reason: str) -> None:
     pytest.skip(reason)
 
 
-def pytest_sessionstart(session):
-    if REQUIRE_SERVICES and not os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://")):
-        raise pytest.UsageError("REQUIRE_SERVICES=1 needs DATABASE_URL pointing at PostgreSQL.")
-
-
 def pytest_runtest_setup(item):
     if item.get_closest_marker("postgres"):
         database_url = os.environ.get("DATABASE_URL", "")
