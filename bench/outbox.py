@@ -40,11 +40,11 @@ def writer_main(out_path: str, sandbox_url: str) -> None:
     sys.path.insert(0, str(h.ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "retailops.settings")
     django.setup()
-    from django.db import connection
+    from django.db import connection, transaction
 
     from integrations.models import ExternalSystem
     from inventory.ledger import Movement, post_movements
-    from inventory.models import Bucket, Channel, Location, Sku
+    from inventory.models import Bucket, Channel, Location, Sku, StockLevel
 
     channel, _ = Channel.objects.get_or_create(code="marketplace", defaults={"name": "Marketplace",
                                                                              "kind": "marketplace"})
@@ -66,9 +66,11 @@ def writer_main(out_path: str, sandbox_url: str) -> None:
     def write(share: list[tuple[int, int]]) -> None:
         mine = []
         for sku_id, location_id in share:
-            result = post_movements([Movement(sku_id, location_id, Bucket.ON_HAND, 1, reason="receipt")])
-            level = result.levels[(sku_id, location_id)]
-            mine.append((sku_id, location_id, level.version, time.time()))
+            with transaction.atomic():
+                post_movements([Movement(sku_id, location_id, Bucket.ON_HAND, 1, reason="receipt")])
+                version = StockLevel.objects.values_list("version", flat=True).get(sku_id=sku_id,
+                                                                                    location_id=location_id)
+            mine.append((sku_id, location_id, version, time.time()))
         with lock:
             commits.extend(mine)
         connection.close()

@@ -29,8 +29,10 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             token = header[1].decode()
         except UnicodeDecodeError:
             raise exceptions.AuthenticationFailed("The token is not valid.") from None
-        client = (ApiClient.objects.select_related("user", "external_system")
-                  .filter(token_hash=hash_token(token)).first())
+        try:
+            client = ApiClient.objects.select_related("user", "external_system").get(token_hash=hash_token(token))
+        except ApiClient.DoesNotExist:
+            client = None
         now = timezone.now()
         if (
             client is None

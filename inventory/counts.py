@@ -40,7 +40,7 @@ from inventory.adjustments import adjustment_from_count, approval_policy_current
 from inventory.errors import LocationOutOfScope, UnknownSku
 from inventory.ledger import lock_levels, post_movements
 from inventory.models import CycleCount, CycleCountLine, Location, Sku, StockLevel
-from inventory.selectors import location_by_code
+from inventory.selectors import location_by_code, skus_by_code
 from inventory.states import CYCLE_COUNT_TRANSITIONS, CycleCountStatus
 from retailops.access import LocationScope, location_scope_for_user
 from retailops.errors import InvalidInput, InvalidState
@@ -68,7 +68,7 @@ def _explicit_skus(codes: list[str]) -> list[Sku]:
     wanted = list(dict.fromkeys(code.strip() for code in codes if code.strip()))
     if not wanted:
         raise InvalidInput("Name at least one SKU to count.", code="required", field="skus")
-    skus = {sku.code: sku for sku in Sku.objects.filter(code__in=wanted, active=True)}
+    skus = {code: sku for code, sku in skus_by_code(wanted).items() if sku.active}
     unknown = [code for code in wanted if code not in skus]
     if unknown:
         raise UnknownSku(f"Unknown SKU{'s' if len(unknown) > 1 else ''}: {', '.join(unknown)}.", field="skus")

@@ -20,6 +20,7 @@ from inventory import services
 from inventory.ingest import MAX_BATCH, IncomingEvent, events_ingest
 from inventory.ledger import Movement, lock_levels, post_movements
 from inventory.models import Bucket, Channel, InventoryEvent, Location, Sku, StockLevel, StockMovement
+from inventory.selectors import locations_by_code, skus_by_code
 from retailops.access import LocationScope
 from retailops.transactions import in_retrying_transaction
 
@@ -222,8 +223,8 @@ def opening_stock_post(*, plan: list[OpeningStock], occurred_at: datetime) -> in
     """Post the planned opening balances through the ledger, one posting per location (in
     chunks of POSTING_CHUNK levels). A level the ledger has already moved keeps its stock:
     it is the ledger's now, and a re-run must not add to it. Returns the levels opened."""
-    sku_ids = dict(Sku.objects.filter(code__in={stock.sku for stock in plan}).values_list("code", "pk"))
-    location_ids = dict(Location.objects.filter(code__in={stock.location for stock in plan}).values_list("code", "pk"))
+    sku_ids = {code: sku.pk for code, sku in skus_by_code(stock.sku for stock in plan).items()}
+    location_ids = {code: location.pk for code, location in locations_by_code(stock.location for stock in plan).items()}
     by_location: dict[str, list[OpeningStock]] = defaultdict(list)
     for stock in plan:
         by_location[stock.location].append(stock)

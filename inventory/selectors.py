@@ -88,9 +88,10 @@ def location_codes(ids: Iterable[int]) -> dict[int, str]:
 def location_by_code(code: str, *, field: str = "location", scope: LocationScope | None = None) -> Location:
     """The active location named `code`, inside `scope` when given. `UnknownLocation` for
     no such location (or an inactive one), `LocationOutOfScope` outside the scope."""
-    location = Location.objects.filter(code=code, active=True).first()
-    if location is None:
-        raise UnknownLocation(f"Unknown location '{code}'.", field=field)
+    try:
+        location = Location.objects.get(code=code, active=True)
+    except Location.DoesNotExist:
+        raise UnknownLocation(f"Unknown location '{code}'.", field=field) from None
     if scope is not None and not scope.allows(location.pk):
         raise LocationOutOfScope(f"Location '{code}' is outside the caller's location scope.")
     return location
@@ -98,10 +99,10 @@ def location_by_code(code: str, *, field: str = "location", scope: LocationScope
 
 def channel_by_code(code: str, *, field: str = "channel") -> Channel:
     """The active channel named `code`; `UnknownChannel` otherwise."""
-    channel = Channel.objects.filter(code=code, active=True).first()
-    if channel is None:
-        raise UnknownChannel(f"Unknown channel '{code}'.", field=field)
-    return channel
+    try:
+        return Channel.objects.get(code=code, active=True)
+    except Channel.DoesNotExist:
+        raise UnknownChannel(f"Unknown channel '{code}'.", field=field) from None
 
 
 # --- Levels --------------------------------------------------------------------------------
@@ -142,32 +143,27 @@ def every_level_row():
     return level_rows(StockLevel.objects.order_by("sku_id", "location_id")).iterator(chunk_size=2000)
 
 
+# What sourcing weighs of a level: its available units, and its location.
+CANDIDATE_FIELDS = ("sku_id", "location_id", "available", "location__code", "location__kind", "location__region",
+                    "location__active", "location__ship_from_store", "location__pickup", "location__confidence")
+
+
 def levels_of_skus(sku_ids: Iterable[int], *, location_id: int | None = None) -> QuerySet[dict]:
-    """The rows of every level of these SKUs (at one location, when given): sourcing's candidates."""
+    """Every level of these SKUs (at one location, when given) as CANDIDATE_FIELDS rows:
+    sourcing's candidates, in one query."""
     levels = StockLevel.objects.filter(sku_id__in=sorted(set(sku_ids)))
     if location_id is not None:
         levels = levels.filter(location_id=location_id)
-    return level_rows(levels)
+    return levels.values(*CANDIDATE_FIELDS)
 
 
 # --- Availability --------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class AvailabilityRow:
-    sku: str
-    location: str
-    on_hand: int
-    committed: int
-    unavailable: int
-    available: int
-    incoming: int
-
-
-@dataclass(frozen=True)
 class Availability:
-    rows: list[AvailabilityRow]
-    totals: dict[str, int]
+    rows: list[dict]  # per (SKU, location), in the API's shape
+    totals: dict[str, int]  # per SKU code
 
 
 def availability_for(*, sku_codes: list[str], location_codes: list[str] | None, channel_code: str | None,
@@ -177,8 +173,11 @@ def availability_for(*, sku_codes: list[str], location_codes: list[str] | None, 
     caller's scope.
 
     Unknown codes are named in this order: the first SKU, the channel, the first
-    location; then a named location outside the scope. Two queries when every code is
-    known (three with a channel): the levels with their codes, and the named locations."""
+    location; then a named location outside the scope. One query for the named locations
+    (their ids let the levels be read by the (location, SKU) index, rather than every
+    level of those locations), one for the levels with their codes, one for the channel;
+    the SKU codes are looked up on their own only when some have no level here, to tell
+    a code without stock from an unknown one."""
     locations = locations_by_code(location_codes) if location_codes else None
     levels = StockLevel.objects.filter(sku__code__in=sku_codes)
     if locations is not None:
@@ -198,7 +197,7 @@ def availability_for(*, sku_codes: list[str], location_codes: list[str] | None, 
         unknown = [code for code in location_codes if code not in locations]
         if unknown:
             raise UnknownLocation(f"Unknown location '{unknown[0]}'.", field="location")
-        outside = [code for code, location in locations.items() if not scope.allows(location.pk)]
+        outside = [code for code in location_codes if not scope.allows(locations[code].pk)]
         if outside:
             raise LocationOutOfScope(f"Location '{outside[0]}' is outside the caller's location scope.")
 
@@ -206,8 +205,9 @@ def availability_for(*, sku_codes: list[str], location_codes: list[str] | None, 
     result = []
     for row in rows:
         available = offered_to(row, channel)
-        result.append(AvailabilityRow(row["sku__code"], row["location__code"], row["on_hand"], row["committed"],
-                                      row["unavailable"], available, row["incoming"]))
+        result.append({"sku": row["sku__code"], "location": row["location__code"], "on_hand": row["on_hand"],
+                       "committed": row["committed"], "unavailable": row["unavailable"], "available": available,
+                       "incoming": row["incoming"]})
         totals[row["sku__code"]] += available
     return Availability(rows=result, totals=totals)
 

@@ -102,7 +102,7 @@ def location_priority(kind: str) -> int:
 
 
 def exclusion_reason(*, channel: Channel, row: dict, pickup_location_id: int | None, scope: LocationScope) -> str:
-    """Why the location of a level row (`inventory.selectors.level_rows`) may not serve
+    """Why the location of a candidate row (`inventory.selectors.levels_of_skus`) may not serve
     the channel (or pickup order); "" when it may."""
     if not scope.allows(row["location_id"]):
         return "outside the caller's location scope"
@@ -148,6 +148,9 @@ class Snapshot:
                                           scope=scope),
             ))
         return cls(candidates)
+
+    def candidate(self, key: LevelKey) -> Candidate:
+        return next(candidate for candidate in self.candidates[key[0]] if candidate.location_id == key[1])
 
     def refresh(self, moved: StockMoved) -> None:
         for candidates in self.candidates.values():

@@ -125,11 +125,11 @@ if DATABASE_URL:
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         options = DATABASES["default"].setdefault("OPTIONS", {})
         options["options"] = f"-c lock_timeout={LOCK_TIMEOUT_MS}"
-        # DB_SERVER_SIDE_BINDING=1: parameters are bound on the server, and psycopg prepares a
-        # statement it has run DB_PREPARE_THRESHOLD times on a connection (Django's
-        # documented `server_side_binding`; not for poolers that cannot carry prepared
-        # statements).
-        if env_bool("DB_SERVER_SIDE_BINDING"):
+        # Parameters are bound on the server, and psycopg prepares a statement it has run
+        # DB_PREPARE_THRESHOLD times on a connection: PostgreSQL then plans it once per
+        # connection instead of on every request (Django's documented `server_side_binding`).
+        # DB_SERVER_SIDE_BINDING=0 behind a pooler that cannot carry prepared statements.
+        if env_bool("DB_SERVER_SIDE_BINDING", True):
             options["server_side_binding"] = True
             options["prepare_threshold"] = int(os.environ.get("DB_PREPARE_THRESHOLD", "5"))
 else:

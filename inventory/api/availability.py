@@ -60,7 +60,9 @@ class AvailabilityView(APIView):
         params = query.validated_data
         availability = availability_for(sku_codes=params["sku"], location_codes=params["location"] or None,
                                         channel_code=params.get("channel"), scope=location_scope(request))
-        return Response(AvailabilitySerializer({
+        # The selector's rows are already the contract's shape (AvailabilitySerializer
+        # describes it for the schema): on the hottest read, no second pass over them.
+        return Response({
             "results": availability.rows,
             "totals": [{"sku": sku, "available": available} for sku, available in availability.totals.items()],
-        }).data)
+        })

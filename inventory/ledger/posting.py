@@ -11,8 +11,8 @@ There are two kinds of posting (DESIGN.md "Principles", 2):
 
 - A **fact** — a sale at a till, a receipt, a count, a shipment — already happened, so it
   is always recorded. Its levels are locked in the ledger's one order (`lock_levels`),
-  missing ones created, moved under the lock and written back in one statement. On-hand
-  may go negative (that opens a case); no other bucket may.
+  missing ones created, checked under the lock and moved by their deltas in one statement
+  (`sql.move_levels`). On-hand may go negative (that opens a case); no other bucket may.
 - A **promise** — a hold, an allocation, a transfer shipping units it must have — names,
   per level, the units that must be available (`require_available`). Each level moves by
   one guarded update, `UPDATE … SET committed = committed + q WHERE available >= n`, so
@@ -34,11 +34,10 @@ from exceptions.services import CaseReport, raise_cases
 from exceptions.states import CaseKind
 from integrations import outbox
 from inventory.errors import BucketWouldGoNegative, InsufficientStock
+from inventory.ledger import sql
 from inventory.ledger.locks import LevelKey, lock_levels
 from inventory.models import Bucket, Sku, StockLevel, StockMovement
 from retailops.transactions import in_retrying_transaction
-
-_BUCKETS = tuple(Bucket.values)
 
 
 @dataclass(frozen=True)
@@ -88,11 +87,8 @@ def post_movements(movements: Iterable[Movement], *, actor=None, document_type: 
     if not keys:
         return []
     now = timezone.now()
-    if require_available:
-        _move_promised(keys, deltas, require_available, now=now)
-        went_negative = []
-    else:
-        went_negative = _move_facts(keys, deltas, counted_at, now=now)
+    # The rows that only append come first: the levels' row locks are taken last, so they
+    # are held for the least time before the commit. A refusal undoes these with the rest.
     StockMovement.objects.bulk_create([
         StockMovement(sku_id=movement.sku_id, location_id=movement.location_id, bucket=movement.bucket,
                       delta=movement.delta, reason=movement.reason, document_type=document_type,
@@ -101,20 +97,23 @@ def post_movements(movements: Iterable[Movement], *, actor=None, document_type: 
         for movement in movements if movement.delta
     ], batch_size=1000)
     outbox.availability_changed(keys=keys)
-    if went_negative:
-        _report_negative_on_hand(went_negative, actor=actor)
+    if require_available:
+        _move_promised(keys, deltas, require_available, now=now)
+    else:
+        went_negative = _move_facts(keys, deltas, counted_at, now=now)
+        if went_negative:
+            _report_negative_on_hand(went_negative, actor=actor)
     return keys
 
 
 def _move_facts(keys: list[LevelKey], deltas: dict[LevelKey, dict[str, int]], counted_at: dict[LevelKey, datetime],
                 *, now: datetime) -> list[StockLevel]:
-    """Lock the levels, move them by the deltas, write them back in one statement.
+    """Lock the levels, check the deltas under the lock, move them in one statement.
     Returns those whose on-hand this posting took (or kept) below zero."""
     levels = lock_levels(keys)
-    changed = {bucket for change in deltas.values() for bucket, delta in change.items() if delta}
     went_negative = []
-    for key in keys:
-        level, change = levels[key], deltas.get(key, {})
+    for key, change in deltas.items():
+        level = levels[key]
         for bucket, delta in change.items():
             moved = getattr(level, bucket) + delta
             if moved < 0 and delta < 0 and bucket != Bucket.ON_HAND:
@@ -123,14 +122,15 @@ def _move_facts(keys: list[LevelKey], deltas: dict[LevelKey, dict[str, int]], co
             setattr(level, bucket, moved)
         if change.get(Bucket.ON_HAND, 0) < 0 and level.on_hand < 0:
             went_negative.append(level)
-        if key in counted_at:
-            level.last_counted_at = counted_at[key]
-        level.version += 1
-        level.updated_at = now
-    fields = [bucket for bucket in _BUCKETS if bucket in changed] + ["version", "updated_at"]
-    if counted_at:
-        fields.append("last_counted_at")
-    StockLevel.objects.bulk_update([levels[key] for key in keys], fields)
+    sql.move_levels({levels[key].pk: change for key, change in deltas.items()}, now=now)
+    counted_by_time: dict[datetime, list[LevelKey]] = defaultdict(list)
+    for key, at in counted_at.items():
+        counted_by_time[at].append(key)
+    for at, counted in counted_by_time.items():  # a count's levels share its time
+        not_moved = [levels[key].pk for key in counted if key not in deltas]
+        moved = [levels[key].pk for key in counted if key in deltas]
+        StockLevel.objects.filter(pk__in=not_moved).update(last_counted_at=at, version=F("version") + 1, updated_at=now)
+        StockLevel.objects.filter(pk__in=moved).update(last_counted_at=at)
     return went_negative
 
 

@@ -49,8 +49,7 @@ class ReservationCreateView(OrdersApiView):
             location_code=params.get("location"), ttl_seconds=params["ttl_seconds"], reference=params["reference"],
             fulfillment=params["fulfillment"], region=params["region"],
         )
-        return Response(serializers.ReservationSerializer(self.visible_reservation(hold.pk)).data,
-                        status=status.HTTP_201_CREATED)
+        return Response(serializers.ReservationSerializer(hold).data, status=status.HTTP_201_CREATED)
 
 
 class ReservationDetailView(OrdersApiView):

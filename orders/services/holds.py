@@ -63,12 +63,15 @@ def reservation_create(*, caller: Caller, sku_code: str, quantity: int, channel_
 
     demand = sourcing.Demand(line_id="", sku_id=sku.pk, sku=sku.code, quantity=quantity)
     try:
-        return sourced(demands=[demand], snapshot=snapshot, region=region, allow_split=False,
+        hold = sourced(demands=[demand], snapshot=snapshot, region=region, allow_split=False,
                        requested_location_id=location.pk if location else None, attempt=attempt)
     except InsufficientStock as error:
         report_reservation_failure(error=error, sku=sku, channel=channel, location=location, quantity=quantity,
                                    caller=caller, document=f"reservation {reference}".strip())
         raise
+    # The hold as its caller shows it: with its SKU, channel and location.
+    hold.location = location or location_by_code(snapshot.candidate((sku.pk, hold.location_id)).location)
+    return hold
 
 
 @in_retrying_transaction

@@ -37,11 +37,12 @@ def test_database_url_selects_postgresql():
     assert result.stdout.split() == ["True", "django.db.backends.postgresql"]
 
 
-def test_postgresql_bounds_lock_waits_and_prepares_statements_only_when_asked():
+def test_postgresql_bounds_lock_waits_and_prepares_statements_unless_a_pooler_forbids_it():
     show = "from django.conf import settings; print(settings.DATABASES['default']['OPTIONS'])"
 
     def options(**env) -> str:
-        clean = {key: value for key, value in os.environ.items() if key not in {"RETAILOPS_TESTING", "DATABASE_URL"}}
+        clean = {key: value for key, value in os.environ.items()
+                 if key not in {"RETAILOPS_TESTING", "DATABASE_URL", "DB_SERVER_SIDE_BINDING", "LOCK_TIMEOUT_MS"}}
         result = subprocess.run(
             [sys.executable, "-c", f"import django; django.setup(); {show}"], cwd=ROOT, capture_output=True,
             text=True, timeout=60, env={**clean, "DEBUG": "1", "DATABASE_URL": "postgres://u@db.invalid:5432/x",
@@ -49,9 +50,8 @@ def test_postgresql_bounds_lock_waits_and_prepares_statements_only_when_asked():
         assert result.returncode == 0, result.stderr
         return result.stdout.strip()
 
-    assert options() == "{'options': '-c lock_timeout=5000'}"
-    assert options(LOCK_TIMEOUT_MS="200", DB_SERVER_SIDE_BINDING="1") == (
-        "{'options': '-c lock_timeout=200', 'server_side_binding': True, 'prepare_threshold': 5}")
+    assert options() == "{'options': '-c lock_timeout=5000', 'server_side_binding': True, 'prepare_threshold': 5}"
+    assert options(LOCK_TIMEOUT_MS="200", DB_SERVER_SIDE_BINDING="0") == "{'options': '-c lock_timeout=200'}"
 
 
 def test_sqlite_default_takes_the_write_lock_at_begin():

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
 from inventory.ledger import ledger_drifts, report_drifts
-from inventory.models import Location, Sku
+from inventory.selectors import location_codes, sku_codes
 
 
 class Command(BaseCommand):
@@ -15,8 +15,8 @@ class Command(BaseCommand):
         if not drifts:
             self.stdout.write("Ledger verified: every level equals the sum of its movements.")
             return
-        skus = dict(Sku.objects.filter(pk__in={d.sku_id for d in drifts}).values_list("pk", "code"))
-        locations = dict(Location.objects.filter(pk__in={d.location_id for d in drifts}).values_list("pk", "code"))
+        skus = sku_codes(drift.sku_id for drift in drifts)
+        locations = location_codes(drift.location_id for drift in drifts)
         for drift in drifts:
             self.stdout.write(
                 f"DRIFT {skus.get(drift.sku_id, drift.sku_id)} @ {locations.get(drift.location_id, drift.location_id)} "
