@@ -41,7 +41,7 @@ from inventory.models import Channel
 from inventory.selectors import levels_of_skus
 from retailops.access import LocationScope
 
-# How many times a plan is re-made after the guard saw stock move under it.
+# How many times a plan is re-made after the ledger saw stock move under it.
 MAX_ATTEMPTS = 4
 # Candidates written into an explanation (the best ones; the rest are counted).
 EXPLAINED_CANDIDATES = 10
@@ -128,7 +128,7 @@ def exclusion_reason(*, channel: Channel, row: dict, pickup_location_id: int | N
 
 
 class Snapshot:
-    """Candidates per SKU, read once for all lines, refreshed from what guards saw."""
+    """Candidates per SKU, read once for all lines, refreshed from what the ledger saw."""
 
     def __init__(self, candidates: dict[int, list[Candidate]]) -> None:
         self.candidates = candidates

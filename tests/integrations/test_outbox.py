@@ -154,3 +154,13 @@ def test_an_applied_adjustment_posts_its_document_to_the_erp_and_a_pending_one_d
         "id": small.pk, "sku": "A", "location": "DC1", "delta": -2, "unit_cost": "10.00", "value": "20.00",
         "reason": "damaged", "root_cause": "", "applied_at": None,
     }
+
+
+def test_the_relay_woken_by_name_is_the_relay_task():
+    """The outbox sits below the relay and wakes it by its task name: the name must hold."""
+    from connectors.tasks import outbox_relay
+    from integrations.outbox import RELAY_TASK
+    from retailops.celery import app
+
+    assert outbox_relay.name == RELAY_TASK
+    assert app.tasks[RELAY_TASK].run is outbox_relay.run

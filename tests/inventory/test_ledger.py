@@ -6,6 +6,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
 
 from exceptions.models import Case
 from inventory.errors import BucketWouldGoNegative, InsufficientStock
@@ -110,11 +111,12 @@ def test_verify_ledger_is_clean_then_reports_drift_and_opens_a_case(key):
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_a_lock_held_too_long_becomes_a_retryable_error_not_a_hang(settings):
+def test_a_lock_held_too_long_becomes_a_retryable_error_not_a_hang():
     sku, location = SkuFactory(code="A"), LocationFactory(code="S1")
     key = (sku.pk, location.pk)
     post_movements([move(key, Bucket.ON_HAND, 1)])
-    settings.LOCK_TIMEOUT_MS = 200
+    with connection.cursor() as cursor:  # what LOCK_TIMEOUT_MS=200 sets on every connection
+        cursor.execute("SET lock_timeout = '200ms'")
     holding, release = threading.Event(), threading.Event()
 
     def hold_the_lock():
@@ -135,6 +137,8 @@ def test_a_lock_held_too_long_becomes_a_retryable_error_not_a_hang(settings):
     finally:
         release.set()
         holder.join(timeout=10)
+        with connection.cursor() as cursor:
+            cursor.execute("RESET lock_timeout")
     assert StockLevel.objects.get().on_hand == 1
 
 
@@ -234,3 +238,17 @@ def test_a_refused_posting_inside_a_callers_transaction_leaves_it_to_be_rolled_b
         with pytest.raises(TransactionManagementError):
             StockLevel.objects.count()
     assert StockLevel.objects.get().committed == 0
+
+
+def test_a_fact_moves_many_levels_each_by_its_own_deltas(key):
+    others = [(key[0], LocationFactory(code=f"M{index}").pk) for index in range(3)]
+    counted = timezone.now()
+    post_movements([move(key, Bucket.ON_HAND, 5), move(others[0], Bucket.ON_HAND, 2)])
+    post_movements([move(key, Bucket.ON_HAND, -1), move(key, Bucket.DAMAGED, 1), move(others[0], Bucket.ON_HAND, 7),
+                    move(others[1], Bucket.QUALITY_CONTROL, 3)], counted_at={others[2]: counted})
+
+    levels = {(level.sku_id, level.location_id): level for level in StockLevel.objects.all()}
+    assert [(levels[k].on_hand, levels[k].damaged, levels[k].quality_control, levels[k].available, levels[k].version)
+            for k in (key, *others)] == [(4, 1, 0, 3, 2), (9, 0, 0, 9, 2), (0, 0, 3, -3, 1), (0, 0, 0, 0, 1)]
+    assert levels[others[2]].last_counted_at == counted and levels[key].last_counted_at is None
+    assert ledger_drifts() == []
