@@ -120,6 +120,7 @@ def _move_facts(keys: list[LevelKey], deltas: dict[LevelKey, dict[str, int]], co
                 raise BucketWouldGoNegative(f"{bucket} would go from {getattr(level, bucket)} to {moved}.",
                                             bucket=bucket)
             setattr(level, bucket, moved)
+        level.version += 1  # as the statement below moves the row
         if change.get(Bucket.ON_HAND, 0) < 0 and level.on_hand < 0:
             went_negative.append(level)
     sql.move_levels({levels[key].pk: change for key, change in deltas.items()}, now=now)

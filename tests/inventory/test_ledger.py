@@ -252,3 +252,10 @@ def test_a_fact_moves_many_levels_each_by_its_own_deltas(key):
             for k in (key, *others)] == [(4, 1, 0, 3, 2), (9, 0, 0, 9, 2), (0, 0, 3, -3, 1), (0, 0, 0, 0, 1)]
     assert levels[others[2]].last_counted_at == counted and levels[key].last_counted_at is None
     assert ledger_drifts() == []
+
+
+def test_a_negative_on_hand_case_names_the_level_as_the_posting_left_it(key):
+    post_movements([move(key, Bucket.ON_HAND, 2)])
+    post_movements([move(key, Bucket.ON_HAND, -5, "sale")])
+
+    assert Case.objects.get().context == {"on_hand": -3, "committed": 0, "version": 2}
