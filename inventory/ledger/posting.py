@@ -79,6 +79,8 @@ def post_movements(movements: Iterable[Movement], *, actor=None, document_type: 
     count has just verified (a fact), with or without a movement."""
     movements = list(movements)
     counted_at = dict(counted_at or {})
+    if require_available and counted_at:
+        raise ValueError("A count is a fact: it is not posted with a promise.")
     deltas: dict[LevelKey, dict[str, int]] = defaultdict(dict)
     for movement in movements:
         change = deltas[movement.key]
@@ -146,12 +148,12 @@ def _move_promised(keys: list[LevelKey], deltas: dict[LevelKey, dict[str, int]],
         if required is not None:
             guard["available__gte"] = required
         moved = {bucket: F(bucket) + delta for bucket, delta in change.items()}
-        level = StockLevel.objects.filter(sku_id=key[0], location_id=key[1])
-        if level.filter(**guard).update(**moved, version=F("version") + 1, updated_at=now):
+        row = StockLevel.objects.filter(sku_id=key[0], location_id=key[1])
+        if row.filter(**guard).update(**moved, version=F("version") + 1, updated_at=now):
             continue
         if not guard:  # a level that gets its first units
             lock_levels([key])
-            if level.update(**moved, version=F("version") + 1, updated_at=now):
+            if row.update(**moved, version=F("version") + 1, updated_at=now):
                 continue
         _refuse(key, change, required)
 
