@@ -65,17 +65,18 @@ class IncomingEvent:
     reference: str = ""
 
     def payload(self) -> dict:
+        """The event's content, its time in UTC: as the stored event shows it
+        (`InventoryEvent.payload`), so a resend compares with the original field by field."""
         return {
             "event_id": self.event_id, "type": self.type, "sku": self.sku, "location": self.location,
-            "quantity": self.quantity, "occurred_at": self.occurred_at.isoformat(), "reason": self.reason,
-            "reference": self.reference,
+            "quantity": self.quantity, "occurred_at": self.occurred_at.astimezone(UTC).isoformat(),
+            "reason": self.reason, "reference": self.reference,
         }
 
     def content_hash(self) -> str:
-        """Same id and same content is a resend. The occurrence time is compared in UTC, so
-        the hash is of the payload with a UTC timestamp."""
-        payload = {**self.payload(), "occurred_at": self.occurred_at.astimezone(UTC).isoformat()}
-        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+        """Same id and same content is a resend; the same instant at another UTC offset is
+        the same content."""
+        return hashlib.sha256(json.dumps(self.payload(), sort_keys=True).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -142,11 +143,11 @@ def events_ingest(*, source: str, events: list[IncomingEvent], actor, scope: Loc
         rejection = _rejection(event, skus=skus, locations=locations, scope=scope, now=now)
         sku, location = skus.get(event.sku), locations.get(event.location)
         rows.append(dict(
-            source=source, event_id=event.event_id, type=event.type[:32], sku_code=event.sku,
+            source=source, event_id=event.event_id, type=event.type, sku_code=event.sku,
             location_code=event.location, sku_id=sku.pk if sku else None,
             location_id=location.pk if location else None, quantity=event.quantity,
             occurred_at=event.occurred_at, received_at=now, reason=event.reason, reference=event.reference,
-            payload_hash=hashes[event.event_id], payload=event.payload(),
+            payload_hash=hashes[event.event_id],
             status=str(Status.REJECTED if rejection else Status.APPLIED),
             error_code=rejection[0] if rejection else "", error_detail=rejection[1] if rejection else "",
             delivery_id=delivery_id,
@@ -229,9 +230,9 @@ def _apply_new_events(events, *, ours, skus, locations, actor):
     if not events:
         return {}, []
     keys = {(skus[e.sku].pk, locations[e.location].pk) for e in events}
-    levels = lock_levels(keys)
-    on_hand = {key: level.on_hand for key, level in levels.items()}
-    counted_at = {key: level.last_counted_at for key, level in levels.items()}
+    levels = lock_levels(keys, fields=("on_hand", "last_counted_at"))
+    on_hand = {key: level["on_hand"] for key, level in levels.items()}
+    counted_at = {key: level["last_counted_at"] for key, level in levels.items()}
     policy = approval_policy_current() if any(event.type == EventType.COUNT for event in events) else None
     pending_counts: list[PendingCount] = []
 

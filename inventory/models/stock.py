@@ -1,6 +1,8 @@
 """The stock ledger's data: levels (the projection), movements (the ledger itself) and the
 inbound events partners send."""
 
+from datetime import UTC
+
 from django.db import models
 
 from inventory.models.master_data import Location, Sku
@@ -128,7 +130,7 @@ class InventoryEvent(models.Model):
 
     source = models.CharField(max_length=64, help_text="Code of the sending system.")
     event_id = models.CharField(max_length=255)
-    type = models.CharField(max_length=32)
+    type = models.CharField(max_length=255)  # as sent: an unknown type is kept whole, and rejected
     sku_code = models.CharField(max_length=255)
     location_code = models.CharField(max_length=255)
     # Neither has an index: every ingest batch writes a row per event into each index, and
@@ -145,7 +147,6 @@ class InventoryEvent(models.Model):
     reason = models.CharField(max_length=255, blank=True)
     reference = models.CharField(max_length=255, blank=True)
     payload_hash = models.CharField(max_length=64)
-    payload = models.JSONField()
     status = models.CharField(max_length=16, choices=Status.choices)
     error_code = models.CharField(max_length=64, blank=True)
     error_detail = models.CharField(max_length=500, blank=True)
@@ -171,3 +172,13 @@ class InventoryEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source}:{self.event_id} ({self.status})"
+
+    @property
+    def payload(self) -> dict:
+        """The event as the partner sent it: its columns hold every field (the time as
+        the instant it names, in UTC), so it is not stored twice."""
+        return {
+            "event_id": self.event_id, "type": self.type, "sku": self.sku_code, "location": self.location_code,
+            "quantity": self.quantity, "occurred_at": self.occurred_at.astimezone(UTC).isoformat(),
+            "reason": self.reason, "reference": self.reference,
+        }

@@ -98,6 +98,27 @@ def test_the_same_id_with_other_content_is_a_conflict_with_a_case(pos):
     assert case.context["original"]["quantity"] == 5
 
 
+def test_a_conflict_case_shows_both_contents_field_by_field_with_times_in_utc(pos):
+    send(pos, event("r1", "receipt", 5, at="2026-11-20T11:00:00+01:00", reference="PO-1"))
+    send(pos, event("r1", "receipt", 7, at="2026-11-20T10:00:00+00:00", reference="PO-1"))
+
+    case = Case.objects.get(kind="duplicate_conflict")
+    original, received = case.context["original"], case.context["received"]
+    assert original == {"event_id": "r1", "type": "receipt", "sku": "A", "location": "S1", "quantity": 5,
+                        "occurred_at": "2026-11-20T10:00:00+00:00", "reason": "", "reference": "PO-1"}
+    assert {key for key in original if original[key] != received[key]} == {"quantity"}
+
+
+def test_an_unknown_type_is_stored_whole(pos):
+    long_type = "inter-warehouse-consignment-transfer-v2"  # longer than any known type
+    response = send(pos, event("odd", long_type, 1))
+
+    assert response.json()["results"][0]["error"]["code"] == "unknown_type"
+    stored = InventoryEvent.objects.get(event_id="odd")
+    assert stored.type == long_type
+    assert stored.payload["type"] == long_type
+
+
 def test_ids_are_unique_per_sending_system_not_globally(world, partner_api):
     pos_a = partner_api("pos-a", scopes=["events"])
     pos_b = partner_api("pos-b", scopes=["events"])
