@@ -109,29 +109,28 @@ def post_movements(movements: Iterable[Movement], *, actor=None, document_type: 
 
 
 def _move_facts(keys: list[LevelKey], deltas: dict[LevelKey, dict[str, int]], counted_at: dict[LevelKey, datetime],
-                *, now: datetime) -> list[StockLevel]:
+                *, now: datetime) -> list[dict]:
     """Lock the levels, check the deltas under the lock, move them in one statement.
-    Returns those whose on-hand this posting took (or kept) below zero."""
-    levels = lock_levels(keys)
+    Returns, as they are after the posting, those whose on-hand it took (or kept) below zero."""
+    levels = lock_levels(keys, fields=("id", *Bucket.values, "version"))
     went_negative = []
     for key, change in deltas.items():
         level = levels[key]
         for bucket, delta in change.items():
-            moved = getattr(level, bucket) + delta
+            moved = level[bucket] + delta
             if moved < 0 and delta < 0 and bucket != Bucket.ON_HAND:
-                raise BucketWouldGoNegative(f"{bucket} would go from {getattr(level, bucket)} to {moved}.",
-                                            bucket=bucket)
-            setattr(level, bucket, moved)
-        level.version += 1  # as the statement below moves the row
-        if change.get(Bucket.ON_HAND, 0) < 0 and level.on_hand < 0:
+                raise BucketWouldGoNegative(f"{bucket} would go from {level[bucket]} to {moved}.", bucket=bucket)
+            level[bucket] = moved
+        level["version"] += 1  # as the statement below moves the row
+        if change.get(Bucket.ON_HAND, 0) < 0 and level[Bucket.ON_HAND] < 0:
             went_negative.append(level)
-    sql.move_levels({levels[key].pk: change for key, change in deltas.items()}, now=now)
+    sql.move_levels({levels[key]["id"]: change for key, change in deltas.items()}, now=now)
     counted_by_time: dict[datetime, list[LevelKey]] = defaultdict(list)
     for key, at in counted_at.items():
         counted_by_time[at].append(key)
     for at, counted in counted_by_time.items():  # a count's levels share its time
-        not_moved = [levels[key].pk for key in counted if key not in deltas]
-        moved = [levels[key].pk for key in counted if key in deltas]
+        not_moved = [levels[key]["id"] for key in counted if key not in deltas]
+        moved = [levels[key]["id"] for key in counted if key in deltas]
         StockLevel.objects.filter(pk__in=not_moved).update(last_counted_at=at, version=F("version") + 1, updated_at=now)
         StockLevel.objects.filter(pk__in=moved).update(last_counted_at=at)
     return went_negative
@@ -167,18 +166,20 @@ def _refuse(key: LevelKey, change: dict[str, int], required: int | None) -> None
     raise NotAvailable(key, required=required or 0, available=current.available if current else None)
 
 
-def _report_negative_on_hand(levels: list[StockLevel], *, actor) -> None:
-    prices = dict(Sku.objects.filter(pk__in={level.sku_id for level in levels}).values_list("pk", "price"))
+def _report_negative_on_hand(levels: list[dict], *, actor) -> None:
+    """One case per level; its subject is the level, read whole here (this is rare)."""
+    subjects = StockLevel.objects.in_bulk([level["id"] for level in levels])
+    prices = dict(Sku.objects.filter(pk__in={level["sku_id"] for level in levels}).values_list("pk", "price"))
     raise_cases([
         CaseReport(
             kind=CaseKind.NEGATIVE_ON_HAND,
-            dedup_key=f"negative_on_hand:{level.sku_id}:{level.location_id}",
-            title=f"On-hand is {level.on_hand}: more units left than the ledger had",
-            subject=level,
-            sku_id=level.sku_id,
-            location_id=level.location_id,
-            money_at_risk=Decimal(-level.on_hand) * prices.get(level.sku_id, Decimal("0")),
-            context={"on_hand": level.on_hand, "committed": level.committed, "version": level.version},
+            dedup_key=f"negative_on_hand:{level['sku_id']}:{level['location_id']}",
+            title=f"On-hand is {level['on_hand']}: more units left than the ledger had",
+            subject=subjects[level["id"]],
+            sku_id=level["sku_id"],
+            location_id=level["location_id"],
+            money_at_risk=Decimal(-level["on_hand"]) * prices.get(level["sku_id"], Decimal("0")),
+            context={"on_hand": level["on_hand"], "committed": level["committed"], "version": level["version"]},
         )
         for level in levels
     ], actor=actor)
