@@ -1,9 +1,21 @@
-"""gunicorn settings for RetailOps: how each worker's Python garbage collector runs.
+"""gunicorn settings for RetailOps, read from the directory gunicorn starts in (the
+repository root): how many workers serve, and how each worker's garbage collector runs.
 
-gunicorn reads this file from the directory it starts in (the repository root).
+Each sync worker serves one request at a time and keeps one database connection
+(`CONN_MAX_AGE`), so a web host opens at most WEB_CONCURRENCY connections, however many
+requests arrive: the rest wait in the listen queue (`backlog`) instead of each taking a
+connection of its own. Size WEB_CONCURRENCY × web hosts (plus the Celery workers'
+concurrency) below the database's `max_connections`.
 """
 
 import gc
+import os
+
+bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"  # noqa: S104 (a server listens)
+workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
+timeout = int(os.environ.get("WEB_TIMEOUT", "30"))
+graceful_timeout = timeout
+backlog = 2048
 
 
 def post_worker_init(worker):
