@@ -1,10 +1,10 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from backoffice import views
-from retailops import health
+from retailops import health, problems
 
 api_v1 = [
     path("", include("integrations.api.urls")),
@@ -22,6 +22,7 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    re_path(r"^api/", problems.api_not_found),  # last under /api/: problem+json in every mode
     path("admin/", admin.site.urls),
     path("orders/", include("orders.urls")),
     path("cases/", include("casework.urls")),

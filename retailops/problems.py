@@ -150,10 +150,16 @@ def _is_api(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
 
 
+def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+    """Any address under /api/ that names no endpoint, in every mode (under DEBUG too,
+    where Django would answer its HTML page): the URL map's last pattern there."""
+    return JsonResponse(problem(404, "not_found", "No such endpoint."), status=404,
+                        content_type=PROBLEM_CONTENT_TYPE)
+
+
 def page_not_found(request: HttpRequest, exception: Exception) -> Any:
     if _is_api(request):
-        return JsonResponse(problem(404, "not_found", "No such endpoint."), status=404,
-                            content_type=PROBLEM_CONTENT_TYPE)
+        return api_not_found(request)
     return django_defaults.page_not_found(request, exception)
 
 

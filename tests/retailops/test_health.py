@@ -12,7 +12,7 @@ def test_healthz_answers_while_the_process_serves(client):
 def test_readyz_is_200_when_database_and_broker_answer(client):
     response = client.get("/readyz")
     assert response.status_code == 200, response.json()
-    assert response.json()["checks"] == {"database": "ok", "broker": "ok"}
+    assert response.json()["checks"] == {"database": "ok", "broker": "ok", "static": "ok"}
 
 
 def test_readyz_is_503_and_names_the_broker_when_it_does_not_answer(client, settings):
