@@ -22,8 +22,14 @@ $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed-run
 install: $(VENV)/.installed-run
 install-dev: $(VENV)/.installed-dev
 
+# This checkout's own settings for `make run` and the operator commands beside it: DEBUG
+# on and a SECRET_KEY of its own. Written once; git ignores it; the environment wins.
+.env:
+	@$(PYTHON) -c 'import secrets; print("# Written by make run for this checkout: see .env.example.\nDEBUG=1\nSECRET_KEY=" + secrets.token_urlsafe(50))' > $@
+	@echo "Wrote .env (DEBUG=1 and a generated SECRET_KEY) for this checkout."
+
 ## run: install, migrate, load demo data and serve the app with a worker (Ctrl-C stops)
-run: install
+run: install .env
 	@export DEBUG=$${DEBUG:-1} PORT=$(PORT); \
 	$(PY) manage.py migrate --noinput && \
 	$(PY) manage.py seed_demo && \

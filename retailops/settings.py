@@ -14,9 +14,9 @@ from pathlib import Path
 import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
+from dotenv import load_dotenv
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(os.environ.get("RETAILOPS_VAR_DIR", BASE_DIR / "var"))
 
 
 def env_bool(name: str, default: bool = False) -> bool:
@@ -30,9 +30,16 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
-DEBUG = env_bool("DEBUG", False)
 # The test runner sets this; it is not a mode anyone deploys.
 TESTING = env_bool("RETAILOPS_TESTING", False)
+# A checkout's own `.env` (git ignores it): `make run` writes one with DEBUG=1 and a
+# generated SECRET_KEY, so the operator commands work beside it as the README writes
+# them (RETAILOPS_ENV_FILE names another file). The process environment always wins; the
+# test runner never reads it.
+if not TESTING:
+    load_dotenv(os.environ.get("RETAILOPS_ENV_FILE") or BASE_DIR / ".env", override=False)
+DEBUG = env_bool("DEBUG", False)
+VAR_DIR = Path(os.environ.get("RETAILOPS_VAR_DIR", BASE_DIR / "var"))
 
 # Management commands that only read the code (no server, nothing signed or stored with
 # the key) run anywhere, a CI migration check included, with a throwaway key.

@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def load_settings(**env) -> subprocess.CompletedProcess:
     clean = {key: value for key, value in os.environ.items()
              if key not in {"DEBUG", "SECRET_KEY", "RETAILOPS_TESTING", "DATABASE_URL"}}
-    clean.update(env)
+    clean.update({"RETAILOPS_ENV_FILE": os.devnull, **env})  # a checkout's .env is not these tests' input
     return subprocess.run(
         [sys.executable, "-c", "import django; django.setup(); from django.conf import settings; "
                                "print(settings.DEBUG, settings.DATABASES['default']['ENGINE'])"],
@@ -45,7 +45,8 @@ def test_postgresql_bounds_lock_waits_and_prepares_statements_unless_a_pooler_fo
                  if key not in {"RETAILOPS_TESTING", "DATABASE_URL", "DB_SERVER_SIDE_BINDING", "LOCK_TIMEOUT_MS"}}
         result = subprocess.run(
             [sys.executable, "-c", f"import django; django.setup(); {show}"], cwd=ROOT, capture_output=True,
-            text=True, timeout=60, env={**clean, "DEBUG": "1", "DATABASE_URL": "postgres://u@db.invalid:5432/x",
+            text=True, timeout=60, env={**clean, "RETAILOPS_ENV_FILE": os.devnull, "DEBUG": "1",
+                                        "DATABASE_URL": "postgres://u@db.invalid:5432/x",
                                         "DJANGO_SETTINGS_MODULE": "retailops.settings", **env})
         assert result.returncode == 0, result.stderr
         return result.stdout.strip()
@@ -66,7 +67,7 @@ def test_sqlite_default_takes_the_write_lock_at_begin():
 def manage(*args, **env) -> subprocess.CompletedProcess:
     clean = {key: value for key, value in os.environ.items()
              if key not in {"DEBUG", "SECRET_KEY", "RETAILOPS_TESTING", "DATABASE_URL"}}
-    clean.update(env)
+    clean.update({"RETAILOPS_ENV_FILE": os.devnull, **env})
     return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=clean, capture_output=True, text=True,
                           timeout=120)
 
@@ -79,3 +80,24 @@ def test_a_migration_check_needs_no_secret_key_but_serving_still_does(tmp_path):
     serve = manage("migrate", "--noinput", DEBUG="0", RETAILOPS_VAR_DIR=str(tmp_path))
     assert serve.returncode != 0
     assert "SECRET_KEY must be set" in serve.stderr
+
+
+def test_a_checkouts_env_file_is_read_and_the_environment_wins(tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text("# as make run writes it\nDEBUG=1\nSECRET_KEY=" + "k" * 50 + "\n")
+
+    from_file = load_settings(RETAILOPS_ENV_FILE=str(env_file))
+    assert from_file.returncode == 0, from_file.stderr
+    assert from_file.stdout.split()[0] == "True"
+
+    overridden = load_settings(RETAILOPS_ENV_FILE=str(env_file), DEBUG="0", ALLOWED_HOSTS="ops.example")
+    assert overridden.returncode == 0, overridden.stderr  # the key still comes from the file
+    assert overridden.stdout.split()[0] == "False"
+
+
+def test_the_test_runner_never_reads_an_env_file(tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text("DEBUG=1\n")
+    result = load_settings(RETAILOPS_ENV_FILE=str(env_file), RETAILOPS_TESTING="1")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[0] == "False"
