@@ -16,6 +16,9 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
 timeout = int(os.environ.get("WEB_TIMEOUT", "30"))
 graceful_timeout = timeout
 backlog = 2048
+# No control socket: several servers share a host (make run, tests, benchmarks) and one
+# path in $HOME, and nothing here drives gunicorn through it.
+control_socket_disable = True
 
 
 def post_worker_init(worker):

@@ -43,7 +43,8 @@ class Command(BaseCommand):
             "web": web_command(host=host, port=port, workers=options["workers"]),
             # Warnings and errors only: the routine lines (task received, succeeded, beat
             # sending) would scroll the address and the demo users away within seconds.
-            "worker": [python, "-m", "celery", "-A", "retailops", "worker", "--beat", "--quiet", "--loglevel=WARNING",
+            "worker": [python, "-m", "celery", "-A", "retailops", "--quiet", "worker", "--beat",
+                       "--loglevel=WARNING",
                        "--concurrency=2", "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME,
                        "--queues", ",".join(dict.fromkeys(["celery", settings.INTEGRATIONS_QUEUE]))],
         }
