@@ -64,10 +64,13 @@ def api():
 
 @pytest.fixture
 def partner_api(db):
-    """Make an APIClient that carries a fresh partner token: partner_api(scopes=…, locations=…)."""
+    """Make an APIClient that carries a fresh partner token: partner_api(scopes=…, locations=…);
+    every scope unless told (what a kind gets by default is tested with create_api_client)."""
     from connectors.clients import partner_client_issue
+    from retailops.access import Scope
 
     def make(system: str = "partner-a", *, scopes=None, locations=None, kind: str = "marketplace"):
+        scopes = Scope.values if scopes is None else scopes
         issued = partner_client_issue(system_code=system, kind=kind, scopes=scopes, location_codes=locations)
         client = APIClient()
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.token}")
