@@ -115,6 +115,20 @@ def test_revoked_and_expired_tokens_are_401():
     assert bearer(expired).get("/api/v1/skus").status_code == 401
 
 
+def test_a_token_of_a_disabled_system_is_401_from_the_next_request():
+    token = run_create_api_client("erp-1", "--kind", "erp")[-1]
+    assert bearer(token).get("/api/v1/skus").status_code == 200
+    system = ExternalSystem.objects.get(code="erp-1")
+    system.enabled = False
+    system.save()
+
+    refused = bearer(token).get("/api/v1/skus")
+    assert (refused.status_code, refused.json()["code"]) == (401, "authentication_failed")
+    system.enabled = True
+    system.save()
+    assert bearer(token).get("/api/v1/skus").status_code == 200
+
+
 def test_a_revocation_saved_in_this_process_counts_from_the_next_request():
     token = run_create_api_client("erp-1", "--kind", "erp")[-1]
     for _ in range(2):  # the first use records last_used_at, the second remembers that row
