@@ -4,6 +4,8 @@ from collections.abc import Iterable
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from guardian.shortcuts import assign_perm, get_objects_for_user, remove_perm
 
 from inventory.selectors import locations_by_code
@@ -20,7 +22,8 @@ OPERATE_LOCATION = f"inventory.{LOCATION_PERMISSION}"
 def staff_user_upsert(
     *, username: str, role: str, password: str | None = None, location_codes: Iterable[str] = ()
 ):
-    """Create or update a staff user with exactly one role and its location grants."""
+    """Create or update a staff user with exactly one role and its location grants. A new
+    password must pass the configured validators (length, common, numeric, similarity)."""
     if role not in Role.values:
         raise InvalidInput(f"Unknown role '{role}'; one of {', '.join(Role.values)}.", code="invalid_role")
     location_codes = sorted(set(location_codes))
@@ -31,6 +34,10 @@ def staff_user_upsert(
 
     user, _created = User.objects.get_or_create(username=username)
     if password:
+        try:
+            validate_password(password, user)
+        except ValidationError as refused:
+            raise InvalidInput(" ".join(refused.messages), code="weak_password", field="password") from None
         user.set_password(password)
     user.is_active = True
     user.is_staff = role in ADMIN_ROLES
