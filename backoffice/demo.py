@@ -1,8 +1,10 @@
-"""Demo staff accounts, one per role, for `make run`. Never created in production."""
+"""Demo staff accounts, one per role, for `make run`. Their passwords are published (the
+README, the command's output), so `seed_demo` creates them only under DEBUG or when asked,
+and never touches an account that already exists under one of their names."""
 
 from dataclasses import dataclass
 
-from backoffice.staff import staff_user_upsert
+from backoffice.staff import staff_user_upsert, staff_users_named
 from retailops.roles import Role
 
 
@@ -23,7 +25,16 @@ DEMO_USERS = [
 ]
 
 
-def seed_demo_users() -> None:
+def seed_demo_users() -> list[tuple[DemoUser, bool]]:
+    """Create the demo users that do not exist yet. An existing account keeps its
+    password, role and stores. Each demo user comes with whether its published password
+    signs in (so a second run can still show it)."""
+    existing = staff_users_named(user.username for user in DEMO_USERS)
+    seeded = []
     for user in DEMO_USERS:
-        staff_user_upsert(username=user.username, role=user.role, password=user.password,
-                          location_codes=user.locations)
+        account = existing.get(user.username)
+        if account is None:
+            staff_user_upsert(username=user.username, role=user.role, password=user.password,
+                              location_codes=user.locations)
+        seeded.append((user, account is None or account.check_password(user.password)))
+    return seeded

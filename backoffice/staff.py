@@ -49,3 +49,8 @@ def staff_user_upsert(
     remove_perm(OPERATE_LOCATION, user, granted)
     assign_perm(OPERATE_LOCATION, user, list(locations.values()))
     return user
+
+
+def staff_users_named(usernames: Iterable[str]) -> dict:
+    """The existing accounts among these usernames, by username."""
+    return {user.username: user for user in User.objects.filter(username__in=list(usernames))}
