@@ -24,14 +24,6 @@ def staff_user_upsert(
 ):
     """Create or update a staff user with exactly one role and its location grants. A new
     password must pass the configured validators (length, common, numeric, similarity)."""
-    if role not in Role.values:
-        raise InvalidInput(f"Unknown role '{role}'; one of {', '.join(Role.values)}.", code="invalid_role")
-    location_codes = sorted(set(location_codes))
-    locations = locations_by_code(location_codes)
-    unknown = [code for code in location_codes if code not in locations]
-    if unknown:
-        raise InvalidInput(f"Unknown locations: {', '.join(unknown)}.", code="unknown_location")
-
     user, _created = User.objects.get_or_create(username=username)
     if password:
         try:
@@ -40,15 +32,36 @@ def staff_user_upsert(
             raise InvalidInput(" ".join(refused.messages), code="weak_password", field="password") from None
         user.set_password(password)
     user.is_active = True
-    user.is_staff = role in ADMIN_ROLES
     user.save()
-    user.groups.set([Group.objects.get(name=role)])
+    return staff_user_access_set(user=user, role=role, location_codes=location_codes)
 
-    granted = get_objects_for_user(user, OPERATE_LOCATION, use_groups=False, with_superuser=False,
-                                   accept_global_perms=False)
-    remove_perm(OPERATE_LOCATION, user, granted)
+
+@in_retrying_transaction
+def staff_user_access_set(*, user, role: str, location_codes: Iterable[str] = ()):
+    """Give a staff user exactly one role and exactly these stores (an `operate_location`
+    grant each); only an admin role may use the Django admin."""
+    if role not in Role.values:
+        raise InvalidInput(f"Unknown role '{role}'; one of {', '.join(Role.values)}.", code="invalid_role")
+    location_codes = sorted(set(location_codes))
+    locations = locations_by_code(location_codes)
+    unknown = [code for code in location_codes if code not in locations]
+    if unknown:
+        raise InvalidInput(f"Unknown locations: {', '.join(unknown)}.", code="unknown_location")
+
+    is_staff = user.is_superuser or role in ADMIN_ROLES
+    if user.is_staff != is_staff:
+        user.is_staff = is_staff
+        user.save(update_fields=["is_staff"])
+    user.groups.set([Group.objects.get(name=role)])
+    remove_perm(OPERATE_LOCATION, user, staff_user_locations(user))
     assign_perm(OPERATE_LOCATION, user, list(locations.values()))
     return user
+
+
+def staff_user_locations(user):
+    """The locations granted to the user themselves (not through a group)."""
+    return get_objects_for_user(user, OPERATE_LOCATION, use_groups=False, with_superuser=False,
+                                accept_global_perms=False)
 
 
 def staff_users_named(usernames: Iterable[str]) -> dict:

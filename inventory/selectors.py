@@ -46,6 +46,11 @@ def locations_for(*, scope: LocationScope) -> QuerySet[Location]:
     return scope.filter(Location.objects.all(), field="pk")
 
 
+def locations_active() -> QuerySet[Location]:
+    """The locations in use, by code: what staff can be given to work at."""
+    return Location.objects.filter(active=True).order_by("code")
+
+
 def channels_list() -> QuerySet[Channel]:
     return Channel.objects.all()
 
