@@ -89,8 +89,9 @@ def staff_api(db):
 
     def make(role: str, *, locations=(), username: str | None = None):
         counter["n"] += 1
-        user = staff_user_upsert(username=username or f"{role}-{counter['n']}", role=role, password="pw-for-tests-1",
-                                 location_codes=locations)
+        # "store_ops-1" would be too like the password for the similarity validator.
+        user = staff_user_upsert(username=username or f"{role}-user-{counter['n']}", role=role,
+                                 password="pw-for-tests-1", location_codes=locations)
         client = APIClient()
         client.force_authenticate(user=user)
         client.user = user
