@@ -11,8 +11,9 @@ from retailops.transactions import in_retrying_transaction
 @in_retrying_transaction
 def partner_client_issue(*, system_code: str, kind: str, scopes: Iterable[str] | None = None,
                          location_codes: Iterable[str] | None = None) -> IssuedToken:
-    """A new token for the system (created if needed). No scopes given: all; no locations
-    given: all. Unknown (or inactive) locations are refused before anything is written."""
+    """A new token for the system (created if needed). No scopes given: those usual for
+    the system's kind; no locations given: all. Unknown (or inactive) locations are
+    refused before anything is written."""
     codes = sorted(set(location_codes or []))
     locations = locations_by_code(codes)
     unknown = [code for code in codes if code not in locations]

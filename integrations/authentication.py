@@ -14,8 +14,8 @@ _LAST_USED_GRANULARITY = timedelta(minutes=1)
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):
     """The client whose token hash matches, with its user and system: one query on the
-    unique token index, on every request, so a revoked token, a narrowed scope or a
-    deactivated user counts from the next request in every process."""
+    unique token index, on every request, so a revoked token, a narrowed scope, a
+    deactivated user or a disabled system counts from the next request in every process."""
 
     keyword = "Bearer"
 
@@ -39,6 +39,7 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             or client.revoked_at is not None
             or (client.expires_at is not None and client.expires_at <= now)
             or not client.user.is_active
+            or (client.external_system is not None and not client.external_system.enabled)
         ):
             raise exceptions.AuthenticationFailed("The token is not valid.")
         if client.last_used_at is None or client.last_used_at < now - _LAST_USED_GRANULARITY:

@@ -38,6 +38,24 @@ def _validated_scopes(scopes: Iterable[str]) -> list[str]:
     return scopes
 
 
+# What each kind of system usually does through the API (API.md v1.1): a token issued
+# without scopes gets these, not every scope. master_data goes only to a token of every
+# location (SKUs and channels hold for the whole chain).
+USUAL_SCOPES: dict[str, tuple[str, ...]] = {
+    ExternalSystem.Kind.POS: (Scope.EVENTS, Scope.AVAILABILITY, Scope.ORDERS, Scope.RETURNS),
+    ExternalSystem.Kind.WEB: (Scope.AVAILABILITY, Scope.ORDERS, Scope.RETURNS),
+    ExternalSystem.Kind.MARKETPLACE: (Scope.AVAILABILITY, Scope.ORDERS, Scope.RETURNS),
+    ExternalSystem.Kind.WMS: (Scope.EVENTS, Scope.AVAILABILITY, Scope.TRANSFERS, Scope.SNAPSHOTS),
+    ExternalSystem.Kind.ERP: (Scope.EVENTS, Scope.TRANSFERS, Scope.SNAPSHOTS, Scope.MASTER_DATA),
+    ExternalSystem.Kind.SUPPLIER: (Scope.AVAILABILITY,),
+}
+
+
+def usual_scopes(*, kind: str, all_locations: bool) -> list[str]:
+    scopes = USUAL_SCOPES[kind]
+    return [scope for scope in scopes if all_locations or scope != Scope.MASTER_DATA]
+
+
 @in_retrying_transaction
 def external_system_ensure(*, code: str, kind: str, name: str = "") -> ExternalSystem:
     system, _created = ExternalSystem.objects.get_or_create(code=code, defaults={"kind": kind, "name": name or code})
@@ -47,10 +65,12 @@ def external_system_ensure(*, code: str, kind: str, name: str = "") -> ExternalS
 @in_retrying_transaction
 def api_client_create(*, system: ExternalSystem, scopes: Iterable[str] | None = None, locations=None,
                       name: str = "") -> IssuedToken:
-    """A new partner token for `system`. No scopes given: all; no locations given (a list
-    of `inventory.Location`): all."""
-    scopes = _validated_scopes(Scope.values if scopes is None else scopes)
+    """A new partner token for `system`. No locations given (a list of
+    `inventory.Location`): all. No scopes given: those usual for the system's kind."""
     locations = list(locations or [])
+    if scopes is None:
+        scopes = usual_scopes(kind=system.kind, all_locations=not locations)
+    scopes = _validated_scopes(scopes)
     service_user, _created = User.objects.get_or_create(
         username=f"{SERVICE_USER_PREFIX}{system.code}", defaults={"is_active": True}
     )

@@ -46,6 +46,11 @@ def locations_for(*, scope: LocationScope) -> QuerySet[Location]:
     return scope.filter(Location.objects.all(), field="pk")
 
 
+def locations_active() -> QuerySet[Location]:
+    """The locations in use, by code: what staff can be given to work at."""
+    return Location.objects.filter(active=True).order_by("code")
+
+
 def channels_list() -> QuerySet[Channel]:
     return Channel.objects.all()
 
@@ -281,11 +286,14 @@ def adjustments_for(*, scope: LocationScope, source_system: str | None = None) -
     return scope.filter(adjustments)
 
 
-def transfers_for(*, scope: LocationScope) -> QuerySet[Transfer]:
+def transfers_for(*, scope: LocationScope, source_system: str | None = None) -> QuerySet[Transfer]:
     """Transfers from or to the caller's locations, with their lines, in a fixed number of
-    queries for any page."""
+    queries for any page; a partner system (`source_system`) sees only the ones it asked
+    for, as with orders and adjustments."""
     transfers = Transfer.objects.select_related("source", "destination", "requested_by").prefetch_related(
         Prefetch("lines", queryset=TransferLine.objects.select_related("sku").order_by("pk")))
+    if source_system is not None:
+        transfers = transfers.filter(source_system=source_system)
     if not scope.is_all:
         ids = scope.location_ids
         transfers = transfers.filter(Q(source_id__in=ids) | Q(destination_id__in=ids))

@@ -49,6 +49,13 @@ def partner_client(request):
     return None
 
 
+def partner_system_code(request) -> str | None:
+    """The code of the partner system behind the request, or None for staff: records a
+    partner creates carry it, and a partner sees only the records of its own system."""
+    client = partner_client(request)
+    return client.external_system.code if client is not None else None
+
+
 class ApiAccess(BasePermission):
     """Partners need the view's scope; staff need the view's model permissions."""
 

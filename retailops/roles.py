@@ -43,6 +43,9 @@ _TRANSFERS_ACT = ["inventory.add_transfer", "inventory.change_transfer"]
 _COUNTS_READ = ["inventory.view_cyclecount"]
 _COUNTS_WORK = ["inventory.add_cyclecount", "inventory.change_cyclecount", "inventory.review_cyclecount"]
 _APPROVAL_POLICY_EDIT = [f"inventory.{action}_approvalpolicy" for action in ("view", "add", "change")]
+# Staff accounts in the admin: a user, their role and stores (backoffice.staff). Roles
+# themselves are this table, so they are read, never edited there.
+_STAFF_ACCOUNTS_MANAGE = ["auth.view_user", "auth.add_user", "auth.change_user", "auth.view_group"]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.INVENTORY_CONTROL: [*_MASTER_DATA_READ, *_LEDGER_READ, *_ALL_LOCATIONS, *_ORDERS_READ, *_ORDERS_ACT,
@@ -77,6 +80,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_TRANSFERS_READ,
         *_COUNTS_READ,
         *_APPROVAL_POLICY_EDIT,
+        *_STAFF_ACCOUNTS_MANAGE,
         "integrations.view_externalsystem",
         "integrations.add_externalsystem",
         "integrations.change_externalsystem",

@@ -64,10 +64,13 @@ def api():
 
 @pytest.fixture
 def partner_api(db):
-    """Make an APIClient that carries a fresh partner token: partner_api(scopes=…, locations=…)."""
+    """Make an APIClient that carries a fresh partner token: partner_api(scopes=…, locations=…);
+    every scope unless told (what a kind gets by default is tested with create_api_client)."""
     from connectors.clients import partner_client_issue
+    from retailops.access import Scope
 
     def make(system: str = "partner-a", *, scopes=None, locations=None, kind: str = "marketplace"):
+        scopes = Scope.values if scopes is None else scopes
         issued = partner_client_issue(system_code=system, kind=kind, scopes=scopes, location_codes=locations)
         client = APIClient()
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.token}")
@@ -86,8 +89,9 @@ def staff_api(db):
 
     def make(role: str, *, locations=(), username: str | None = None):
         counter["n"] += 1
-        user = staff_user_upsert(username=username or f"{role}-{counter['n']}", role=role, password="pw-for-tests-1",
-                                 location_codes=locations)
+        # "store_ops-1" would be too like the password for the similarity validator.
+        user = staff_user_upsert(username=username or f"{role}-user-{counter['n']}", role=role,
+                                 password="pw-for-tests-1", location_codes=locations)
         client = APIClient()
         client.force_authenticate(user=user)
         client.user = user

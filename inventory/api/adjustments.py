@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 from inventory import adjustments, selectors
 from inventory.models import Adjustment, AdjustmentDecision
 from inventory.states import AdjustmentStatus
-from retailops.access import Scope, location_scope, partner_client
+from retailops.access import Scope, location_scope, partner_system_code
 from retailops.idempotency import idempotent
 
 _QUANTITY = {"min_value": -1_000_000_000, "max_value": 1_000_000_000}
@@ -84,17 +84,12 @@ class AdjustmentFilter(django_filters.FilterSet):
         fields = ["status", "sku", "location", "reason"]
 
 
-def _partner_system(request) -> str | None:
-    client = partner_client(request)
-    return client.external_system.code if client is not None else None
-
-
 class AdjustmentsApiView(APIView):
     required_scope = Scope.EVENTS
 
     def visible(self):
         return selectors.adjustments_for(scope=location_scope(self.request),
-                                         source_system=_partner_system(self.request))
+                                         source_system=partner_system_code(self.request))
 
     def visible_adjustment(self, adjustment_id: int) -> Adjustment:
         return get_object_or_404(self.visible(), pk=adjustment_id)
@@ -124,7 +119,7 @@ class AdjustmentListCreateView(generics.ListAPIView, AdjustmentsApiView):
             sku_code=params["sku"], location_code=params["location"], delta=params["delta"], reason=params["reason"],
             note=params["note"], expected_on_hand=params["expected_on_hand"], reference=params["reference"],
             root_cause=params["root_cause"], actor=request.user, scope=location_scope(request),
-            source_system=_partner_system(request) or "",
+            source_system=partner_system_code(request) or "",
         )
         return self.respond(adjustment.pk, http_status=status.HTTP_201_CREATED)
 

@@ -1,5 +1,6 @@
 """Transfers (API.md "Transfers"): request, then the lifecycle verbs. Thin views over
-`inventory.transfers`; the source side approves and ships, the destination receives."""
+`inventory.transfers`; the source side approves and ships, the destination receives. A
+partner sees and acts only on the transfers its own system asked for (others are 404)."""
 
 import django_filters
 from django.shortcuts import get_object_or_404
@@ -11,7 +12,7 @@ from rest_framework.views import APIView
 from inventory import selectors, transfers
 from inventory.models import Transfer
 from inventory.states import TransferStatus
-from retailops.access import Scope, location_scope, partner_client
+from retailops.access import Scope, location_scope, partner_system_code
 from retailops.idempotency import idempotent
 
 _CODE = {"max_length": 64}
@@ -88,21 +89,26 @@ class TransferFilter(django_filters.FilterSet):
 class TransfersApiView(APIView):
     required_scope = Scope.TRANSFERS
 
+    def visible(self):
+        return selectors.transfers_for(scope=location_scope(self.request),
+                                       source_system=partner_system_code(self.request))
+
     def visible_transfer(self, transfer_id: int) -> Transfer:
-        return get_object_or_404(selectors.transfers_for(scope=location_scope(self.request)), pk=transfer_id)
+        return get_object_or_404(self.visible(), pk=transfer_id)
 
     def respond(self, transfer_id: int, *, http_status: int = status.HTTP_200_OK) -> Response:
         return Response(TransferSerializer(self.visible_transfer(transfer_id)).data, status=http_status)
 
 
-@extend_schema_view(get=extend_schema(summary="Addition: list transfers from or to the caller's locations"))
+@extend_schema_view(get=extend_schema(summary="Addition: list transfers from or to the caller's locations "
+                                               "(a partner: those its system asked for)"))
 class TransferListCreateView(generics.ListAPIView, TransfersApiView):
     staff_permissions = {"GET": ("inventory.view_transfer",), "POST": ("inventory.add_transfer",)}
     serializer_class = TransferSerializer
     filterset_class = TransferFilter
 
     def get_queryset(self):
-        return selectors.transfers_for(scope=location_scope(self.request))
+        return self.visible()
 
     @extend_schema(summary="Request a transfer between two locations", request=TransferInSerializer,
                    responses={201: TransferSerializer})
@@ -111,12 +117,11 @@ class TransferListCreateView(generics.ListAPIView, TransfersApiView):
         data = TransferInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         params = data.validated_data
-        client = partner_client(request)
         transfer = transfers.transfer_request(
             from_code=params["from_location"], to_code=params["to_location"],
             lines=[transfers.LineInput(**line) for line in params["lines"]], reference=params["reference"],
             note=params["note"], expected_at=params["expected_at"], actor=request.user,
-            scope=location_scope(request), source_system=client.external_system.code if client else "",
+            scope=location_scope(request), source_system=partner_system_code(request) or "",
         )
         return self.respond(transfer.pk, http_status=status.HTTP_201_CREATED)
 

@@ -40,7 +40,11 @@ class MasterDataDetailView(APIView):
         raise NotImplementedError
 
     def check_write_allowed(self, request, code: str) -> None:
-        """Master data that is not tied to a location may be written by any holder of the scope."""
+        """SKUs and channels hold for the whole chain: a caller limited to some locations
+        reads them but does not change them."""
+        if not location_scope(request).is_all:
+            raise exceptions.PermissionDenied(
+                "A caller limited to some locations cannot change master data that holds for every location.")
 
     def get(self, request, code: str):
         obj = self.get_queryset().filter(code=code).first()

@@ -53,13 +53,40 @@ def test_create_api_client_prints_the_token_last_and_stores_only_its_hash():
     assert token not in all_text_in_database()
 
 
-def test_defaults_are_all_scopes_and_all_locations():
-    token = run_create_api_client("erp-1")[-1]
+@pytest.mark.parametrize(("kind", "scopes"), [
+    ("pos", ["availability", "events", "orders", "returns"]),
+    ("web", ["availability", "orders", "returns"]),
+    ("marketplace", ["availability", "orders", "returns"]),
+    ("wms", ["availability", "events", "snapshots", "transfers"]),
+    ("erp", ["events", "master_data", "snapshots", "transfers"]),
+    ("supplier", ["availability"]),
+])
+def test_without_scopes_a_token_gets_those_usual_for_its_kind_and_every_location(kind, scopes):
+    """API.md v1.1: the scopes usual for the kind, not every scope."""
+    token = run_create_api_client("system-1", "--kind", kind)[-1]
     client = ApiClient.objects.get()
-    assert set(client.scopes) == {"events", "availability", "orders", "returns", "transfers", "snapshots",
-                                  "master_data"}
+    assert client.scopes == scopes
     assert client.location_ids is None
-    assert bearer(token).get("/api/v1/skus").status_code == 200
+    expected = 200 if "master_data" in scopes else 403
+    assert bearer(token).get("/api/v1/skus").status_code == expected
+
+
+def test_without_scopes_a_token_of_some_locations_gets_no_master_data():
+    LocationFactory(code="S001")
+    run_create_api_client("erp-1", "--kind", "erp", "--locations", "S001")
+    assert ApiClient.objects.get().scopes == ["events", "snapshots", "transfers"]
+
+
+def test_the_usual_scopes_follow_the_kind_of_an_existing_system():
+    run_create_api_client("wms-1", "--kind", "wms", "--scopes", "events")
+    run_create_api_client("wms-1")  # --kind defaults to web; the system stays a WMS
+    assert ApiClient.objects.order_by("pk").last().scopes == ["availability", "events", "snapshots", "transfers"]
+
+
+def test_all_scopes_only_when_asked_for():
+    everything = "events,availability,orders,returns,transfers,snapshots,master_data"
+    run_create_api_client("erp-1", "--kind", "erp", "--scopes", everything)
+    assert set(ApiClient.objects.get().scopes) == set(everything.split(","))
 
 
 def test_unknown_scope_or_location_is_refused():
@@ -73,14 +100,14 @@ def test_unknown_scope_or_location_is_refused():
 
 
 def test_token_use_records_last_used_time():
-    token = run_create_api_client("erp-1")[-1]
+    token = run_create_api_client("erp-1", "--kind", "erp")[-1]
     bearer(token).get("/api/v1/skus")
     assert ApiClient.objects.get().last_used_at is not None
 
 
 def test_revoked_and_expired_tokens_are_401():
-    revoked = run_create_api_client("erp-1")[-1]
-    expired = run_create_api_client("erp-2")[-1]
+    revoked = run_create_api_client("erp-1", "--kind", "erp")[-1]
+    expired = run_create_api_client("erp-2", "--kind", "erp")[-1]
     ApiClient.objects.filter(external_system__code="erp-1").update(revoked_at=timezone.now())
     ApiClient.objects.filter(external_system__code="erp-2").update(expires_at=timezone.now() - timedelta(seconds=1))
 
@@ -88,8 +115,22 @@ def test_revoked_and_expired_tokens_are_401():
     assert bearer(expired).get("/api/v1/skus").status_code == 401
 
 
+def test_a_token_of_a_disabled_system_is_401_from_the_next_request():
+    token = run_create_api_client("erp-1", "--kind", "erp")[-1]
+    assert bearer(token).get("/api/v1/skus").status_code == 200
+    system = ExternalSystem.objects.get(code="erp-1")
+    system.enabled = False
+    system.save()
+
+    refused = bearer(token).get("/api/v1/skus")
+    assert (refused.status_code, refused.json()["code"]) == (401, "authentication_failed")
+    system.enabled = True
+    system.save()
+    assert bearer(token).get("/api/v1/skus").status_code == 200
+
+
 def test_a_revocation_saved_in_this_process_counts_from_the_next_request():
-    token = run_create_api_client("erp-1")[-1]
+    token = run_create_api_client("erp-1", "--kind", "erp")[-1]
     for _ in range(2):  # the first use records last_used_at, the second remembers that row
         assert bearer(token).get("/api/v1/skus").status_code == 200
     client = ApiClient.objects.get()
@@ -100,7 +141,7 @@ def test_a_revocation_saved_in_this_process_counts_from_the_next_request():
 
 
 def test_a_revocation_made_elsewhere_counts_from_the_next_request():
-    token = run_create_api_client("erp-1")[-1]
+    token = run_create_api_client("erp-1", "--kind", "erp")[-1]
     for _ in range(2):
         assert bearer(token).get("/api/v1/skus").status_code == 200
     # Another process revokes it, with no signal and no save() here.
@@ -110,7 +151,7 @@ def test_a_revocation_made_elsewhere_counts_from_the_next_request():
 
 
 def test_every_request_reads_the_client_in_one_query(django_assert_num_queries):
-    token = run_create_api_client("erp-1")[-1]
+    token = run_create_api_client("erp-1", "--kind", "erp")[-1]
     client = bearer(token)
     client.get("/api/v1/skus")  # the first use records last_used_at
     with django_assert_num_queries(2):  # the token's client, with its user and system; one page
@@ -118,7 +159,7 @@ def test_every_request_reads_the_client_in_one_query(django_assert_num_queries):
 
 
 def test_an_expiry_counts_on_every_request_even_while_remembered():
-    token = run_create_api_client("erp-1")[-1]
+    token = run_create_api_client("erp-1", "--kind", "erp")[-1]
     assert bearer(token).get("/api/v1/skus").status_code == 200
     ApiClient.objects.update(expires_at=timezone.now() + timedelta(milliseconds=300))
     assert bearer(token).get("/api/v1/skus").status_code == 200  # read again, remembered with its expiry
@@ -156,7 +197,7 @@ def test_wrong_credentials_are_401(staff_api, body):
 
 
 def test_service_users_cannot_log_in_for_a_token():
-    run_create_api_client("erp-1")
+    run_create_api_client("erp-1", "--kind", "erp")
     response = APIClient().post("/api/v1/auth/token", {"username": "system:erp-1", "password": ""}, format="json")
     assert response.status_code in (400, 401)
     assert not ApiClient.objects.filter(kind="staff").exists()

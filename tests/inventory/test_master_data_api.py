@@ -2,7 +2,7 @@
 
 import pytest
 
-from inventory.models import Location, Sku
+from inventory.models import Channel, Location, Sku
 from tests.inventory.factories import ChannelFactory, LocationFactory, SkuFactory
 
 pytestmark = pytest.mark.django_db
@@ -138,6 +138,25 @@ def test_partner_sees_only_its_locations(partner_api):
     assert write_other.status_code == 403
     assert create_new.status_code == 403
     assert Location.objects.get(code="S002").name != "x"
+
+
+def test_a_token_of_some_locations_cannot_change_chain_wide_master_data(partner_api):
+    SkuFactory(code="TEE-1", name="Tee")
+    ChannelFactory(code="web", name="Web")
+    LocationFactory(code="S001")
+    client = partner_api(scopes=["master_data"], locations=["S001"])
+
+    responses = [
+        client.put("/api/v1/skus/TEE-1", SKU_BODY, format="json"),
+        client.put("/api/v1/skus/TEE-9", SKU_BODY, format="json"),
+        client.put("/api/v1/channels/web", {"name": "x", "kind": "web"}, format="json"),
+        client.put("/api/v1/channels/new", {"name": "x", "kind": "web"}, format="json"),
+    ]
+
+    assert [(response.status_code, response["Content-Type"], response.json()["code"]) for response in responses] == [
+        (403, "application/problem+json", "permission_denied")] * 4
+    assert (Sku.objects.get().name, Channel.objects.get().name) == ("Tee", "Web")
+    assert client.get("/api/v1/skus/TEE-1").status_code == 200  # reading stays open to the scope
 
 
 def test_token_without_master_data_scope_is_403(partner_api):

@@ -1,9 +1,12 @@
 from io import StringIO
 
 import pytest
+from django.contrib.auth import authenticate
 from django.core.management import call_command
 from django.db.models import Sum
 
+from backoffice.demo import DEMO_USERS
+from backoffice.staff import staff_user_upsert
 from exceptions.models import Case
 from exceptions.states import CaseKind
 from inventory.ledger import ledger_drifts
@@ -23,7 +26,7 @@ def counts():
 
 
 def test_seed_demo_is_deterministic_and_idempotent(django_user_model):
-    output = seed()
+    output = seed("--demo-users")
     first = counts()
     first_prices = list(Sku.objects.order_by("code").values_list("price", flat=True))
     seed()
@@ -59,3 +62,37 @@ def test_seed_demo_stocks_a_ledger_that_verifies_and_a_rerun_adds_nothing():
     # The history ends with a few oversells on purpose, so the queue has something to show.
     assert StockLevel.objects.filter(on_hand__lt=0).exists()
     assert Case.objects.filter(kind=CaseKind.NEGATIVE_ON_HAND).exists()
+
+
+# --- Demo users: their passwords are published, so they exist only where that is safe ----------
+
+
+def test_with_debug_off_seed_demo_creates_no_demo_user_unless_asked(django_user_model):
+    output = seed()
+
+    assert not django_user_model.objects.filter(username__in=[user.username for user in DEMO_USERS]).exists()
+    assert "--demo-users" in output
+    assert not any(user.password in output for user in DEMO_USERS)
+
+
+def test_under_debug_seed_demo_creates_the_demo_users_with_their_published_passwords(settings):
+    settings.DEBUG = True  # what `make run` runs with
+    first = seed()
+    again = seed()  # `make run` a second time still shows them
+
+    for user in DEMO_USERS:
+        assert authenticate(username=user.username, password=user.password) is not None
+        assert f"{user.username:<22} {user.password}" in first
+        assert f"{user.username:<22} {user.password}" in again
+
+
+def test_seed_demo_never_resets_an_existing_users_password(django_user_model):
+    staff_user_upsert(username="admin", role="finance", password="their-own-secret-9")
+
+    output = seed("--demo-users")
+
+    admin = django_user_model.objects.get(username="admin")
+    assert admin.check_password("their-own-secret-9")
+    assert [group.name for group in admin.groups.all()] == ["finance"]
+    assert "admin-demo-pass" not in output
+    assert authenticate(username="control", password="control-demo-pass") is not None

@@ -257,6 +257,23 @@ def test_a_partner_acts_only_within_its_location_scope(partner_api, control, pla
     assert partner_api("shop-1", scopes=["orders"]).get(URL).status_code == 403
 
 
+def test_a_partner_sees_and_acts_only_on_its_own_systems_transfers(partner_api, control, place):
+    """As for orders: another system's transfer is not found, even between the same locations."""
+    wms = partner_api("wms-1", scopes=["transfers"], kind="wms")
+    other_wms = partner_api("wms-2", scopes=["transfers"], kind="wms")
+    mine = requested(wms)
+    theirs = requested(other_wms)
+    by_staff = requested(control)
+
+    assert [row["id"] for row in wms.get(URL).json()["results"]] == [mine]
+    assert wms.get(f"{URL}/{theirs}").status_code == 404
+    assert wms.get(f"{URL}/{by_staff}").status_code == 404
+    for action in ("approve", "ship", "receive", "close", "cancel"):
+        assert wms.post(f"{URL}/{theirs}/{action}", {"lines": []}, format="json").status_code == 404
+    assert Transfer.objects.get(pk=theirs).status == "requested"
+    assert sorted(row["id"] for row in control.get(URL).json()["results"]) == sorted([mine, theirs, by_staff])
+
+
 # --- Idempotency, detection ----------------------------------------------------------------------
 
 

@@ -41,9 +41,9 @@ def test_create_staff_user_gives_one_role_and_the_stores(django_user_model):
 
 def test_create_staff_user_again_replaces_role_and_stores(django_user_model):
     LocationFactory(code="S001")
-    call_command("create_staff_user", "sam", "--role", "store_ops", "--password", "pw", "--locations", "S001",
+    call_command("create_staff_user", "sam", "--role", "store_ops", "--password", "pw-1-secret", "--locations", "S001",
                  stdout=StringIO())
-    call_command("create_staff_user", "sam", "--role", "ops_admin", "--password", "pw", stdout=StringIO())
+    call_command("create_staff_user", "sam", "--role", "ops_admin", "--password", "pw-1-secret", stdout=StringIO())
 
     user = django_user_model.objects.get(username="sam")
     assert [group.name for group in user.groups.all()] == ["ops_admin"]
@@ -51,15 +51,39 @@ def test_create_staff_user_again_replaces_role_and_stores(django_user_model):
     assert location_scope_for_user(user).is_all
 
 
+@pytest.mark.parametrize(("password", "reason"), [
+    ("password123", "too common"),
+    ("12345678901", "entirely numeric"),
+    ("short-1", "too short"),
+    ("sam.smith.ops", "too similar"),
+])
+def test_create_staff_user_refuses_a_password_the_validators_refuse(django_user_model, password, reason):
+    with pytest.raises(CommandError, match=reason):
+        call_command("create_staff_user", "sam.smith", "--role", "finance", "--password", password,
+                     stdout=StringIO())
+    assert not django_user_model.objects.filter(username="sam.smith").exists()
+
+
+def test_a_refused_password_leaves_an_existing_user_as_they_were(django_user_model):
+    call_command("create_staff_user", "sam", "--role", "finance", "--password", "pw-1-secret", stdout=StringIO())
+    with pytest.raises(CommandError, match="too common"):
+        call_command("create_staff_user", "sam", "--role", "ops_admin", "--password", "qwerty123",
+                     stdout=StringIO())
+
+    user = django_user_model.objects.get(username="sam")
+    assert user.check_password("pw-1-secret")
+    assert [group.name for group in user.groups.all()] == ["finance"]
+
+
 def test_create_staff_user_refuses_unknown_locations():
     with pytest.raises(CommandError, match="Unknown locations"):
-        call_command("create_staff_user", "sam", "--role", "store_ops", "--password", "pw",
+        call_command("create_staff_user", "sam", "--role", "store_ops", "--password", "pw-1-secret",
                      "--locations", "NOWHERE", stdout=StringIO())
 
 
 def test_store_user_without_stores_sees_no_location(django_user_model):
     LocationFactory(code="S001")
-    call_command("create_staff_user", "sam", "--role", "store_ops", "--password", "pw", stdout=StringIO())
+    call_command("create_staff_user", "sam", "--role", "store_ops", "--password", "pw-1-secret", stdout=StringIO())
     assert location_scope_for_user(django_user_model.objects.get(username="sam")).location_ids == frozenset()
 
 

@@ -1,8 +1,9 @@
 import time
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from backoffice.demo import DEMO_USERS, seed_demo_users
+from backoffice.demo import seed_demo_users
 from connectors.demo import seed_demo_systems
 from inventory.demo import seed_master_data, seed_stock_and_history
 
@@ -15,8 +16,10 @@ class Command(BaseCommand):
         parser.add_argument("--skus", type=int, default=200)
         parser.add_argument("--seed", type=int, default=7)
         parser.add_argument("--no-users", action="store_true", help="Do not create the demo staff users.")
+        parser.add_argument("--demo-users", action="store_true",
+                            help="Create the demo staff users, whose passwords are published, even with DEBUG off.")
 
-    def handle(self, *args, stores, skus, seed, no_users, **options):
+    def handle(self, *args, stores, skus, seed, no_users, demo_users, **options):
         started = time.monotonic()
         summary = seed_master_data(stores=stores, skus=skus, seed=seed)
         self.stdout.write(
@@ -34,8 +37,12 @@ class Command(BaseCommand):
                           f"{', '.join(system.code for system in systems)}.")
         if no_users:
             return
-        seed_demo_users()
+        if not (settings.DEBUG or demo_users):
+            self.stdout.write("Demo users not created: their passwords are published. They are created under "
+                              "DEBUG (as `make run` does) or with --demo-users.")
+            return
         self.stdout.write("Demo users (username / password / role):")
-        for user in DEMO_USERS:
+        for user, published in seed_demo_users():
             where = f" at {', '.join(user.locations)}" if user.locations else ""
-            self.stdout.write(f"  {user.username:<22} {user.password:<22} {user.role}{where}")
+            password = user.password if published else "(an existing account, left as it was)"
+            self.stdout.write(f"  {user.username:<22} {password:<22} {user.role}{where}")

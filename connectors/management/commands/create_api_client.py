@@ -14,7 +14,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("system_code")
         parser.add_argument("--kind", choices=ExternalSystem.Kind.values, default=ExternalSystem.Kind.WEB)
-        parser.add_argument("--scopes", default="", help="Comma-separated scopes; default: all.")
+        parser.add_argument("--scopes", default="", help=(
+            "Comma-separated scopes; default: those usual for the system's kind "
+            "(master_data only for a token of every location)."))
         parser.add_argument("--locations", default="", help="Comma-separated location codes; default: all.")
 
     def handle(self, *args, system_code, kind, scopes, locations, **options):
