@@ -211,6 +211,11 @@ STORAGES = {
 
 # --- API ------------------------------------------------------------------------------
 
+# How many reverse proxies stand in front of the app (each appends to X-Forwarded-For).
+# 0: the socket's peer is the client and the header is ignored, so nobody picks their own
+# address. The one setting for every throttle and the sign-in lockout (retailops.network).
+TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+
 # Large enough for 1,000 events; anything larger is refused with a 400 problem.
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", str(5 * 1024 * 1024)))
 
@@ -233,6 +238,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "retailops.problems.problem_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
 
 SPECTACULAR_SETTINGS = {
