@@ -43,6 +43,8 @@ _TRANSFERS_ACT = ["inventory.add_transfer", "inventory.change_transfer"]
 _COUNTS_READ = ["inventory.view_cyclecount"]
 _COUNTS_WORK = ["inventory.add_cyclecount", "inventory.change_cyclecount", "inventory.review_cyclecount"]
 _APPROVAL_POLICY_EDIT = [f"inventory.{action}_approvalpolicy" for action in ("view", "add", "change")]
+# The sign-in record (django-axes): every sign-in, sign-out, failure and lock, read-only.
+_SIGN_IN_LOG_READ = ["axes.view_accesslog", "axes.view_accessfailurelog", "axes.view_accessattempt"]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.INVENTORY_CONTROL: [*_MASTER_DATA_READ, *_LEDGER_READ, *_ALL_LOCATIONS, *_ORDERS_READ, *_ORDERS_ACT,
@@ -77,6 +79,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_TRANSFERS_READ,
         *_COUNTS_READ,
         *_APPROVAL_POLICY_EDIT,
+        *_SIGN_IN_LOG_READ,
         "integrations.view_externalsystem",
         "integrations.add_externalsystem",
         "integrations.change_externalsystem",

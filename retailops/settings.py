@@ -8,6 +8,7 @@ CELERY_BROKER_URL (Redis), SECRET_KEY, ALLOWED_HOSTS and leaves DEBUG off.
 import os
 import secrets
 import sys
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -60,6 +61,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "axes",
     "rest_framework",
     "django_filters",
     "drf_spectacular",
@@ -91,6 +93,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "backoffice.urls"
@@ -161,6 +165,8 @@ else:
 # --- Auth -----------------------------------------------------------------------------
 
 AUTHENTICATION_BACKENDS = [
+    # First: refuses every sign-in of a locked-out account or address, the right password too.
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
@@ -170,6 +176,18 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
+# Sign-in lockout (django-axes), for the staff login, the admin login and the API token
+# login alike: after LOGIN_FAILURE_LIMIT failures for one username, or from one client
+# address (through TRUSTED_PROXY_COUNT), sign-ins from it are refused, the right password
+# included, until LOGIN_LOCKOUT_MINUTES have passed without another try. Every sign-in,
+# sign-out and failure is kept (axes' access logs, read-only in the admin for ops admins).
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "10"))
+AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("LOGIN_LOCKOUT_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "retailops.network.client_address"
+AXES_LOCKOUT_CALLABLE = "retailops.signin.locked_out_response"
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_VERBOSE = False
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
