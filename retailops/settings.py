@@ -92,6 +92,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "retailops.sessions.SessionLifetimeMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
     "axes.middleware.AxesMiddleware",
@@ -192,6 +193,14 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
+# A staff session ends after this long without a request, and this long after its sign-in
+# whatever happens (retailops.sessions); the cookie lives no longer than the second.
+SESSION_IDLE_TIMEOUT = timedelta(minutes=float(os.environ.get("SESSION_IDLE_TIMEOUT_MINUTES", "30")))
+SESSION_ABSOLUTE_TIMEOUT = timedelta(hours=float(os.environ.get("SESSION_ABSOLUTE_TIMEOUT_HOURS", "12")))
+SESSION_COOKIE_AGE = int(SESSION_ABSOLUTE_TIMEOUT.total_seconds())
+# Sensitive actions (approving an adjustment worth the policy's second threshold or more)
+# need the password typed within this long: at sign-in, or again on the confirmation screen.
+PASSWORD_CONFIRM_TIMEOUT = timedelta(minutes=float(os.environ.get("PASSWORD_CONFIRM_MINUTES", "5")))
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"

@@ -1,0 +1,109 @@
+"""How long a staff session lasts, and how recently its person proved who they are.
+
+A session ends after SESSION_IDLE_TIMEOUT without a request, and in any case
+SESSION_ABSOLUTE_TIMEOUT after its sign-in; the person is sent back to the sign-in page with
+a message saying why, and returns where they were (`next`) afterwards. Sign-in time, last
+activity and the last time the password was typed are stamped in the session itself.
+
+Token-authenticated API calls carry no session and are untouched. A browser call to the API
+whose session has ended simply goes on unauthenticated (401/403 from the API), without a
+redirect.
+"""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth.views import redirect_to_login
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django_htmx.http import HttpResponseClientRedirect
+
+SIGNED_IN_AT = "retailops.signed_in_at"
+LAST_SEEN_AT = "retailops.last_seen_at"
+PASSWORD_CONFIRMED_AT = "retailops.password_confirmed_at"
+# Last activity is written back at most this often, not on every request (one session
+# write a minute instead of one per page): the idle timeout is exact to within it.
+ACTIVITY_RESOLUTION = timedelta(minutes=1)
+
+
+def _now() -> float:
+    return timezone.now().timestamp()
+
+
+def session_begin(sender, request, user, **kwargs) -> None:
+    """On sign-in (`user_logged_in`): the session starts now, with the password just typed."""
+    now = _now()
+    request.session[SIGNED_IN_AT] = now
+    request.session[LAST_SEEN_AT] = now
+    request.session[PASSWORD_CONFIRMED_AT] = now
+
+
+def password_confirmed(request) -> None:
+    """The person typed their password again (the confirmation screen)."""
+    request.session[PASSWORD_CONFIRMED_AT] = _now()
+
+
+def password_recently_confirmed(request) -> bool:
+    """Whether the password was typed within PASSWORD_CONFIRM_TIMEOUT (at sign-in or since)."""
+    confirmed = request.session.get(PASSWORD_CONFIRMED_AT)
+    return confirmed is not None and _now() - confirmed <= settings.PASSWORD_CONFIRM_TIMEOUT.total_seconds()
+
+
+def _minutes(span: timedelta) -> str:
+    minutes = round(span.total_seconds() / 60)
+    if minutes % 60 == 0:
+        return f"{minutes // 60} hour{'s' if minutes != 60 else ''}"
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
+def _why_ended(session, now: float) -> str | None:
+    signed_in = session.setdefault(SIGNED_IN_AT, now)  # a session from before these stamps starts now
+    last_seen = session.setdefault(LAST_SEEN_AT, now)
+    if now - signed_in > settings.SESSION_ABSOLUTE_TIMEOUT.total_seconds():
+        return (f"Your session reached its limit of {_minutes(settings.SESSION_ABSOLUTE_TIMEOUT)}. "
+                "Sign in again to carry on.")
+    if now - last_seen > settings.SESSION_IDLE_TIMEOUT.total_seconds():
+        return (f"You were signed out after {_minutes(settings.SESSION_IDLE_TIMEOUT)} without activity. "
+                "Sign in again to carry on.")
+    return None
+
+
+def _return_to(request) -> str:
+    """Where to come back after signing in: this page, or for a form sent from a page, that page."""
+    if request.method in ("GET", "HEAD"):
+        return request.get_full_path()
+    referer = request.headers.get("Referer", "")
+    if referer and url_has_allowed_host_and_scheme(referer, allowed_hosts={request.get_host()},
+                                                   require_https=request.is_secure()):
+        return referer
+    return settings.LOGIN_REDIRECT_URL
+
+
+class SessionLifetimeMiddleware:
+    """Ends a signed-in session that was idle too long or has lived too long."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.user.is_authenticated:
+            now = _now()
+            why = _why_ended(request.session, now)
+            if why is not None:
+                return self._ended(request, why)
+            if now - request.session[LAST_SEEN_AT] >= ACTIVITY_RESOLUTION.total_seconds():
+                request.session[LAST_SEEN_AT] = now
+        return self.get_response(request)
+
+    def _ended(self, request, why: str):
+        return_to = _return_to(request)
+        logout(request)
+        if request.path.startswith("/api/"):
+            return self.get_response(request)
+        messages.info(request, why)
+        response = redirect_to_login(return_to)
+        if request.htmx:  # a fragment request: the whole page goes to the sign-in
+            return HttpResponseClientRedirect(response.url)
+        return response
