@@ -11,14 +11,19 @@ redirect.
 """
 
 from datetime import timedelta
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
+from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.http import HttpResponseClientRedirect
+from rest_framework import exceptions
+from rest_framework.authentication import SessionAuthentication
 
 SIGNED_IN_AT = "retailops.signed_in_at"
 LAST_SEEN_AT = "retailops.last_seen_at"
@@ -45,10 +50,37 @@ def password_confirmed(request) -> None:
     request.session[PASSWORD_CONFIRMED_AT] = _now()
 
 
-def password_recently_confirmed(request) -> bool:
-    """Whether the password was typed within PASSWORD_CONFIRM_TIMEOUT (at sign-in or since)."""
+def password_confirmation_due(request) -> bool:
+    """Whether a sensitive action must first ask for the password again: the request rides
+    on a browser session (a screen, or the API called with the session cookie) whose
+    password was not typed within PASSWORD_CONFIRM_TIMEOUT. A token-authenticated API call
+    has no session to ask in and is never held up here."""
+    authenticator = getattr(request, "successful_authenticator", None)  # set on DRF requests
+    if authenticator is not None and not isinstance(authenticator, SessionAuthentication):
+        return False
     confirmed = request.session.get(PASSWORD_CONFIRMED_AT)
-    return confirmed is not None and _now() - confirmed <= settings.PASSWORD_CONFIRM_TIMEOUT.total_seconds()
+    return confirmed is None or _now() - confirmed > settings.PASSWORD_CONFIRM_TIMEOUT.total_seconds()
+
+
+def password_confirmation_redirect(request, *, then: str, why: str):
+    """Send a screen's user to type their password again, and back to `then` afterwards."""
+    messages.info(request, why)
+    return redirect(f"{reverse('confirm_password')}?{urlencode({'next': then})}")
+
+
+class PasswordConfirmationRequired(exceptions.PermissionDenied):
+    """The API's answer when a browser session must confirm the password first."""
+
+    default_code = "password_confirmation_required"
+    default_detail = "Type your password again on the confirmation screen, then retry within a few minutes."
+
+
+def safe_next(request, candidate: str) -> str:
+    """`candidate` when it points into this site, else the home page."""
+    if candidate and url_has_allowed_host_and_scheme(candidate, allowed_hosts={request.get_host()},
+                                                     require_https=request.is_secure()):
+        return candidate
+    return settings.LOGIN_REDIRECT_URL
 
 
 def _minutes(span: timedelta) -> str:
@@ -74,11 +106,7 @@ def _return_to(request) -> str:
     """Where to come back after signing in: this page, or for a form sent from a page, that page."""
     if request.method in ("GET", "HEAD"):
         return request.get_full_path()
-    referer = request.headers.get("Referer", "")
-    if referer and url_has_allowed_host_and_scheme(referer, allowed_hosts={request.get_host()},
-                                                   require_https=request.is_secure()):
-        return referer
-    return settings.LOGIN_REDIRECT_URL
+    return safe_next(request, request.headers.get("Referer", ""))
 
 
 class SessionLifetimeMiddleware:
