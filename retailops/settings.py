@@ -54,6 +54,11 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost" if (DEBUG or TES
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 PORT = int(os.environ.get("PORT", "8000"))
 
+# How many reverse proxies stand in front of the app (each appends to X-Forwarded-For).
+# 0: the socket's peer is the client and the header is ignored, so nobody picks their own
+# address. The one setting for every throttle and the sign-in lockout (retailops.network).
+TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -212,6 +217,18 @@ SECURE_REFERRER_POLICY = "same-origin"
 if not DEBUG and not TESTING:
     SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
     CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
+    # HTTPS only: plain HTTP is redirected, and browsers are told (HSTS) never to try it.
+    # SECURE_SSL_REDIRECT=0 where nothing terminates TLS (a benchmark on loopback).
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+    # Behind TLS-terminating proxies, the header they set says the browser used HTTPS. It is
+    # believed only when proxies are configured (TRUSTED_PROXY_COUNT), like X-Forwarded-For.
+    _ssl_header = os.environ.get("SECURE_PROXY_SSL_HEADER", "X-Forwarded-Proto" if TRUSTED_PROXY_COUNT else "")
+    if _ssl_header:
+        SECURE_PROXY_SSL_HEADER = ("HTTP_" + _ssl_header.upper().replace("-", "_"), "https")
+# Load balancers probe these over plain HTTP inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 
 # Content-Security-Policy (django-csp): scripts and styles come from our own static files
 # only, so an injected <script>, inline handler (onclick=…) or style cannot run. Templates
@@ -257,11 +274,6 @@ STORAGES = {
 }
 
 # --- API ------------------------------------------------------------------------------
-
-# How many reverse proxies stand in front of the app (each appends to X-Forwarded-For).
-# 0: the socket's peer is the client and the header is ignored, so nobody picks their own
-# address. The one setting for every throttle and the sign-in lockout (retailops.network).
-TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
 
 # Large enough for 1,000 events; anything larger is refused with a 400 problem.
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", str(5 * 1024 * 1024)))
