@@ -20,6 +20,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.http import HttpResponseClientRedirect
 from rest_framework import exceptions
@@ -134,4 +135,22 @@ class SessionLifetimeMiddleware:
         response = redirect_to_login(return_to)
         if request.htmx:  # a fragment request: the whole page goes to the sign-in
             return HttpResponseClientRedirect(response.url)
+        return response
+
+
+class SignedInPagesNotStoredMiddleware:
+    """Every response to a signed-in session says `Cache-Control: no-store` (with Django's
+    never-cache set), so stock, money and names stay out of the browser's and any proxy's
+    cache, and Back after signing out shows nothing. Static files (WhiteNoise answers them
+    before the session is read) and anonymous calls such as the health checks are left
+    cacheable."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        signed_in = request.user.is_authenticated
+        response = self.get_response(request)
+        if signed_in or request.user.is_authenticated:  # before, or after signing in on this request
+            add_never_cache_headers(response)
         return response
