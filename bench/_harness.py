@@ -97,8 +97,8 @@ def database_drop(name: str) -> None:
 @dataclass
 class App:
     """The environment the app runs with: its database, a private var dir, production-like
-    settings (DEBUG off), Redis as the broker, and throttling lifted (one bench client
-    sends far more than a partner's default rate)."""
+    settings (DEBUG off, but plain HTTP), Redis as the broker, and throttling lifted (one
+    bench client sends far more than a partner's default rate)."""
 
     database: str
     var_dir: Path
@@ -119,6 +119,8 @@ class App:
             "RETAILOPS_VAR_DIR": str(self.var_dir),
             "CELERY_BROKER_URL": REDIS_URL,
             "API_THROTTLE_RATE": "100000000/min",
+            # Plain HTTP on loopback: nothing terminates TLS, so no redirect to HTTPS.
+            "SECURE_SSL_REDIRECT": "0",
             "LOG_LEVEL": "WARNING",
             "PYTHONUNBUFFERED": "1",
         })

@@ -13,6 +13,7 @@ from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from inventory import adjustments, counts, selectors, transfers
@@ -30,6 +31,7 @@ from inventory.states import COUNTING_STATUSES, CycleCountStatus, TransferStatus
 from retailops.access import location_scope
 from retailops.errors import DomainError
 from retailops.screens import act_and_report, form_problems
+from retailops.sessions import password_confirmation_due, password_confirmation_redirect
 
 PAGE_SIZE = 25
 APPROVE = "inventory.approve_adjustment"
@@ -88,8 +90,11 @@ def approvals(request):
     })
 
 
-def _decide(request, adjustment_id: int, *, form_class, decide, done: str):
-    adjustment = get_object_or_404(selectors.adjustments_for(scope=location_scope(request)), pk=adjustment_id)
+def _visible_adjustment(request, adjustment_id: int):
+    return get_object_or_404(selectors.adjustments_for(scope=location_scope(request)), pk=adjustment_id)
+
+
+def _decide(request, adjustment, *, form_class, decide, done: str):
     form = form_class(request.POST)
     if not form.is_valid():
         messages.error(request, f"Adjustment {adjustment.pk}: {form_problems(form)}")
@@ -103,14 +108,22 @@ def _decide(request, adjustment_id: int, *, form_class, decide, done: str):
 
 @_staff(APPROVE, post=True)
 def approval_approve(request, adjustment_id: int):
-    return _decide(request, adjustment_id, form_class=NoteForm, done="Adjustment {adjustment.pk} approved.",
+    """Approving an adjustment worth the second threshold or more asks for the password
+    again first, unless it was typed a few minutes ago (`retailops.sessions`)."""
+    adjustment = _visible_adjustment(request, adjustment_id)
+    if adjustment.needs_two_approvers and password_confirmation_due(request):
+        return password_confirmation_redirect(
+            request, then=f"{reverse('inventory:approvals')}#adjustment-{adjustment.pk}-heading",
+            why=f"Adjustment {adjustment.pk} is worth {adjustment.value}: type your password again to approve it.")
+    return _decide(request, adjustment, form_class=NoteForm, done="Adjustment {adjustment.pk} approved.",
                    decide=lambda adjustment, note: adjustments.adjustment_approve(
                        adjustment=adjustment, approver=request.user, note=note))
 
 
 @_staff(APPROVE, post=True)
 def approval_reject(request, adjustment_id: int):
-    return _decide(request, adjustment_id, form_class=RequiredNoteForm, done="Adjustment {adjustment.pk} rejected.",
+    return _decide(request, _visible_adjustment(request, adjustment_id), form_class=RequiredNoteForm,
+                   done="Adjustment {adjustment.pk} rejected.",
                    decide=lambda adjustment, note: adjustments.adjustment_reject(
                        adjustment=adjustment, decider=request.user, note=note))
 

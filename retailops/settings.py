@@ -8,11 +8,13 @@ CELERY_BROKER_URL (Redis), SECRET_KEY, ALLOWED_HOSTS and leaves DEBUG off.
 import os
 import secrets
 import sys
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import dj_database_url
 from celery.schedules import crontab
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 
@@ -59,6 +61,11 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost" if (DEBUG or TES
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 PORT = int(os.environ.get("PORT", "8000"))
 
+# How many reverse proxies stand in front of the app (each appends to X-Forwarded-For).
+# 0: the socket's peer is the client and the header is ignored, so nobody picks their own
+# address. The one setting for every throttle and the sign-in lockout (retailops.network).
+TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -67,6 +74,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "axes",
     "rest_framework",
     "django_filters",
     "drf_spectacular",
@@ -89,6 +97,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -97,7 +106,11 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "retailops.sessions.SessionLifetimeMiddleware",
+    "retailops.sessions.SignedInPagesNotStoredMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "backoffice.urls"
@@ -168,6 +181,8 @@ else:
 # --- Auth -----------------------------------------------------------------------------
 
 AUTHENTICATION_BACKENDS = [
+    # First: refuses every sign-in of a locked-out account or address, the right password too.
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
@@ -179,10 +194,30 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Sign-in lockout (django-axes), for the staff login, the admin login and the API token
+# login alike: after LOGIN_FAILURE_LIMIT failures for one username, or from one client
+# address (through TRUSTED_PROXY_COUNT), sign-ins from it are refused, the right password
+# included, until LOGIN_LOCKOUT_MINUTES have passed without another try. Every sign-in,
+# sign-out and failure is kept (axes' access logs, read-only in the admin for ops admins).
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "10"))
+AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("LOGIN_LOCKOUT_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "retailops.network.client_address"
+AXES_LOCKOUT_CALLABLE = "retailops.signin.locked_out_response"
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_VERBOSE = False
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
+# A staff session ends after this long without a request, and this long after its sign-in
+# whatever happens (retailops.sessions); the cookie lives no longer than the second.
+SESSION_IDLE_TIMEOUT = timedelta(minutes=float(os.environ.get("SESSION_IDLE_TIMEOUT_MINUTES", "30")))
+SESSION_ABSOLUTE_TIMEOUT = timedelta(hours=float(os.environ.get("SESSION_ABSOLUTE_TIMEOUT_HOURS", "12")))
+SESSION_COOKIE_AGE = int(SESSION_ABSOLUTE_TIMEOUT.total_seconds())
+# Sensitive actions (approving an adjustment worth the policy's second threshold or more)
+# need the password typed within this long: at sign-in, or again on the confirmation screen.
+PASSWORD_CONFIRM_TIMEOUT = timedelta(minutes=float(os.environ.get("PASSWORD_CONFIRM_MINUTES", "5")))
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
@@ -192,6 +227,36 @@ SECURE_REFERRER_POLICY = "same-origin"
 if not DEBUG and not TESTING:
     SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
     CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
+    # HTTPS only: plain HTTP is redirected, and browsers are told (HSTS) never to try it.
+    # SECURE_SSL_REDIRECT=0 where nothing terminates TLS (a benchmark on loopback).
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+    # Behind TLS-terminating proxies, the header they set says the browser used HTTPS. It is
+    # believed only when proxies are configured (TRUSTED_PROXY_COUNT), like X-Forwarded-For.
+    _ssl_header = os.environ.get("SECURE_PROXY_SSL_HEADER", "X-Forwarded-Proto" if TRUSTED_PROXY_COUNT else "")
+    if _ssl_header:
+        SECURE_PROXY_SSL_HEADER = ("HTTP_" + _ssl_header.upper().replace("-", "_"), "https")
+# Load balancers probe these over plain HTTP inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+
+# Content-Security-Policy (django-csp): scripts and styles come from our own static files
+# only, so an injected <script>, inline handler (onclick=…) or style cannot run. Templates
+# keep no inline script or style; htmx is told not to add its own <style> (base.html).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 
 # --- Internationalisation -------------------------------------------------------------
 
@@ -242,6 +307,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "retailops.problems.problem_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
 
 SPECTACULAR_SETTINGS = {

@@ -13,6 +13,7 @@ from inventory.models import Adjustment, AdjustmentDecision
 from inventory.states import AdjustmentStatus
 from retailops.access import Scope, location_scope, partner_system_code
 from retailops.idempotency import idempotent
+from retailops.sessions import PasswordConfirmationRequired, password_confirmation_due
 
 _QUANTITY = {"min_value": -1_000_000_000, "max_value": 1_000_000_000}
 
@@ -148,6 +149,8 @@ class AdjustmentApproveView(AdjustmentDecisionView):
         data = DecisionInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         adjustment = self.visible_adjustment(adjustment_id)
+        if adjustment.needs_two_approvers and password_confirmation_due(request):
+            raise PasswordConfirmationRequired()  # a browser session, as on the screen; tokens go on
         adjustments.adjustment_approve(adjustment=adjustment, approver=request.user,
                                        note=data.validated_data["note"])
         return self.respond(adjustment_id)

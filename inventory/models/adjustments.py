@@ -108,6 +108,11 @@ class Adjustment(models.Model):
     DOCUMENT_TYPE = "adjustment"
 
     @property
+    def needs_two_approvers(self) -> bool:
+        """Worth the policy's second threshold or more when it was requested."""
+        return self.approvals_required >= 2
+
+    @property
     def is_count(self) -> bool:
         return self.counted_at is not None
 

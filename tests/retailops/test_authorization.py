@@ -33,6 +33,7 @@ DENIED = (403, 404)
 OPEN = {
     "login": "the sign-in page",
     "logout": "signs the caller out",
+    "confirm_password": "the signed-in caller types their own password again; no data",
     "healthz": "liveness, no data",
     "readyz": "readiness, no data",
     "api-schema": "the published contract",

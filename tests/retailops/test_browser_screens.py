@@ -66,6 +66,7 @@ SCREENS = [
     ("control", "/inventory/transfers/"),
     ("control", "/inventory/transfers/{transfer}/"),
     ("finance", "/inventory/approvals/"),
+    ("finance", "/confirm-password/?next=/inventory/approvals/"),
     ("support", "/integrations/"),
     ("support", "/integrations/{system}/"),
 ]

@@ -46,6 +46,7 @@ def served(tmp_path):
         "DEBUG": "0", "SECRET_KEY": "served-test-key-" + "x" * 40, "ALLOWED_HOSTS": "127.0.0.1",
         "RETAILOPS_VAR_DIR": str(tmp_path), "RETAILOPS_ENV_FILE": os.devnull, "INTEGRATIONS_RELAY_ON_COMMIT": "0",
         "API_THROTTLE_RATE": "100000/min", "LOG_LEVEL": "WARNING",
+        "SECURE_SSL_REDIRECT": "0",  # plain HTTP on loopback
     }
     log = (tmp_path / "gunicorn.log").open("w")
     process = subprocess.Popen(web_command(host="127.0.0.1", port=port, workers=WORKERS), cwd=ROOT, env=env,

@@ -8,13 +8,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def load_settings(**env) -> subprocess.CompletedProcess:
+def load_settings(*, code: str = "print(settings.DEBUG, settings.DATABASES['default']['ENGINE'])",
+                  **env) -> subprocess.CompletedProcess:
+    """Load the settings in a fresh process with `env`, and run `code` against them."""
     clean = {key: value for key, value in os.environ.items()
              if key not in {"DEBUG", "SECRET_KEY", "RETAILOPS_TESTING", "DATABASE_URL"}}
     clean.update({"RETAILOPS_ENV_FILE": os.devnull, **env})  # a checkout's .env is not these tests' input
     return subprocess.run(
-        [sys.executable, "-c", "import django; django.setup(); from django.conf import settings; "
-                               "print(settings.DEBUG, settings.DATABASES['default']['ENGINE'])"],
+        [sys.executable, "-c", f"import django; django.setup(); from django.conf import settings; {code}"],
         cwd=ROOT, env={**clean, "DJANGO_SETTINGS_MODULE": "retailops.settings"},
         capture_output=True, text=True, timeout=60,
     )
