@@ -304,7 +304,7 @@ def pickup_order(staff_api, shop):
 
 
 def test_store_ops_acknowledge_and_record_a_pickup_with_notes(staff_api, pickup_order):
-    store = signed_in(staff_api, Role.STORE_OPS, username="store-s1", locations=["S1"])
+    store = signed_in(staff_api, Role.STORE_OPS, username="sue-at-s1", locations=["S1"])
     page = store.get(f"/orders/{pickup_order.pk}/")
     assert set(page.context["actions"]) == {"acknowledge", "pickup", "cancel"}
     assert b"Acknowledgement" in page.content
@@ -312,7 +312,7 @@ def test_store_ops_acknowledge_and_record_a_pickup_with_notes(staff_api, pickup_
     response = store.post(f"/orders/{pickup_order.pk}/acknowledge-pickup/", {"note": "on the shelf"}, follow=True)
     assert messages_of(response) == ["Pickup acknowledged."]
     pickup_order.refresh_from_db()
-    assert pickup_order.pickup_acknowledged_by.username == "store-s1"
+    assert pickup_order.pickup_acknowledged_by.username == "sue-at-s1"
     assert pickup_order.history.latest().history_change_reason == "pickup acknowledged: on the shelf"
     assert "acknowledge" not in response.context["actions"]
 
@@ -321,7 +321,7 @@ def test_store_ops_acknowledge_and_record_a_pickup_with_notes(staff_api, pickup_
     assert pickup_order.status == OrderStatus.PICKED_UP
     record = pickup_order.history.latest()
     assert (record.history_user.username, record.history_change_reason) == (
-        "store-s1", "picked up: ID checked (allocated → picked_up)")
+        "sue-at-s1", "picked up: ID checked (allocated → picked_up)")
 
 
 def test_an_overdue_pickup_is_flagged(control, pickup_order):
