@@ -221,7 +221,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["retailops.access.ApiAccess"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["retailops.parsers.JSONParser"],
     "DEFAULT_THROTTLE_CLASSES": ["retailops.throttling.ClientRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "client": os.environ.get("API_THROTTLE_RATE", "3000/min"),

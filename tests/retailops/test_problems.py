@@ -1,8 +1,11 @@
 """Every API error is problem+json with a stable code (API.md "Errors")."""
 
+import re
+
 import pytest
 from django.test import override_settings
 from django.urls import path
+from rest_framework.test import APIClient
 from rest_framework.views import APIView
 
 from backoffice.urls import urlpatterns as project_urlpatterns
@@ -117,3 +120,27 @@ def test_unhandled_error_is_a_500_problem_without_internals(partner_api, caplog)
     assert "a bug" not in response.content.decode()
     assert "Unhandled API error" in caplog.text
     assert body["detail"]
+
+
+def _json_endpoints() -> list[tuple[str, str]]:
+    """(method, path) of every API operation that takes a JSON body, from the schema."""
+    from drf_spectacular.generators import SchemaGenerator
+
+    paths = SchemaGenerator().get_schema(request=None, public=True)["paths"]
+    return [(method, re.sub(r"\{\w+_id\}", "1", path).replace("{code}", "X1"))
+            for path, operations in paths.items() for method, operation in operations.items()
+            if method in {"post", "put"} and "requestBody" in operation]
+
+
+@pytest.mark.parametrize("depth", [100, 100_000])
+def test_deeply_nested_json_is_a_400_on_every_json_endpoint(partner_api, staff_api, depth):
+    client, finance, anonymous = partner_api(), staff_api("finance"), APIClient()
+    body = "[" * depth + "]" * depth
+    endpoints = _json_endpoints()
+    assert ("post", "/api/v1/auth/token") in endpoints and len(endpoints) > 15
+
+    for method, url in endpoints:
+        caller = anonymous if url.endswith("/auth/token") else finance if "/adjustments/" in url else client
+        response = getattr(caller, method)(url, data=body, content_type="application/json")
+        problem_body = assert_problem(response, 400, "malformed_json")
+        assert "nested" in problem_body["detail"], url
