@@ -1,9 +1,11 @@
 """Serializer fields for the API's conventions (API.md "Conventions") where DRF's own are
 lenient: a quantity is a JSON integer (not "3", not 1.5), a code or an id is a JSON
-string (not 12), a timestamp is ISO 8601 with its offset. Their error codes are part of
-the contract."""
+string (not 12) without NUL characters (no database column can hold one), a timestamp
+is ISO 8601 with its offset and within the calendar once in UTC. Their error codes are
+part of the contract, and agree with DRF's where DRF has one (`null_characters_not_allowed`,
+`overflow`)."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -37,7 +39,8 @@ class TextField(serializers.Field):
     required field sent as null counts as missing."""
 
     default_error_messages = {"invalid": "Must be a non-empty string.",
-                              "max_length": "At most {max_length} characters."}
+                              "max_length": "At most {max_length} characters.",
+                              "null_characters_not_allowed": "Null characters are not allowed."}
 
     def __init__(self, *, max_length: int = 255, **kwargs) -> None:
         self.max_length = max_length
@@ -53,6 +56,8 @@ class TextField(serializers.Field):
             self.fail("invalid")
         if len(data) > self.max_length:
             self.fail("max_length", max_length=self.max_length)
+        if "\x00" in data:
+            self.fail("null_characters_not_allowed")
         return data
 
     def to_representation(self, value):
@@ -62,10 +67,11 @@ class TextField(serializers.Field):
 @extend_schema_field(OpenApiTypes.DATETIME)
 class OffsetDateTimeField(serializers.Field):
     """An ISO 8601 timestamp that says its UTC offset (a naive one is refused: whose
-    midnight would it be?)."""
+    midnight would it be?) and that is still a date in UTC (year 1 at +01:00 is not)."""
 
     default_error_messages = {"invalid_datetime": "Must be an ISO 8601 timestamp.",
-                              "missing_offset": "The timestamp needs a UTC offset."}
+                              "missing_offset": "The timestamp needs a UTC offset.",
+                              "overflow": "The timestamp is out of range once in UTC."}
 
     def to_internal_value(self, data):
         try:
@@ -76,6 +82,10 @@ class OffsetDateTimeField(serializers.Field):
             self.fail("invalid_datetime")
         if parsed.tzinfo is None:
             self.fail("missing_offset")
+        try:
+            parsed.astimezone(UTC)
+        except OverflowError:
+            self.fail("overflow")
         return parsed
 
     def to_representation(self, value):
