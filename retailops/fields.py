@@ -33,17 +33,18 @@ class StrictIntegerField(serializers.Field):
         return value
 
 
-@extend_schema_field(OpenApiTypes.STR)
 class TextField(serializers.Field):
-    """A JSON string of at most `max_length` characters; a required one is not blank. A
-    required field sent as null counts as missing."""
+    """A JSON string of at most `max_length` characters, not blank unless `allow_blank`
+    (an optional one is left out rather than sent empty). A required field sent as null
+    counts as missing. Its schema says so (`retailops.schema.TextFieldSchema`)."""
 
     default_error_messages = {"invalid": "Must be a non-empty string.",
                               "max_length": "At most {max_length} characters.",
                               "null_characters_not_allowed": "Null characters are not allowed."}
 
-    def __init__(self, *, max_length: int = 255, **kwargs) -> None:
+    def __init__(self, *, max_length: int = 255, allow_blank: bool = False, **kwargs) -> None:
         self.max_length = max_length
+        self.allow_blank = allow_blank
         super().__init__(**kwargs)
 
     def validate_empty_values(self, data):
@@ -52,7 +53,7 @@ class TextField(serializers.Field):
         return super().validate_empty_values(data)
 
     def to_internal_value(self, data):
-        if not isinstance(data, str) or (self.required and not data.strip()):
+        if not isinstance(data, str) or (not self.allow_blank and not data.strip()):
             self.fail("invalid")
         if len(data) > self.max_length:
             self.fail("max_length", max_length=self.max_length)

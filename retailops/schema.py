@@ -1,6 +1,7 @@
-"""OpenAPI: the Bearer scheme and the problem+json error responses of every operation."""
+"""OpenAPI: the Bearer scheme, the strict text fields and the problem+json error responses of
+every operation."""
 
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSerializerFieldExtension
 
 from retailops.problems import PROBLEM_CONTENT_TYPE
 
@@ -11,6 +12,18 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema):
         return {"type": "http", "scheme": "bearer", "description": "A partner or staff API token."}
+
+
+class TextFieldSchema(OpenApiSerializerFieldExtension):
+    """A strict text field's schema states the lengths it enforces."""
+
+    target_class = "retailops.fields.TextField"
+
+    def map_serializer_field(self, auto_schema, direction):
+        schema = {"type": "string", "maxLength": self.target.max_length}
+        if not self.target.allow_blank:
+            schema["minLength"] = 1
+        return schema
 
 
 PROBLEM_SCHEMA = {

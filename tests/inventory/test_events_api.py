@@ -232,6 +232,7 @@ def test_an_event_outside_the_tokens_locations_is_rejected(world, partner_api):
           for name in ("event_id", "type", "sku", "location", "reason", "reference")],
         ({"events": [event("e1", at="0001-01-01T00:00:00+01:00")]}, "overflow", "events[0].occurred_at"),
         ({"events": [event("e1", at="9999-12-31T23:59:59-01:00")]}, "overflow", "events[0].occurred_at"),
+        ({"events": [event("e1", reference="")]}, "invalid", "events[0].reference"),
     ],
 )
 def test_request_level_problems_are_400_and_store_nothing(pos, body, code, field):
