@@ -1,7 +1,8 @@
 """Serializer fields for the API's conventions (API.md "Conventions") where DRF's own are
 lenient: a quantity is a JSON integer (not "3", not 1.5), a code or an id is a JSON
 string (not 12) without NUL characters (no database column can hold one), a timestamp
-is ISO 8601 with its offset and within the calendar once in UTC. Their error codes are
+is ISO 8601 with its offset and within the calendar once in UTC, an integer fits the
+column that stores it (`column_bounds`). Their error codes are
 part of the contract, and agree with DRF's where DRF has one (`null_characters_not_allowed`,
 `overflow`)."""
 
@@ -10,6 +11,24 @@ from datetime import UTC, datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+
+# Each integer column's range on every database the project runs on (PostgreSQL's is the
+# narrowest), so that what the API accepts does not depend on the database behind it.
+_COLUMN_RANGES = {
+    "SmallIntegerField": (-(2**15), 2**15 - 1),
+    "IntegerField": (-(2**31), 2**31 - 1),
+    "BigIntegerField": (-(2**63), 2**63 - 1),
+    "PositiveSmallIntegerField": (0, 2**15 - 1),
+    "PositiveIntegerField": (0, 2**31 - 1),
+    "PositiveBigIntegerField": (0, 2**63 - 1),
+}
+
+
+def column_bounds(model_field) -> dict[str, int]:
+    """`min_value` and `max_value` for an API integer stored in `model_field`: a number
+    its column cannot hold is a 400, not a database error."""
+    low, high = _COLUMN_RANGES[model_field.get_internal_type()]
+    return {"min_value": low, "max_value": high}
 
 
 @extend_schema_field(OpenApiTypes.INT)

@@ -164,3 +164,21 @@ def test_store_ops_user_sees_only_their_locations(staff_api):
     assert [row["code"] for row in store.get("/api/v1/locations").json()["results"]] == ["S001"]
     assert store.get("/api/v1/locations/S002").status_code == 404
     assert len(control.get("/api/v1/locations").json()["results"]) == 2
+
+
+@pytest.mark.parametrize("capacity", [2**31, 2**63, -1])
+def test_a_capacity_beyond_its_column_is_a_400(partner_api, capacity):
+    response = partner_api(scopes=["master_data"]).put(
+        "/api/v1/locations/S901", {"name": "Store 901", "kind": "store", "capacity": capacity}, format="json")
+
+    assert response.status_code == 400, response.content
+    assert response.json()["errors"][0]["field"] == "capacity"
+    assert not Location.objects.filter(code="S901").exists()
+
+
+def test_the_largest_capacity_its_column_holds_is_taken(partner_api):
+    response = partner_api(scopes=["master_data"]).put(
+        "/api/v1/locations/S902", {"name": "Store 902", "kind": "store", "capacity": 2**31 - 1}, format="json")
+
+    assert response.status_code == 201, response.content
+    assert Location.objects.get(code="S902").capacity == 2**31 - 1
