@@ -116,7 +116,9 @@ def problem_exception_handler(exc: Exception, context: dict) -> Response:
         extra = dict(exc.extra)
         field = getattr(exc, "field", None)
         errors = [{"field": field, "code": exc.code, "message": exc.detail}] if field else None
-        return problem_response(exc.status, exc.code, exc.detail, title=exc.title, errors=errors, **extra)
+        headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
+        return problem_response(exc.status, exc.code, exc.detail, title=exc.title, errors=errors, headers=headers,
+                                **extra)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

@@ -58,12 +58,16 @@ _COMMON = {
     "403": "The token or role lacks the scope or permission, or the object is outside its scope.",
     "429": "Throttled; retry after `Retry-After` seconds.",
 }
+_BUSY = "The data is busy (`lock_timeout`); retry after `Retry-After` seconds."
 _BY_METHOD = {
     "post": {
         "409": "Conflicts with the current state, or the Idempotency-Key is in use.",
         "422": "The Idempotency-Key was used with a different request.",
+        "503": _BUSY,
     },
+    "put": {"503": _BUSY},
 }
+_RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "integer"}}}
 
 
 def add_problem_responses(result, generator, request, public):
@@ -80,5 +84,8 @@ def add_problem_responses(result, generator, request, public):
                 wanted["404"] = "No such object, or it is outside the caller's scope."
             wanted.update(_BY_METHOD.get(method, {}))
             for status, description in wanted.items():
-                responses.setdefault(status, {"description": description, "content": ref})
+                response = {"description": description, "content": ref}
+                if status in {"429", "503"}:
+                    response["headers"] = _RETRY_AFTER
+                responses.setdefault(status, response)
     return result

@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 from rest_framework.views import APIView
 
 from backoffice.urls import urlpatterns as project_urlpatterns
+from retailops.errors import LockTimeout
 
 pytestmark = pytest.mark.django_db
 
@@ -24,7 +25,17 @@ class ExplodingView(APIView):
         raise RuntimeError("a bug")
 
 
-urlpatterns = [path("api/v1/test/explode", ExplodingView.as_view()), *project_urlpatterns]
+class BusyView(APIView):
+    """A view whose service found its rows locked past LOCK_TIMEOUT_MS."""
+
+    required_scope = "master_data"
+
+    def get(self, request):
+        raise LockTimeout()
+
+
+urlpatterns = [path("api/v1/test/explode", ExplodingView.as_view()), path("api/v1/test/busy", BusyView.as_view()),
+               *project_urlpatterns]
 handler404 = "retailops.problems.page_not_found"
 handler500 = "retailops.problems.server_error"
 
@@ -120,6 +131,14 @@ def test_unhandled_error_is_a_500_problem_without_internals(partner_api, caplog)
     assert "a bug" not in response.content.decode()
     assert "Unhandled API error" in caplog.text
     assert body["detail"]
+
+
+@pytest.mark.urls(__name__)
+def test_a_lock_timeout_is_a_503_that_says_when_to_retry(partner_api):
+    response = partner_api().get("/api/v1/test/busy")
+
+    assert_problem(response, 503, "lock_timeout")
+    assert int(response["Retry-After"]) >= 1
 
 
 def _json_endpoints() -> list[tuple[str, str]]:
