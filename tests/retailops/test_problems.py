@@ -102,6 +102,11 @@ def test_oversize_payload_is_400(partner_api):
     assert_problem(response, 400, "payload_too_large")
 
 
+def test_too_many_query_parameters_is_400(partner_api):
+    response = partner_api().get("/api/v1/availability", {"sku": "A", **{f"p{n}": "1" for n in range(1001)}})
+    assert_problem(response, 400, "payload_too_large")
+
+
 def test_unsupported_media_type_is_415(partner_api):
     response = partner_api().put("/api/v1/skus/A", data="name=x", content_type="text/plain")
     assert_problem(response, 415, "unsupported_media_type")
