@@ -87,7 +87,9 @@ class TextField(serializers.Field):
 @extend_schema_field(OpenApiTypes.DATETIME)
 class OffsetDateTimeField(serializers.Field):
     """An ISO 8601 timestamp that says its UTC offset (a naive one is refused: whose
-    midnight would it be?) and that is still a date in UTC (year 1 at +01:00 is not)."""
+    midnight would it be?), taken as its instant in UTC: that is what a database stores,
+    and PostgreSQL refuses offsets Python reads (-19:44). One that is no longer a date in
+    UTC (year 1 at +01:00) is refused."""
 
     default_error_messages = {"invalid_datetime": "Must be an ISO 8601 timestamp.",
                               "missing_offset": "The timestamp needs a UTC offset.",
@@ -103,10 +105,9 @@ class OffsetDateTimeField(serializers.Field):
         if parsed.tzinfo is None:
             self.fail("missing_offset")
         try:
-            parsed.astimezone(UTC)
+            return parsed.astimezone(UTC)
         except OverflowError:
             self.fail("overflow")
-        return parsed
 
     def to_representation(self, value):
         return value.isoformat()

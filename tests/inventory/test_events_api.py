@@ -86,6 +86,14 @@ def test_the_same_timestamp_in_another_offset_is_the_same_content(pos):
     assert statuses(send(pos, event("r1", "receipt", 5, at="2026-11-20T11:00:00+01:00"))) == ["duplicate"]
 
 
+def test_any_offset_python_reads_is_taken_as_its_instant(pos):
+    response = send(pos, event("r1", "receipt", 5, at="2026-11-20T01:01:26-19:44"),
+                    event("r2", "receipt", 5, sku="UNKNOWN", at="2026-11-20T01:01:26-19:44"))
+
+    assert statuses(response) == ["applied", "rejected"]
+    assert {event.occurred_at.isoformat() for event in InventoryEvent.objects.all()} == {"2026-11-20T20:45:26+00:00"}
+
+
 def test_the_same_id_with_other_content_is_a_conflict_with_a_case(pos):
     send(pos, event("r1", "receipt", 5))
     response = send(pos, event("r1", "receipt", 7))
