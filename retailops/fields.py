@@ -1,10 +1,9 @@
 """Serializer fields for the API's conventions (API.md "Conventions") where DRF's own are
-lenient: a quantity is a JSON integer (not "3", not 1.5), a code or an id is a JSON
-string (not 12) without NUL characters (no database column can hold one), a timestamp
-is ISO 8601 with its offset and within the calendar once in UTC, an integer fits the
-column that stores it (`column_bounds`). Their error codes are
-part of the contract, and agree with DRF's where DRF has one (`null_characters_not_allowed`,
-`overflow`)."""
+lenient: a quantity is a JSON integer (not "3", not 1.5); a code or an id is a JSON
+string (not 12) without NUL characters (no database column can hold one); a timestamp
+is ISO 8601 with its offset, and still a date once in UTC; an integer fits the column
+that stores it (`column_bounds`). Their error codes are part of the contract, and agree
+with DRF's where DRF has one (`null_characters_not_allowed`, `overflow`)."""
 
 from datetime import UTC, datetime
 
