@@ -63,6 +63,9 @@ from retailops.transactions import in_retrying_transaction
 
 APPROVE_PERMISSION = "inventory.approve_adjustment"
 COUNT_REASON = "cycle_count"
+# The most one adjustment changes, either way: beyond any real correction, and inside the
+# integer column that stores it, whichever screen or endpoint asks.
+MAX_DELTA = 1_000_000_000
 _CENTS = Decimal("0.01")
 
 
@@ -106,6 +109,8 @@ def adjustment_request(*, sku_code: str, location_code: str, delta: int, reason:
                             field="reason")
     if delta == 0:
         raise InvalidInput("delta must not be 0.", code="invalid_quantity", field="delta")
+    if abs(delta) > MAX_DELTA:
+        raise InvalidInput(f"delta must be within ±{MAX_DELTA:,}.", code="max_value", field="delta")
     sku = active_skus({"sku": sku_code})[sku_code]
     location = location_by_code(location_code, scope=scope)
     policy = approval_policy_current()

@@ -7,12 +7,13 @@ and a domain error becomes a message on the order's page.
 """
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
@@ -33,6 +34,11 @@ CHANGE_ORDER = "orders.change_order"
 # --- The list -------------------------------------------------------------------------------
 
 
+# A filter day is turned into its start, and the next day's, in the current time zone:
+# the calendar's first and last days have no such neighbours.
+_FILTER_DAYS = [MinValueValidator(date(1, 1, 2)), MaxValueValidator(date(9999, 12, 30))]
+
+
 class OrderFilterForm(forms.Form):
     """The list's filters. They live in the query string, so a filtered list is a link."""
 
@@ -43,9 +49,10 @@ class OrderFilterForm(forms.Form):
                                     required=False)
     location = forms.ModelChoiceField(queryset=None, to_field_name="code", required=False,
                                       empty_label="Any location")
-    created_from = forms.DateField(label="Created from", required=False,
+    created_from = forms.DateField(label="Created from", required=False, validators=_FILTER_DAYS,
                                    widget=forms.DateInput(attrs={"type": "date"}))
-    created_to = forms.DateField(label="Created to", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    created_to = forms.DateField(label="Created to", required=False, validators=_FILTER_DAYS,
+                                 widget=forms.DateInput(attrs={"type": "date"}))
 
     def __init__(self, data, *, scope) -> None:
         super().__init__(data)

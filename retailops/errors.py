@@ -12,6 +12,8 @@ class DomainError(Exception):
     status = 409
     code = "conflict"
     title = "The request conflicts with the current state."
+    # Seconds after which the same request may succeed (sent as `Retry-After`), if any.
+    retry_after: int | None = None
 
     def __init__(self, detail: str | None = None, **extra: Any) -> None:
         self.detail = detail or self.title
@@ -51,3 +53,4 @@ class LockTimeout(DomainError):
     status = 503
     code = "lock_timeout"
     title = "The data is busy; retry shortly."
+    retry_after = 1

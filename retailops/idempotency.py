@@ -129,8 +129,8 @@ def idempotent(view_method):
         client_key = client_identity(request)
         if key is None or client_key is None:
             return view_method(view, request, *args, **kwargs)
-        if not key.strip() or len(key) > MAX_KEY_LENGTH:
-            raise InvalidInput(f"{HEADER} must be 1 to {MAX_KEY_LENGTH} characters.",
+        if not key.strip() or len(key) > MAX_KEY_LENGTH or "\x00" in key:
+            raise InvalidInput(f"{HEADER} must be 1 to {MAX_KEY_LENGTH} characters, none of them NUL.",
                                code="invalid_idempotency_key", field=HEADER)
 
         claimed = _claim(client_key=client_key, key=key, fingerprint=request_fingerprint(request))

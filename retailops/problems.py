@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpRequest, JsonResponse
 from django.views import defaults as django_defaults
@@ -116,15 +116,19 @@ def problem_exception_handler(exc: Exception, context: dict) -> Response:
         extra = dict(exc.extra)
         field = getattr(exc, "field", None)
         errors = [{"field": field, "code": exc.code, "message": exc.detail}] if field else None
-        return problem_response(exc.status, exc.code, exc.detail, title=exc.title, errors=errors, **extra)
+        headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after else None
+        return problem_response(exc.status, exc.code, exc.detail, title=exc.title, errors=errors, headers=headers,
+                                **extra)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
     elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(detail=exceptions.as_serializer_error(exc))
-    elif isinstance(exc, RequestDataTooBig):
-        return problem_response(400, "payload_too_large", "The request body is larger than the API accepts.")
+    elif isinstance(exc, RequestDataTooBig | TooManyFieldsSent):
+        return problem_response(400, "payload_too_large", "The request is larger than the API accepts.")
+    elif isinstance(exc, SuspiciousOperation):  # what Django answers with 400 outside DRF
+        return problem_response(400, "bad_request", "The request could not be read.")
 
     if isinstance(exc, exceptions.ValidationError):
         set_rollback()
@@ -172,7 +176,7 @@ def server_error(request: HttpRequest) -> Any:
 
 def bad_request(request: HttpRequest, exception: Exception) -> Any:
     if _is_api(request):
-        code = "payload_too_large" if isinstance(exception, RequestDataTooBig) else "bad_request"
+        code = "payload_too_large" if isinstance(exception, RequestDataTooBig | TooManyFieldsSent) else "bad_request"
         return JsonResponse(problem(400, code, "The request could not be read."), status=400,
                             content_type=PROBLEM_CONTENT_TYPE)
     return django_defaults.bad_request(request, exception)

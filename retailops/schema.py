@@ -1,6 +1,7 @@
-"""OpenAPI: the Bearer scheme and the problem+json error responses of every operation."""
+"""OpenAPI: the Bearer scheme, the strict text fields and the problem+json error responses of
+every operation."""
 
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSerializerFieldExtension
 
 from retailops.problems import PROBLEM_CONTENT_TYPE
 
@@ -11,6 +12,18 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema):
         return {"type": "http", "scheme": "bearer", "description": "A partner or staff API token."}
+
+
+class TextFieldSchema(OpenApiSerializerFieldExtension):
+    """A strict text field's schema states the lengths it enforces."""
+
+    target_class = "retailops.fields.TextField"
+
+    def map_serializer_field(self, auto_schema, direction):
+        schema = {"type": "string", "maxLength": self.target.max_length}
+        if not self.target.allow_blank:
+            schema["minLength"] = 1
+        return schema
 
 
 PROBLEM_SCHEMA = {
@@ -45,12 +58,16 @@ _COMMON = {
     "403": "The token or role lacks the scope or permission, or the object is outside its scope.",
     "429": "Throttled; retry after `Retry-After` seconds.",
 }
+_BUSY = "The data is busy (`lock_timeout`); retry after `Retry-After` seconds."
 _BY_METHOD = {
     "post": {
         "409": "Conflicts with the current state, or the Idempotency-Key is in use.",
         "422": "The Idempotency-Key was used with a different request.",
+        "503": _BUSY,
     },
+    "put": {"503": _BUSY},
 }
+_RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "integer"}}}
 
 
 def add_problem_responses(result, generator, request, public):
@@ -67,5 +84,8 @@ def add_problem_responses(result, generator, request, public):
                 wanted["404"] = "No such object, or it is outside the caller's scope."
             wanted.update(_BY_METHOD.get(method, {}))
             for status, description in wanted.items():
-                responses.setdefault(status, {"description": description, "content": ref})
+                response = {"description": description, "content": ref}
+                if status in {"429", "503"}:
+                    response["headers"] = _RETRY_AFTER
+                responses.setdefault(status, response)
     return result

@@ -1,10 +1,13 @@
 """What every staff screen does with a service call: a domain error becomes a message in
-the app's own layout, never an error page; success says what happened."""
+the app's own layout, never an error page; success says what happened. And what every
+screen does with input no field can hold: a NUL character is refused, with a message in
+the same layout, before any view or database sees it."""
 
 from collections.abc import Callable
 from typing import TypeVar
 
 from django.contrib import messages
+from django.shortcuts import render
 
 from retailops.errors import DomainError
 
@@ -29,3 +32,33 @@ def act_and_report(request, work: Callable[[], T], *, done: str | Callable[[T], 
 def form_problems(form) -> str:
     """A form's errors in one sentence, for a message."""
     return " ".join(error for errors in form.errors.values() for error in errors)
+
+
+NUL_REFUSED = ("The request contained a NUL character, which no field accepts (it usually comes from a "
+               "pasted binary file); nothing was changed.")
+
+
+def _carries_nul(request) -> bool:
+    if "\x00" in request.path:
+        return True
+    for data in (request.GET, request.POST):
+        for key, values in data.lists():
+            if "\x00" in key or any("\x00" in value for value in values):
+                return True
+    return False
+
+
+class RefuseNulCharactersMiddleware:
+    """Staff screens (everything outside /api/, which answers for itself, field by field):
+    a NUL character in the path, the query string or a form field is a 400 page in the
+    app's layout. PostgreSQL stores no NUL, so it would otherwise be a 500 wherever a
+    screen reads a value without a form."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if not request.path.startswith("/api/") and _carries_nul(request):
+            messages.error(request, NUL_REFUSED)
+            return render(request, "400.html", status=400)
+        return self.get_response(request)

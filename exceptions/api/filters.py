@@ -2,9 +2,10 @@ import django_filters
 
 from exceptions.models import Case
 from exceptions.states import CaseKind, CaseStatus, Queue
+from retailops.filters import FilterSet
 
 
-class CaseFilter(django_filters.FilterSet):
+class CaseFilter(FilterSet):
     kind = django_filters.ChoiceFilter(choices=CaseKind.choices)
     status = django_filters.ChoiceFilter(choices=CaseStatus.choices)
     queue = django_filters.ChoiceFilter(choices=Queue.choices)

@@ -12,6 +12,7 @@ from inventory import adjustments, selectors
 from inventory.models import Adjustment, AdjustmentDecision
 from inventory.states import AdjustmentStatus
 from retailops.access import Scope, location_scope, partner_system_code
+from retailops.filters import FilterSet
 from retailops.idempotency import idempotent
 from retailops.sessions import PasswordConfirmationRequired, password_confirmation_due
 
@@ -74,7 +75,7 @@ class AdjustmentSerializer(serializers.Serializer):
     decisions = DecisionSerializer(many=True)
 
 
-class AdjustmentFilter(django_filters.FilterSet):
+class AdjustmentFilter(FilterSet):
     status = django_filters.ChoiceFilter(choices=AdjustmentStatus.choices)
     sku = django_filters.CharFilter(field_name="sku__code")
     location = django_filters.CharFilter(field_name="location__code")

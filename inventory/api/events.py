@@ -39,8 +39,8 @@ class EventInSerializer(serializers.Serializer):
     location = TextField()
     quantity = StrictIntegerField()
     occurred_at = OffsetDateTimeField(help_text="ISO 8601 with its UTC offset.")
-    reason = TextField(required=False, default="")
-    reference = TextField(required=False, default="")
+    reason = TextField(required=False, allow_blank=True, default="")
+    reference = TextField(required=False)
 
     class Meta:
         list_serializer_class = EventListSerializer

@@ -3,6 +3,7 @@ from decimal import Decimal
 from rest_framework import serializers
 
 from inventory.models import Channel, Location, Sku
+from retailops.fields import column_bounds
 
 _MONEY = {"max_digits": 12, "decimal_places": 2, "min_value": Decimal("0")}
 
@@ -26,7 +27,8 @@ class LocationInputSerializer(serializers.Serializer):
     region = serializers.CharField(max_length=64, allow_blank=True, default="")
     ship_from_store = serializers.BooleanField(default=False)
     pickup = serializers.BooleanField(default=False)
-    capacity = serializers.IntegerField(min_value=0, required=False, allow_null=True, default=None)
+    capacity = serializers.IntegerField(**column_bounds(Location._meta.get_field("capacity")), required=False,
+                                        allow_null=True, default=None)
     active = serializers.BooleanField(default=True)
 
 

@@ -13,6 +13,7 @@ from inventory import selectors, transfers
 from inventory.models import Transfer
 from inventory.states import TransferStatus
 from retailops.access import Scope, location_scope, partner_system_code
+from retailops.filters import FilterSet
 from retailops.idempotency import idempotent
 
 _CODE = {"max_length": 64}
@@ -76,7 +77,7 @@ class TransferSerializer(serializers.Serializer):
     lines = TransferLineSerializer(many=True)
 
 
-class TransferFilter(django_filters.FilterSet):
+class TransferFilter(FilterSet):
     status = django_filters.ChoiceFilter(choices=TransferStatus.choices)
     from_location = django_filters.CharFilter(field_name="source__code")
     to_location = django_filters.CharFilter(field_name="destination__code")

@@ -94,6 +94,15 @@ def test_a_refused_adjustment_is_a_message_and_changes_nothing(control, stores, 
     assert not Adjustment.objects.exists() and comments(case) == []
 
 
+def test_a_change_beyond_what_an_adjustment_holds_is_a_message_and_changes_nothing(control, stores, sku):
+    case = level_case(sku, stores[0])
+    response = control.post(f"/cases/{case.pk}/adjust/", {"delta": str(2**40), "reason": "shrink"}, follow=True)
+
+    assert response.status_code == 200
+    assert "delta must be within ±1,000,000,000." in response.content.decode()
+    assert not Adjustment.objects.exists() and comments(case) == []
+
+
 def test_a_rejected_event_is_replayed_from_its_case_once_the_sku_exists(control, stores):
     events_ingest(source="pos-1", actor=None, scope=EVERYWHERE, events=[IncomingEvent(
         event_id="E1", type="receipt", sku="LATE-1", location="S1", quantity=4,

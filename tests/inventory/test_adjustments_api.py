@@ -402,3 +402,38 @@ def test_two_finance_users_approving_at_once_apply_it_once(staff_api, place):
     assert AdjustmentDecision.objects.filter(adjustment=adjustment).count() == 1
     assert on_hand(place.big, place.s1) == 10
     assert ledger_drifts() == []
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_an_adjustment_kept_waiting_by_a_lock_is_a_503_that_says_when_to_retry(clerk, place):
+    from django.db import transaction
+
+    with connection.cursor() as cursor:  # what LOCK_TIMEOUT_MS=200 sets on every connection
+        cursor.execute("SET lock_timeout = '200ms'")
+    holding, release = threading.Event(), threading.Event()
+
+    def hold_the_level():
+        try:
+            with transaction.atomic():
+                StockLevel.objects.select_for_update().get(sku=place.cheap, location=place.s1)
+                holding.set()
+                release.wait(timeout=10)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold_the_level)
+    holder.start()
+    try:
+        assert holding.wait(timeout=10)
+        response = clerk.post(URL, body(sku="CHEAP", delta=-1), format="json")
+    finally:
+        release.set()
+        holder.join(timeout=10)
+        with connection.cursor() as cursor:
+            cursor.execute("RESET lock_timeout")
+
+    assert response.status_code == 503, response.content
+    assert response.json()["code"] == "lock_timeout"
+    assert int(response["Retry-After"]) >= 1
+    assert on_hand(place.cheap, place.s1) == 50

@@ -86,6 +86,14 @@ def test_the_same_timestamp_in_another_offset_is_the_same_content(pos):
     assert statuses(send(pos, event("r1", "receipt", 5, at="2026-11-20T11:00:00+01:00"))) == ["duplicate"]
 
 
+def test_any_offset_python_reads_is_taken_as_its_instant(pos):
+    response = send(pos, event("r1", "receipt", 5, at="2026-11-20T01:01:26-19:44"),
+                    event("r2", "receipt", 5, sku="UNKNOWN", at="2026-11-20T01:01:26-19:44"))
+
+    assert statuses(response) == ["applied", "rejected"]
+    assert {event.occurred_at.isoformat() for event in InventoryEvent.objects.all()} == {"2026-11-20T20:45:26+00:00"}
+
+
 def test_the_same_id_with_other_content_is_a_conflict_with_a_case(pos):
     send(pos, event("r1", "receipt", 5))
     response = send(pos, event("r1", "receipt", 7))
@@ -228,6 +236,11 @@ def test_an_event_outside_the_tokens_locations_is_rejected(world, partner_api):
         ({"events": [{**event("e1"), "event_id": None}]}, "required", "events[0].event_id"),
         ({"events": [{**event("e1"), "sku": 12}]}, "invalid", "events[0].sku"),
         ({"events": ["sale"]}, "invalid", "events[0]"),
+        *[({"events": [{**event("e1"), name: "A\x00"}]}, "null_characters_not_allowed", f"events[0].{name}")
+          for name in ("event_id", "type", "sku", "location", "reason", "reference")],
+        ({"events": [event("e1", at="0001-01-01T00:00:00+01:00")]}, "overflow", "events[0].occurred_at"),
+        ({"events": [event("e1", at="9999-12-31T23:59:59-01:00")]}, "overflow", "events[0].occurred_at"),
+        ({"events": [event("e1", reference="")]}, "invalid", "events[0].reference"),
     ],
 )
 def test_request_level_problems_are_400_and_store_nothing(pos, body, code, field):

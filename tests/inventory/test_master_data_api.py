@@ -183,3 +183,51 @@ def test_store_ops_user_sees_only_their_locations(staff_api):
     assert [row["code"] for row in store.get("/api/v1/locations").json()["results"]] == ["S001"]
     assert store.get("/api/v1/locations/S002").status_code == 404
     assert len(control.get("/api/v1/locations").json()["results"]) == 2
+
+
+@pytest.mark.parametrize("capacity", [2**31, 2**63, -1])
+def test_a_capacity_beyond_its_column_is_a_400(partner_api, capacity):
+    response = partner_api(scopes=["master_data"]).put(
+        "/api/v1/locations/S901", {"name": "Store 901", "kind": "store", "capacity": capacity}, format="json")
+
+    assert response.status_code == 400, response.content
+    assert response.json()["errors"][0]["field"] == "capacity"
+    assert not Location.objects.filter(code="S901").exists()
+
+
+def test_the_largest_capacity_its_column_holds_is_taken(partner_api):
+    response = partner_api(scopes=["master_data"]).put(
+        "/api/v1/locations/S902", {"name": "Store 902", "kind": "store", "capacity": 2**31 - 1}, format="json")
+
+    assert response.status_code == 201, response.content
+    assert Location.objects.get(code="S902").capacity == 2**31 - 1
+
+
+@pytest.mark.parametrize(("url", "parameter"), [
+    ("/api/v1/skus", "active"),
+    ("/api/v1/locations", "ship_from_store"),
+    ("/api/v1/locations", "pickup"),
+    ("/api/v1/channels", "active"),
+])
+@pytest.mark.parametrize("value", ["maybe", "yes", "2", "\x00"])
+def test_a_boolean_filter_that_is_not_a_boolean_is_a_400_not_ignored(partner_api, url, parameter, value):
+    response = partner_api(scopes=["master_data"]).get(url, {parameter: value})
+
+    assert response.status_code == 400, response.content
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["errors"][0]["field"] == parameter
+
+
+def test_boolean_filters_take_the_values_they_always_took(partner_api):
+    SkuFactory(code="ON")
+    SkuFactory(code="OFF", inactive=True)
+    client = partner_api(scopes=["master_data"])
+
+    def codes(**query):
+        response = client.get("/api/v1/skus", query)
+        assert response.status_code == 200, response.content
+        return [sku["code"] for sku in response.json()["results"]]
+
+    assert codes(active="false") == codes(active="False") == ["OFF"]
+    assert codes(active="true") == codes(active="True") == ["ON"]
+    assert codes(active="") == codes() == ["OFF", "ON"]

@@ -171,6 +171,16 @@ def test_an_invalid_filter_is_shown_and_ignored(control, shop):
     assert b"The end date is before the start date." in response.content
 
 
+@pytest.mark.parametrize(("field", "day"), [("created_from", "0001-01-01"), ("created_to", "9999-12-31")])
+def test_a_date_filter_at_the_edge_of_the_calendar_is_shown_and_ignored(control, shop, field, day):
+    OrderFactory(channel=shop.web, external_id="W-1")
+    response = control.get("/orders/", {field: day})
+
+    assert response.status_code == 200
+    assert field in response.context["form"].errors
+    assert listed(response) == ["W-1"]
+
+
 def test_the_list_pages_in_a_fixed_number_of_queries(control, shop, django_assert_num_queries):
     def orders_with_allocations(count):
         for _ in range(count):

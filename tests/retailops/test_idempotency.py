@@ -126,7 +126,7 @@ def test_a_server_error_rolls_the_effect_back_and_releases_the_key(partner_api):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("key", ["", "   ", "k" * 256])
+@pytest.mark.parametrize("key", ["", "   ", "k" * 256, "k\x00"])
 def test_invalid_keys_are_400(partner_api, key):
     response = post(partner_api(), {"code": "erp-1"}, key=key)
     assert response.status_code == 400

@@ -1,11 +1,15 @@
 """Every API error is problem+json with a stable code (API.md "Errors")."""
 
+import re
+
 import pytest
 from django.test import override_settings
 from django.urls import path
+from rest_framework.test import APIClient
 from rest_framework.views import APIView
 
 from backoffice.urls import urlpatterns as project_urlpatterns
+from retailops.errors import LockTimeout
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +25,17 @@ class ExplodingView(APIView):
         raise RuntimeError("a bug")
 
 
-urlpatterns = [path("api/v1/test/explode", ExplodingView.as_view()), *project_urlpatterns]
+class BusyView(APIView):
+    """A view whose service found its rows locked past LOCK_TIMEOUT_MS."""
+
+    required_scope = "master_data"
+
+    def get(self, request):
+        raise LockTimeout()
+
+
+urlpatterns = [path("api/v1/test/explode", ExplodingView.as_view()), path("api/v1/test/busy", BusyView.as_view()),
+               *project_urlpatterns]
 handler404 = "retailops.problems.page_not_found"
 handler500 = "retailops.problems.server_error"
 
@@ -88,6 +102,11 @@ def test_oversize_payload_is_400(partner_api):
     assert_problem(response, 400, "payload_too_large")
 
 
+def test_too_many_query_parameters_is_400(partner_api):
+    response = partner_api().get("/api/v1/availability", {"sku": "A", **{f"p{n}": "1" for n in range(1001)}})
+    assert_problem(response, 400, "payload_too_large")
+
+
 def test_unsupported_media_type_is_415(partner_api):
     response = partner_api().put("/api/v1/skus/A", data="name=x", content_type="text/plain")
     assert_problem(response, 415, "unsupported_media_type")
@@ -117,3 +136,35 @@ def test_unhandled_error_is_a_500_problem_without_internals(partner_api, caplog)
     assert "a bug" not in response.content.decode()
     assert "Unhandled API error" in caplog.text
     assert body["detail"]
+
+
+@pytest.mark.urls(__name__)
+def test_a_lock_timeout_is_a_503_that_says_when_to_retry(partner_api):
+    response = partner_api().get("/api/v1/test/busy")
+
+    assert_problem(response, 503, "lock_timeout")
+    assert int(response["Retry-After"]) >= 1
+
+
+def _json_endpoints() -> list[tuple[str, str]]:
+    """(method, path) of every API operation that takes a JSON body, from the schema."""
+    from drf_spectacular.generators import SchemaGenerator
+
+    paths = SchemaGenerator().get_schema(request=None, public=True)["paths"]
+    return [(method, re.sub(r"\{\w+_id\}", "1", path).replace("{code}", "X1"))
+            for path, operations in paths.items() for method, operation in operations.items()
+            if method in {"post", "put"} and "requestBody" in operation]
+
+
+@pytest.mark.parametrize("depth", [100, 100_000])
+def test_deeply_nested_json_is_a_400_on_every_json_endpoint(partner_api, staff_api, depth):
+    client, finance, anonymous = partner_api(), staff_api("finance"), APIClient()
+    body = "[" * depth + "]" * depth
+    endpoints = _json_endpoints()
+    assert ("post", "/api/v1/auth/token") in endpoints and len(endpoints) > 15
+
+    for method, url in endpoints:
+        caller = anonymous if url.endswith("/auth/token") else finance if "/adjustments/" in url else client
+        response = getattr(caller, method)(url, data=body, content_type="application/json")
+        problem_body = assert_problem(response, 400, "malformed_json")
+        assert "nested" in problem_body["detail"], url

@@ -70,3 +70,19 @@ def test_schema_generates_without_warnings(tmp_path):
 
     call_command("spectacular", "--fail-on-warn", "--validate", "--file", str(tmp_path / "schema.yaml"))
     assert (tmp_path / "schema.yaml").stat().st_size > 1000
+
+
+def test_a_strict_text_field_documents_the_blanks_it_refuses(schema):
+    event = schema["components"]["schemas"]["EventInRequest"]["properties"]
+
+    assert event["reference"]["minLength"] == 1
+    assert event["event_id"]["minLength"] == 1
+    assert event["event_id"]["maxLength"] == 255
+    assert "minLength" not in event["reason"]
+
+
+def test_writes_document_the_busy_503_and_when_to_retry(schema):
+    for path, method, operation in operations(schema):
+        if method in {"put", "post"} and not path.endswith("/auth/token"):
+            assert "Retry-After" in operation["responses"]["503"]["headers"], f"{method.upper()} {path}"
+        assert "Retry-After" in operation["responses"]["429"]["headers"], f"{method.upper()} {path}"

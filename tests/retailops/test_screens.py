@@ -70,3 +70,52 @@ def test_navigation_shows_admin_only_to_ops_admin(staff_api):
     assert b">Admin<" in client.get("/").content
     client.force_login(staff_api(Role.STORE_OPS).user)
     assert b">Admin<" not in client.get("/").content
+
+
+# --- Hostile input: a NUL character is refused with a message in the app's layout ----------
+
+
+@pytest.fixture
+def control(staff_api):
+    client = Client()
+    client.force_login(staff_api(Role.INVENTORY_CONTROL).user)
+    return client
+
+
+def assert_refused_in_layout(response) -> None:
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert 'class="topbar"' in page and "Sign out" in page  # the app's own layout, signed in
+    assert "NUL character" in page
+
+
+@pytest.mark.parametrize(("action", "field"), [("comment", "body"), ("dismiss", "reason"), ("recount", "note"),
+                                               ("resolve", "note"), ("assign", "note")])
+def test_a_nul_character_in_a_case_action_is_refused_and_changes_nothing(control, action, field):
+    from exceptions.models import Case
+    from tests.exceptions.factories import CaseFactory
+    from tests.inventory.factories import LocationFactory, SkuFactory
+
+    case = CaseFactory(sku=SkuFactory(code="A"), location=LocationFactory(code="S1"))
+    response = control.post(f"/cases/{case.pk}/{action}/", {field: "torn\x00packs", "root_cause": "miscount"})
+
+    assert_refused_in_layout(response)
+    refreshed = Case.objects.get(pk=case.pk)
+    assert (refreshed.status, refreshed.updated_at) == (case.status, case.updated_at)
+    assert not refreshed.comments.exists()
+
+
+@pytest.mark.parametrize("url", ["/integrations/pos%00main/", "/orders/?q=W%00-1", "/cases/?location=S1%00",
+                                 "/inventory/transfers/?reference=%00", "/cases/?%00=1"])
+def test_a_nul_character_in_a_screens_address_is_refused(control, url):
+    assert_refused_in_layout(control.get(url))
+
+
+def test_the_api_answers_nul_characters_itself(staff_api):
+    client = Client()
+    client.force_login(staff_api(Role.OPS_ADMIN).user)
+
+    response = client.get("/api/v1/orders", {"channel": "web\x00"})
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "null_characters_not_allowed"
