@@ -24,7 +24,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # The split view serves its start-up script as a file: the CSP allows no inline script.
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
-    re_path(r"^api/", problems.api_not_found),  # last under /api/: problem+json in every mode
+    re_path(r"^api/", problems.api_not_found, name="api-not-found"),  # last under /api/: problem+json, every mode
     path("admin/", admin.site.urls),
     path("orders/", include("orders.urls")),
     path("cases/", include("casework.urls")),

@@ -38,6 +38,7 @@ OPEN = {
     "readyz": "readiness, no data",
     "api-schema": "the published contract",
     "api-docs": "the published contract",
+    "api-not-found": "answers 404 for any address under /api/ that names no endpoint; no data",
     "auth-token": "exchanges credentials for the caller's own token",
     "sku-list": "SKUs are not bound to a location",
     "sku-detail": "SKUs are not bound to a location",
