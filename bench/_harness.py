@@ -140,7 +140,9 @@ class App:
         return self.manage("shell", "--no-imports", "-c", code, timeout=timeout)
 
     def migrate(self) -> None:
+        """The release steps production runs before serving (README "Production")."""
         self.manage("migrate", "--noinput", timeout=600)
+        self.manage("collectstatic", "--noinput", timeout=600)
 
     def verify_ledger(self) -> str:
         """"clean", or how many levels drifted from their movements."""
@@ -162,7 +164,8 @@ class App:
 
 @contextlib.contextmanager
 def app_with_database(name: str, *, keep: bool = False, extra_env: dict[str, str] | None = None) -> Iterator[App]:
-    """A fresh database `name` (dropped afterwards unless kept), migrated, with a temp var dir."""
+    """A fresh database `name` (dropped afterwards unless kept), migrated, with a temp var dir
+    holding its collected static files."""
     keep = keep or os.environ.get("BENCH_KEEP_DB") == "1"
     var_dir = Path(tempfile.mkdtemp(prefix=f"{name}-"))
     app = App(database=name, var_dir=var_dir, extra_env=extra_env or {})
