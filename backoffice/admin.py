@@ -5,7 +5,8 @@ flag, no permissions outside a role, no second role. Superusers' accounts and pa
 service users are not an ops admin's to change."""
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
 from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
@@ -14,6 +15,9 @@ from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from backoffice.staff import staff_user_access_set, staff_user_locations
 from integrations.services import SERVICE_USER_PREFIX
 from inventory.selectors import locations_active
+from retailops.errors import DomainError
+from retailops.mfa import mfa_reset
+from retailops.models import SecondFactorEvent
 from retailops.roles import Role, role_of
 
 User = get_user_model()
@@ -38,6 +42,11 @@ class StaffUserChangeForm(UserChangeForm, StaffAccessFields):
             self.initial.setdefault("locations", list(staff_user_locations(self.instance).values_list("pk", flat=True)))
 
 
+class ReasonActionForm(ActionForm):
+    reason = forms.CharField(required=False, label="Reason",
+                             help_text="Why (for actions that record one, such as resetting MFA).")
+
+
 admin.site.unregister(User)
 
 
@@ -59,6 +68,8 @@ class StaffUserAdmin(UserAdmin):
     list_display = ["username", "role", "first_name", "last_name", "is_active", "last_login"]
     list_filter = ["groups", "is_active"]
     filter_horizontal = []
+    action_form = ReasonActionForm
+    actions = ["reset_second_factor"]
 
     @admin.display(description="role")
     def role(self, user) -> str:
@@ -80,3 +91,40 @@ class StaffUserAdmin(UserAdmin):
         super().save_model(request, obj, form, change)
         staff_user_access_set(user=obj, role=form.cleaned_data["role"],
                               location_codes=[location.code for location in form.cleaned_data["locations"]])
+
+    @admin.action(description="Reset MFA: remove the authenticator app and recovery codes", permissions=["change"])
+    def reset_second_factor(self, request, queryset):
+        """A lost phone: the person enrols again at their next sign-in. Recorded with who and why."""
+        reason = request.POST.get("reason", "")
+        reset = []
+        for user in queryset:
+            if user.is_superuser and not request.user.is_superuser:
+                continue
+            try:
+                mfa_reset(user=user, actor=request.user, reason=reason)
+            except DomainError as error:
+                self.message_user(request, error.detail, messages.ERROR)
+                return
+            reset.append(user.get_username())
+        self.message_user(request, f"MFA reset for {', '.join(reset) or 'nobody'}; they enrol again at their "
+                                   "next sign-in.", messages.SUCCESS)
+
+
+@admin.register(SecondFactorEvent)
+class SecondFactorEventAdmin(admin.ModelAdmin):
+    """The second factor's record (enrolments, verifications, refused codes, resets): read only."""
+
+    list_display = ["occurred_at", "user", "kind", "address", "actor", "reason"]
+    list_filter = ["kind"]
+    search_fields = ["user__username"]
+    list_select_related = ["user", "actor"]
+    date_hierarchy = "occurred_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from backoffice import password, views
+from backoffice import mfa, password, views
 from retailops import health, problems
 
 api_v1 = [
@@ -18,6 +18,8 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("confirm-password/", password.confirm_password, name="confirm_password"),
+    path("sign-in/code/", mfa.verify, name="mfa_verify"),
+    path("sign-in/authenticator/", mfa.enrol, name="mfa_enrol"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("api/v1/", include(api_v1)),

@@ -1,5 +1,6 @@
 """Shared records of the API conventions (idempotency)."""
 
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
@@ -32,3 +33,30 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.client_key} {self.key} ({self.status})"
+
+
+class SecondFactorEvent(models.Model):
+    """One step of a person's second factor: enrolled, verified (with a code or a recovery
+    code), refused, or reset by an ops admin. Who, when, from where and, for a reset, by
+    whom and why. Failed codes also count towards the sign-in lockout (django-axes)."""
+
+    class Kind(models.TextChoices):
+        ENROLLED = "enrolled", "Enrolled an authenticator app"
+        VERIFIED = "verified", "Verified with the authenticator app"
+        RECOVERY_CODE_USED = "recovery_code_used", "Verified with a recovery code"
+        REFUSED = "refused", "Code refused"
+        RESET = "reset", "Devices reset"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="second_factor_events")
+    kind = models.CharField(max_length=24, choices=Kind.choices)
+    occurred_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    address = models.GenericIPAddressField(null=True, blank=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                              related_name="+")
+    reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-occurred_at"]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.kind} at {self.occurred_at:%Y-%m-%d %H:%M}"

@@ -47,7 +47,8 @@ _APPROVAL_POLICY_EDIT = [f"inventory.{action}_approvalpolicy" for action in ("vi
 # themselves are this table, so they are read, never edited there.
 _STAFF_ACCOUNTS_MANAGE = ["auth.view_user", "auth.add_user", "auth.change_user", "auth.view_group"]
 # The sign-in record (django-axes): every sign-in, sign-out, failure and lock, read-only.
-_SIGN_IN_LOG_READ = ["axes.view_accesslog", "axes.view_accessfailurelog", "axes.view_accessattempt"]
+_SIGN_IN_LOG_READ = ["axes.view_accesslog", "axes.view_accessfailurelog", "axes.view_accessattempt",
+                     "retailops.view_secondfactorevent"]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.INVENTORY_CONTROL: [*_MASTER_DATA_READ, *_LEDGER_READ, *_ALL_LOCATIONS, *_ORDERS_READ, *_ORDERS_ACT,

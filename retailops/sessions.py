@@ -103,7 +103,7 @@ def _why_ended(session, now: float) -> str | None:
     return None
 
 
-def _return_to(request) -> str:
+def return_to(request) -> str:
     """Where to come back after signing in: this page, or for a form sent from a page, that page."""
     if request.method in ("GET", "HEAD"):
         return request.get_full_path()
@@ -127,12 +127,12 @@ class SessionLifetimeMiddleware:
         return self.get_response(request)
 
     def _ended(self, request, why: str):
-        return_to = _return_to(request)
+        back_to = return_to(request)
         logout(request)
         if request.path.startswith("/api/"):
             return self.get_response(request)
         messages.info(request, why)
-        response = redirect_to_login(return_to)
+        response = redirect_to_login(back_to)
         if request.htmx:  # a fragment request: the whole page goes to the sign-in
             return HttpResponseClientRedirect(response.url)
         return response

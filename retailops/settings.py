@@ -75,6 +75,9 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "rest_framework",
     "django_filters",
     "drf_spectacular",
@@ -103,12 +106,16 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): whether this session gave a second factor (django-otp).
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "retailops.screens.RefuseNulCharactersMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "retailops.sessions.SessionLifetimeMiddleware",
     "retailops.sessions.SignedInPagesNotStoredMiddleware",
+    # After the lifetime check: a session that must give its second factor reaches only that screen.
+    "retailops.mfa.SecondFactorRequiredMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
     "axes.middleware.AxesMiddleware",
@@ -219,6 +226,12 @@ SESSION_COOKIE_AGE = int(SESSION_ABSOLUTE_TIMEOUT.total_seconds())
 # Sensitive actions (approving an adjustment worth the policy's second threshold or more)
 # need the password typed within this long: at sign-in, or again on the confirmation screen.
 PASSWORD_CONFIRM_TIMEOUT = timedelta(minutes=float(os.environ.get("PASSWORD_CONFIRM_MINUTES", "5")))
+# Second factor (django-otp, retailops.mfa): the roles in retailops.mfa.MFA_ROLES, admin users
+# and anyone who enrolled give a TOTP code (or a recovery code) after the password. The
+# authenticator app shows this name beside the account.
+OTP_TOTP_ISSUER = os.environ.get("MFA_ISSUER", "RetailOps")
+# Recovery codes handed out at enrolment, each good once.
+MFA_RECOVERY_CODES = int(os.environ.get("MFA_RECOVERY_CODES", "10"))
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"

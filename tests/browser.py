@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 
 ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS_DIR", settings.BASE_DIR / "var" / "test-artifacts"))
 PASSWORD = "pw-for-tests-1"
@@ -67,11 +68,23 @@ class PageWatch:
 
 
 def sign_in(page, username):
+    """Password, then for a person who must give one (finance, ops admins), the code from
+    their authenticator app on the code screen, as they would."""
+    # Imported here: tests/conftest.py imports this module before Django's apps are ready.
+    from retailops.mfa import mfa_required_for
+    from tests.mfa import authenticator_for, code_now
+
+    user = get_user_model().objects.get(username=username)
+    device = authenticator_for(user) if mfa_required_for(user) else None
     page.goto("/login/")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_load_state("networkidle")
+    if device is not None:
+        page.get_by_label("Code").fill(code_now(device))
+        page.get_by_role("button", name="Verify").click()
+        page.wait_for_load_state("networkidle")
 
 
 def audit(page, axe):

@@ -9,6 +9,7 @@ from backoffice.staff import staff_user_upsert
 from connectors.clients import partner_client_issue
 from retailops.access import location_scope_for_user
 from tests.inventory.factories import LocationFactory
+from tests.mfa import force_login_verified
 
 pytestmark = pytest.mark.django_db
 
@@ -24,7 +25,7 @@ def stores(db):
 @pytest.fixture
 def ops_admin(db):
     client = Client(raise_request_exception=False)
-    client.force_login(staff_user_upsert(username="olga", role="ops_admin", password="pw-for-tests-1"))
+    force_login_verified(client, staff_user_upsert(username="olga", role="ops_admin", password="pw-for-tests-1"))
     return client
 
 
@@ -108,6 +109,6 @@ def test_roles_themselves_are_read_only_for_ops_admin(ops_admin):
 
 def test_a_store_user_has_no_admin(stores):
     client = Client()
-    client.force_login(staff_user_upsert(username="sam", role="store_ops", password="pw-for-tests-1",
+    force_login_verified(client, staff_user_upsert(username="sam", role="store_ops", password="pw-for-tests-1",
                                          location_codes=["S001"]))
     assert client.get(USERS).status_code == 302  # to the admin's login page

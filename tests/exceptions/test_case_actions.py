@@ -21,6 +21,7 @@ from retailops.access import LocationScope
 from retailops.roles import Role
 from tests.exceptions.factories import CaseFactory
 from tests.inventory.factories import ChannelFactory, LocationFactory, SkuFactory
+from tests.mfa import force_login_verified
 
 pytestmark = pytest.mark.django_db
 
@@ -42,7 +43,7 @@ def sku(stores):
 def browser(role, username, locations=(), **options):
     user = staff_user_upsert(username=username, role=role, password="pw-for-tests-1", location_codes=locations)
     client = Client(**options)
-    client.force_login(user)
+    force_login_verified(client, user)
     client.user = user
     return client
 

@@ -12,6 +12,7 @@ from exceptions.states import CaseKind, CaseStatus, Queue
 from retailops.roles import Role
 from tests.exceptions.factories import CaseFactory
 from tests.inventory.factories import LocationFactory, SkuFactory
+from tests.mfa import force_login_verified
 
 pytestmark = pytest.mark.django_db
 
@@ -24,7 +25,7 @@ def stores():
 def browser(role, username, locations=()):
     user = staff_user_upsert(username=username, role=role, password="pw-for-tests-1", location_codes=locations)
     client = Client()
-    client.force_login(user)
+    force_login_verified(client, user)
     client.user = user
     return client
 

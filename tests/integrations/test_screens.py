@@ -15,6 +15,7 @@ from backoffice.staff import staff_user_upsert
 from integrations.models import ExternalSystem, OutboxMessage, SyncRun
 from retailops.roles import Role
 from tests.inventory.factories import LocationFactory, SkuFactory
+from tests.mfa import force_login_verified
 
 pytestmark = pytest.mark.django_db
 
@@ -77,7 +78,7 @@ class SyncRunFactory(factory.django.DjangoModelFactory):
 def browser(role: str, username: str, locations=()) -> Client:
     user = staff_user_upsert(username=username, role=role, password="pw-for-tests-1", location_codes=locations)
     client = Client()
-    client.force_login(user)
+    force_login_verified(client, user)
     client.user = user
     return client
 

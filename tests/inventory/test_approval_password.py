@@ -18,6 +18,7 @@ from inventory.models import AdjustmentDecision, ApprovalPolicy, Bucket
 from retailops.access import LocationScope
 from retailops.sessions import PASSWORD_CONFIRMED_AT
 from tests.inventory.factories import LocationFactory, SkuFactory
+from tests.mfa import force_login_verified
 
 pytestmark = pytest.mark.django_db
 
@@ -44,7 +45,7 @@ def requested():
 def finance():
     client = Client()
     client.user = staff_user_upsert(username="fin", role="finance", password=PASSWORD)
-    client.force_login(client.user)
+    force_login_verified(client, client.user)
     return client
 
 

@@ -19,6 +19,7 @@ from inventory.states import AdjustmentStatus, CycleCountStatus, TransferStatus
 from inventory.transfers import LineInput, transfer_request
 from retailops.access import LocationScope
 from tests.inventory.factories import LocationFactory, SkuFactory
+from tests.mfa import force_login_verified
 
 pytestmark = pytest.mark.django_db
 
@@ -43,7 +44,7 @@ def place(db):
 def signed_in(username, role, locations=(), **client_options):
     user = staff_user_upsert(username=username, role=role, password="pw-for-tests-1", location_codes=locations)
     client = Client(**client_options)
-    client.force_login(user)
+    force_login_verified(client, user)
     client.user = user
     return client
 

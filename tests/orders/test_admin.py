@@ -8,6 +8,7 @@ from backoffice.staff import staff_user_upsert
 from orders.models import Allocation, Order
 from orders.states import AllocationOrigin, AllocationStatus
 from tests.inventory.factories import LocationFactory
+from tests.mfa import force_login_verified
 from tests.orders.factories import OrderLineFactory
 
 pytestmark = pytest.mark.django_db
@@ -20,7 +21,7 @@ def admin_client(request):
     else:
         user = staff_user_upsert(username="ops", role="ops_admin", password="pw-for-tests-1")
     client = Client(raise_request_exception=False)  # a server error is an answer to check, not a crash
-    client.force_login(user)
+    force_login_verified(client, user)
     return client
 
 

@@ -12,6 +12,7 @@ from exceptions.models import Case
 from exceptions.states import CaseKind, Queue
 from orders.models import Order
 from orders.services import pickups_overdue_detect
+from tests.mfa import force_login_verified
 from tests.orders.factories import stock
 
 pytestmark = pytest.mark.django_db
@@ -59,7 +60,7 @@ def test_an_ops_admin_sets_a_stores_window_in_the_admin(staff_api, shop):
     from retailops.roles import Role
 
     admin = Client()
-    admin.force_login(staff_api(Role.OPS_ADMIN, username="ops").user)
+    force_login_verified(admin, staff_api(Role.OPS_ADMIN, username="ops").user)
     url = f"/admin/inventory/location/{shop.s1.pk}/change/"
     assert b"pickup acknowledgement window (minutes)" in admin.get(url).content.lower()
     form = {name: value for name, value in Location.objects.filter(pk=shop.s1.pk).values(

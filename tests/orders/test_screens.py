@@ -13,6 +13,7 @@ from orders.states import AllocationStatus, OrderStatus
 from orders.views import PAGE_SIZE
 from retailops.roles import Role
 from tests.inventory.factories import ChannelFactory, LocationFactory
+from tests.mfa import force_login_verified
 from tests.orders.factories import AllocationFactory, OrderFactory, order_placed, staff_caller, stock
 
 pytestmark = pytest.mark.django_db
@@ -30,7 +31,7 @@ def control(staff_api):
 def signed_in(staff_api, role, **kwargs) -> Client:
     client = Client()
     client.user = staff_api(role, **kwargs).user
-    client.force_login(client.user)
+    force_login_verified(client, client.user)
     return client
 
 

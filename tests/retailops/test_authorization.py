@@ -34,6 +34,8 @@ OPEN = {
     "login": "the sign-in page",
     "logout": "signs the caller out",
     "confirm_password": "the signed-in caller types their own password again; no data",
+    "mfa_verify": "the signed-in caller gives their own second factor; no data",
+    "mfa_enrol": "the signed-in caller enrols their own authenticator (a second one only once verified)",
     "healthz": "liveness, no data",
     "readyz": "readiness, no data",
     "api-schema": "the published contract",

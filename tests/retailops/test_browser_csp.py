@@ -49,8 +49,9 @@ def visit(page, path: str) -> list[str]:
 
 PAGES = [
     ("control", ["/cases/", "/cases/{case}/", "/orders/", "/inventory/adjustments/new/", "/inventory/counts/",
-                 "/inventory/transfers/", "/confirm-password/", "/api/docs/"]),
-    ("finance", ["/inventory/approvals/"]),
+                 "/inventory/transfers/", "/confirm-password/", "/api/docs/",
+                 "/sign-in/authenticator/"]),
+    ("finance", ["/inventory/approvals/", "/sign-in/code/"]),
     ("support", ["/integrations/"]),
     ("admin", ["/admin/", "/admin/axes/accesslog/", "/admin/inventory/sku/", "/admin/inventory/sku/add/"]),
 ]

@@ -67,6 +67,8 @@ SCREENS = [
     ("control", "/inventory/transfers/{transfer}/"),
     ("finance", "/inventory/approvals/"),
     ("finance", "/confirm-password/?next=/inventory/approvals/"),
+    ("finance", "/sign-in/code/?next=/inventory/approvals/"),
+    ("control", "/sign-in/authenticator/"),
     ("support", "/integrations/"),
     ("support", "/integrations/{system}/"),
 ]

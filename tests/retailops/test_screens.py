@@ -4,6 +4,7 @@ import pytest
 from django.test import Client
 
 from retailops.roles import Role
+from tests.mfa import force_login_verified
 
 pytestmark = pytest.mark.django_db
 
@@ -39,7 +40,7 @@ def test_wrong_password_shows_a_message(alice):
 
 def test_sign_out_is_a_post(alice):
     client = Client()
-    client.force_login(alice)
+    force_login_verified(client, alice)
     assert client.get("/logout/").status_code == 405
     assert client.post("/logout/").status_code == 302
     assert client.get("/").status_code == 302
@@ -53,7 +54,7 @@ def test_a_form_post_without_csrf_token_is_refused(alice):
 
 def test_api_session_post_needs_csrf_too(alice):
     client = Client(enforce_csrf_checks=True)
-    client.force_login(alice)
+    force_login_verified(client, alice)
     response = client.post("/api/v1/auth/token", {"username": "alice", "password": "pw-for-tests-1"},
                            content_type="application/json")
     # The token endpoint takes no session; a session write endpoint would be refused without a token:
@@ -66,9 +67,9 @@ def test_api_session_post_needs_csrf_too(alice):
 
 def test_navigation_shows_admin_only_to_ops_admin(staff_api):
     client = Client()
-    client.force_login(staff_api(Role.OPS_ADMIN).user)
+    force_login_verified(client, staff_api(Role.OPS_ADMIN).user)
     assert b">Admin<" in client.get("/").content
-    client.force_login(staff_api(Role.STORE_OPS).user)
+    force_login_verified(client, staff_api(Role.STORE_OPS).user)
     assert b">Admin<" not in client.get("/").content
 
 
@@ -78,7 +79,7 @@ def test_navigation_shows_admin_only_to_ops_admin(staff_api):
 @pytest.fixture
 def control(staff_api):
     client = Client()
-    client.force_login(staff_api(Role.INVENTORY_CONTROL).user)
+    force_login_verified(client, staff_api(Role.INVENTORY_CONTROL).user)
     return client
 
 
@@ -113,7 +114,7 @@ def test_a_nul_character_in_a_screens_address_is_refused(control, url):
 
 def test_the_api_answers_nul_characters_itself(staff_api):
     client = Client()
-    client.force_login(staff_api(Role.OPS_ADMIN).user)
+    force_login_verified(client, staff_api(Role.OPS_ADMIN).user)
 
     response = client.get("/api/v1/orders", {"channel": "web\x00"})
 

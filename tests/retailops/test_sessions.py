@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from backoffice.staff import staff_user_upsert
 from retailops.sessions import LAST_SEEN_AT, SIGNED_IN_AT
+from tests.mfa import force_login_verified
 from tests.retailops.test_settings import load_settings
 
 pytestmark = pytest.mark.django_db
@@ -20,7 +21,7 @@ PAGE = "/inventory/approvals/"
 @pytest.fixture
 def finance():
     client = Client()
-    client.force_login(staff_user_upsert(username="fin", role="finance", password="pw-for-tests-1"))
+    force_login_verified(client, staff_user_upsert(username="fin", role="finance", password="pw-for-tests-1"))
     return client
 
 

@@ -11,6 +11,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from backoffice.staff import staff_user_upsert
+from tests.mfa import force_login_verified
 
 pytestmark = pytest.mark.django_db
 
@@ -112,7 +113,7 @@ def test_ops_admins_read_the_sign_in_log_in_the_admin_and_cannot_change_it(alice
     sign_in("alice", PASSWORD)
     entry = AccessLog.objects.get()
     admin = Client()
-    admin.force_login(staff_user_upsert(username="root", role="ops_admin", password=PASSWORD))
+    force_login_verified(admin, staff_user_upsert(username="root", role="ops_admin", password=PASSWORD))
 
     listing = admin.get("/admin/axes/accesslog/")
     detail = admin.get(f"/admin/axes/accesslog/{entry.pk}/change/")

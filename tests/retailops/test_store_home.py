@@ -13,6 +13,7 @@ from exceptions.states import CaseKind, CaseStatus, Queue
 from retailops.roles import Role
 from tests.exceptions.factories import CaseFactory
 from tests.inventory.factories import LocationFactory
+from tests.mfa import force_login_verified
 from tests.orders.factories import AllocationFactory, OrderFactory, OrderLineFactory
 
 pytestmark = pytest.mark.django_db
@@ -25,7 +26,7 @@ def stores():
 
 def signed_in(role, username, locations=()):
     client = Client()
-    client.force_login(staff_user_upsert(username=username, role=role, password="pw-for-tests-1",
+    force_login_verified(client, staff_user_upsert(username=username, role=role, password="pw-for-tests-1",
                                          location_codes=locations))
     return client
 
