@@ -110,7 +110,7 @@ def mfa_enrolment_confirm(*, request, device: TOTPDevice, token: str) -> Enrolme
         raise PermissionDenied("Give a code from your current authenticator app first.")
     device = TOTPDevice.objects.select_for_update().get(pk=device.pk, user=user, confirmed=False)
     if not device.verify_token(token.strip()):
-        _refused(request)
+        _session_refused(request)
         return None
     for other in devices_for_user(user, confirmed=None):
         if other != device:
@@ -126,34 +126,57 @@ def mfa_enrolment_confirm(*, request, device: TOTPDevice, token: str) -> Enrolme
     return Enrolment(device=device, recovery_codes=codes)
 
 
+def _matching_device(user, token: str):
+    """The person's device that accepts this code (used up by this: a TOTP step is accepted
+    once, a recovery code once), with the kind of event it makes; (None, None) otherwise.
+    Runs inside the caller's transaction, under a row lock on the candidates."""
+    token = token.strip().replace(" ", "")
+    if token.isdigit() and len(token) == TOTP_DIGITS:
+        candidates = TOTPDevice.objects.devices_for_user(user, confirmed=True)
+        kind = SecondFactorEvent.Kind.VERIFIED
+    else:  # recovery codes are handed out in lower case
+        candidates = StaticDevice.objects.devices_for_user(user, confirmed=True)
+        kind, token = SecondFactorEvent.Kind.RECOVERY_CODE_USED, token.lower()
+    device = next((device for device in candidates.select_for_update() if device.verify_token(token)), None)
+    return (device, kind) if device is not None else (None, None)
+
+
 def mfa_verify(*, request, token: str) -> bool:
     """Check a code from the authenticator app, or a recovery code (used up by this), for
     the signed-in person; on success this session counts as verified."""
     user = request.user
-    token = token.strip().replace(" ", "")
     with transaction.atomic():
-        if token.isdigit() and len(token) == TOTP_DIGITS:
-            candidates = TOTPDevice.objects.devices_for_user(user, confirmed=True)
-            kind = SecondFactorEvent.Kind.VERIFIED
-        else:  # recovery codes are handed out in lower case
-            candidates = StaticDevice.objects.devices_for_user(user, confirmed=True)
-            kind, token = SecondFactorEvent.Kind.RECOVERY_CODE_USED, token.lower()
-        device = next((device for device in candidates.select_for_update() if device.verify_token(token)), None)
+        device, kind = _matching_device(user, token)
         if device is not None:
             login(request, device)
             _record(request, user=user, kind=kind)
             return True
-    _refused(request)
+    _session_refused(request)
     return False
 
 
-def _refused(request) -> None:
-    """A wrong code: recorded, and counted by the sign-in lockout like a wrong password.
-    When that locks the account, the half-signed-in session ends (django-axes' middleware
-    then answers with the lockout page)."""
-    user = request.user
+def mfa_code_check(*, request, user, token: str) -> bool:
+    """The second factor of a sign-in that keeps no session (the API token login): the same
+    codes, the same throttling, the same record and lockout as the verification screen."""
+    with transaction.atomic():
+        device, kind = _matching_device(user, token)
+        if device is not None:
+            _record(request, user=user, kind=kind)
+            return True
+    _refused(request, user=user)
+    return False
+
+
+def _refused(request, *, user) -> None:
+    """A wrong code: recorded, and counted by the sign-in lockout like a wrong password."""
     _record(request, user=user, kind=SecondFactorEvent.Kind.REFUSED)
     user_login_failed.send(sender=__name__, credentials={"username": user.get_username()}, request=request)
+
+
+def _session_refused(request) -> None:
+    """A wrong code typed on a screen. When it locks the account, the half-signed-in session
+    ends (django-axes' middleware then answers with the lockout page)."""
+    _refused(request, user=request.user)
     if getattr(request, "axes_locked_out", False):
         logout(request)
 

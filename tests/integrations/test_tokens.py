@@ -11,9 +11,21 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from integrations.models import ApiClient, ExternalSystem
+from retailops.models import SecondFactorEvent
 from tests.inventory.factories import LocationFactory
+from tests.mfa import authenticator_for, code_now
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def fresh_login_throttle():
+    """The token login is throttled per address, and every test here calls from the same one."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
 
 
 def run_create_api_client(*args) -> list[str]:
@@ -168,10 +180,14 @@ def test_an_expiry_counts_on_every_request_even_while_remembered():
     assert bearer(token).get("/api/v1/skus").status_code == 401
 
 
+def token_login(username: str, password: str = "pw-for-tests-1", **extra):
+    return APIClient().post("/api/v1/auth/token", {"username": username, "password": password, **extra},
+                            format="json")
+
+
 def test_staff_exchange_password_for_a_token_that_acts_with_their_role(staff_api):
-    staff_api("ops_admin", username="alice")
-    response = APIClient().post("/api/v1/auth/token", {"username": "alice", "password": "pw-for-tests-1"},
-                                format="json")
+    alice = staff_api("ops_admin", username="alice").user
+    response = token_login("alice", code=code_now(authenticator_for(alice)))
 
     assert response.status_code == 201
     token = response.json()["token"]
@@ -181,11 +197,52 @@ def test_staff_exchange_password_for_a_token_that_acts_with_their_role(staff_api
 
 
 def test_staff_token_of_a_role_without_permission_is_403(staff_api):
-    staff_api("finance", username="fiona")
-    token = APIClient().post("/api/v1/auth/token", {"username": "fiona", "password": "pw-for-tests-1"},
-                             format="json").json()["token"]
+    fiona = staff_api("finance", username="fiona").user
+    token = token_login("fiona", code=code_now(authenticator_for(fiona))).json()["token"]
     response = bearer(token).put("/api/v1/skus/A1", {"name": "a", "unit_cost": "1", "price": "2"}, format="json")
     assert response.status_code == 403
+
+
+def test_people_without_a_second_factor_get_a_token_with_their_password(staff_api):
+    staff_api("inventory_control", username="ivan")
+
+    assert token_login("ivan").status_code == 201
+
+
+@pytest.mark.parametrize("role", ["finance", "ops_admin"])
+def test_the_password_alone_gets_no_token_for_those_who_give_a_second_factor(staff_api, role):
+    authenticator_for(staff_api(role, username="fiona").user)
+
+    response = token_login("fiona")
+
+    assert response.status_code == 401
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["code"] == "mfa_required"
+    assert not ApiClient.objects.filter(kind="staff").exists()
+
+
+def test_a_wrong_or_reused_code_gets_no_token_and_is_on_record(staff_api):
+    fiona = staff_api("finance", username="fiona").user
+    code = code_now(authenticator_for(fiona))
+    assert token_login("fiona", code=code).status_code == 201
+
+    reused = token_login("fiona", code=code)
+    wrong = token_login("fiona", code="000000" if code != "000000" else "111111")
+
+    assert (reused.status_code, reused.json()["code"]) == (401, "invalid_mfa_code")
+    assert (wrong.status_code, wrong.json()["code"]) == (401, "invalid_mfa_code")
+    assert ApiClient.objects.filter(kind="staff").count() == 1
+    kinds = list(SecondFactorEvent.objects.filter(user=fiona).order_by("pk").values_list("kind", flat=True))
+    assert kinds == ["verified", "refused", "refused"]
+
+
+def test_someone_who_must_give_a_second_factor_but_never_enrolled_is_sent_to_enrol(staff_api):
+    staff_api("finance", username="fiona")
+
+    response = token_login("fiona", code="123456")
+
+    assert response.status_code == 403
+    assert response.json()["code"] == "mfa_enrolment_required"
 
 
 @pytest.mark.parametrize("body", [{"username": "alice", "password": "wrong"}, {"username": "ghost", "password": "x"}])

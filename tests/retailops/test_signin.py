@@ -125,3 +125,19 @@ def test_ops_admins_read_the_sign_in_log_in_the_admin_and_cannot_change_it(alice
     assert detail.status_code == 200 and 'name="_save"' not in detail.content.decode()
     assert deleting.status_code == 403
     assert AccessLog.objects.filter(pk=entry.pk).exists()
+
+
+def test_wrong_second_factor_codes_at_the_token_login_lock_the_account_like_wrong_passwords(alice):
+    from tests.mfa import authenticator_for, code_now
+
+    device = authenticator_for(alice)
+    api = APIClient()
+    statuses = [api.post("/api/v1/auth/token", {"username": "alice", "password": PASSWORD, "code": "abcdefgh"},
+                         format="json").status_code for _ in range(3)]
+
+    response = api.post("/api/v1/auth/token", {"username": "alice", "password": PASSWORD, "code": code_now(device)},
+                        format="json")
+
+    assert statuses == [401, 401, 429]
+    assert response.status_code == 429
+    assert response.json()["code"] == "throttled"
