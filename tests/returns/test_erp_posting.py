@@ -13,14 +13,7 @@ from inventory.models import Bucket, Location
 from retailops.access import LocationScope
 from returns import refunds, services
 from returns.models import ReturnAuthorization
-from tests.integrations.conftest import sandbox, sandbox_server  # noqa: F401  (fixtures)
-from tests.integrations.test_worker import (  # noqa: F401  (fixtures and helpers of the worker harness)
-    assert_each_message_applied_once,
-    delivered,
-    queue,
-    start_worker,
-    wait_until,
-)
+from tests.integrations.test_worker import assert_each_message_applied_once, delivered, wait_until
 from tests.inventory.factories import LocationFactory, SkuFactory
 
 EVERYWHERE = LocationScope(None)
