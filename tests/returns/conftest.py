@@ -7,6 +7,7 @@ import pytest
 
 from inventory.ledger import Movement, ledger_drifts, post_movements
 from inventory.models import Bucket, Location, StockLevel
+
 # The sandbox partner and the worker fault harness of the integrations tests, as fixtures here.
 from tests.integrations.conftest import sandbox, sandbox_server  # noqa: F401
 from tests.integrations.test_worker import queue, start_worker  # noqa: F401
