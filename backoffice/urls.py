@@ -33,6 +33,7 @@ urlpatterns = [
     path("cases/", include("casework.urls")),
     path("integrations/", include("connectors.urls")),
     path("inventory/", include("inventory.urls")),
+    path("returns/", include("returns.urls")),
 ]
 
 handler400 = "retailops.problems.bad_request"

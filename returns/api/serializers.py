@@ -12,7 +12,7 @@ _CODE = {"max_length": 64}
 _QUANTITY = {"min_value": 1, "max_value": MAX_QUANTITY}
 
 
-class AuthorizedLineInSerializer(serializers.Serializer):
+class ReturnAuthorizedLineInSerializer(serializers.Serializer):
     sku = serializers.CharField(**_CODE)
     quantity = serializers.IntegerField(**_QUANTITY)
     reason = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
@@ -24,40 +24,40 @@ class ReturnInSerializer(serializers.Serializer):
     order = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1,
                                      max_value=2**53, help_text="Id of the order the units were sold on.")
     location = serializers.CharField(**_CODE)
-    lines = AuthorizedLineInSerializer(many=True, min_length=1, max_length=MAX_LINES)
+    lines = ReturnAuthorizedLineInSerializer(many=True, min_length=1, max_length=MAX_LINES)
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="",
                                  help_text="Addition: a note kept with the return.")
 
 
-class ReceivedLineInSerializer(serializers.Serializer):
+class ReturnReceivedLineInSerializer(serializers.Serializer):
     sku = serializers.CharField(**_CODE)
     quantity = serializers.IntegerField(**_QUANTITY, help_text="Units that arrived now.")
 
 
-class ReceiveInSerializer(serializers.Serializer):
-    lines = ReceivedLineInSerializer(many=True, min_length=1, max_length=MAX_LINES)
+class ReturnReceiveInSerializer(serializers.Serializer):
+    lines = ReturnReceivedLineInSerializer(many=True, min_length=1, max_length=MAX_LINES)
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
-class InspectedLineInSerializer(serializers.Serializer):
+class ReturnInspectedLineInSerializer(serializers.Serializer):
     sku = serializers.CharField(**_CODE)
     quantity = serializers.IntegerField(**_QUANTITY)
     disposition = serializers.ChoiceField(choices=Disposition.choices)
 
 
-class InspectInSerializer(serializers.Serializer):
-    lines = InspectedLineInSerializer(many=True, min_length=1, max_length=MAX_LINES,
+class ReturnInspectInSerializer(serializers.Serializer):
+    lines = ReturnInspectedLineInSerializer(many=True, min_length=1, max_length=MAX_LINES,
                                       help_text="Groups of units and what becomes of them; a SKU may appear once "
                                                 "per disposition.")
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
-class RefundInSerializer(serializers.Serializer):
+class ReturnRefundInSerializer(serializers.Serializer):
     amount = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=Decimal("0.01"))
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
 
 
-class NoteInSerializer(serializers.Serializer):
+class ReturnNoteInSerializer(serializers.Serializer):
     """The body may be empty or `{}`; a note, when given, is recorded with the change."""
 
     note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="",
@@ -75,7 +75,7 @@ class ReturnLineSerializer(serializers.Serializer):
     reason = serializers.CharField(help_text="Addition: why the customer returns it.")
 
 
-class RefundSerializer(serializers.Serializer):
+class ReturnRefundSerializer(serializers.Serializer):
     amount = serializers.DecimalField(max_digits=14, decimal_places=2)
     status = serializers.ChoiceField(choices=RefundStatus.choices)
     held_for = serializers.CharField(help_text="Addition: why it waits for finance (value, before_receipt), or ''.")
@@ -83,7 +83,7 @@ class RefundSerializer(serializers.Serializer):
     decided_by = serializers.CharField(source="decided_by.username", allow_null=True, default=None)
 
 
-class ErpPostingSerializer(serializers.Serializer):
+class ReturnErpPostingSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["pending", "delivered", "dead", "not_sent"],
                                      help_text="The credit note's delivery through the outbox: dead is a dead "
                                                "letter; not_sent, no ERP system was enabled.")
@@ -102,12 +102,12 @@ class ReturnSerializer(serializers.Serializer):
     refund = serializers.SerializerMethodField()
     erp_posting = serializers.SerializerMethodField()
 
-    @extend_schema_field(RefundSerializer(allow_null=True))
+    @extend_schema_field(ReturnRefundSerializer(allow_null=True))
     def get_refund(self, authorization):
         refund = authorization.current_refund
-        return RefundSerializer(refund).data if refund is not None else None
+        return ReturnRefundSerializer(refund).data if refund is not None else None
 
-    @extend_schema_field(ErpPostingSerializer(allow_null=True))
+    @extend_schema_field(ReturnErpPostingSerializer(allow_null=True))
     def get_erp_posting(self, authorization):
         status = authorization.erp_posting_status
         return {"status": status} if status is not None else None

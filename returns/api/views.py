@@ -85,7 +85,7 @@ class ReturnActionView(ReturnsApiView):
     """One verb: parse the body, find the return in scope, call the service."""
 
     staff_permissions = {"POST": _CHANGE}
-    input_serializer = serializers.NoteInSerializer
+    input_serializer = serializers.ReturnNoteInSerializer
     service = None
 
     def act(self, authorization: ReturnAuthorization, params: dict):
@@ -100,7 +100,7 @@ class ReturnActionView(ReturnsApiView):
 
 
 class ReturnReceiveView(ReturnActionView):
-    input_serializer = serializers.ReceiveInSerializer
+    input_serializer = serializers.ReturnReceiveInSerializer
 
     def act(self, authorization, params):
         services.return_receive(authorization=authorization, actor=self.request.user,
@@ -109,14 +109,14 @@ class ReturnReceiveView(ReturnActionView):
 
     @extend_schema(summary="Receive: the units arrive in quality_control at the return's location (more than "
                            "authorised → 409 exceeds_expected)",
-                   request=serializers.ReceiveInSerializer, responses={200: serializers.ReturnSerializer})
+                   request=serializers.ReturnReceiveInSerializer, responses={200: serializers.ReturnSerializer})
     @idempotent
     def post(self, request, return_id: int):
         return self.handle(request, return_id)
 
 
 class ReturnInspectView(ReturnActionView):
-    input_serializer = serializers.InspectInSerializer
+    input_serializer = serializers.ReturnInspectInSerializer
 
     def act(self, authorization, params):
         services.return_inspect(authorization=authorization, actor=self.request.user,
@@ -125,7 +125,7 @@ class ReturnInspectView(ReturnActionView):
 
     @extend_schema(summary="Inspect: restock makes units available, damaged moves them to damaged, write-off and "
                            "return-to-vendor take them out (more than wait for inspection → 409 exceeds_expected)",
-                   request=serializers.InspectInSerializer, responses={200: serializers.ReturnSerializer})
+                   request=serializers.ReturnInspectInSerializer, responses={200: serializers.ReturnSerializer})
     @idempotent
     def post(self, request, return_id: int):
         return self.handle(request, return_id)
@@ -133,11 +133,11 @@ class ReturnInspectView(ReturnActionView):
 
 class ReturnRefundView(ReturnActionView):
     staff_permissions = {"POST": ("returns.add_refund",)}
-    input_serializer = serializers.RefundInSerializer
+    input_serializer = serializers.ReturnRefundInSerializer
 
     @extend_schema(summary="Refund: paid at once (200, refund status refunded; the credit note goes to the ERP "
                            "through the outbox), or held for finance by the approval policy (202, pending_approval)",
-                   request=serializers.RefundInSerializer,
+                   request=serializers.ReturnRefundInSerializer,
                    responses={200: serializers.ReturnSerializer, 202: serializers.ReturnSerializer})
     @idempotent
     def post(self, request, return_id: int):
@@ -159,11 +159,11 @@ class RefundDecisionView(ReturnsApiView):
 
 class RefundApproveView(RefundDecisionView):
     @extend_schema(summary="Addition: approve a held refund (finance; never the requester: 403 self_approval); "
-                           "approving pays it", request=serializers.NoteInSerializer,
+                           "approving pays it", request=serializers.ReturnNoteInSerializer,
                    responses={200: serializers.ReturnSerializer})
     @idempotent
     def post(self, request, return_id: int):
-        data = serializers.NoteInSerializer(data=request.data)
+        data = serializers.ReturnNoteInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         refunds.refund_approve(authorization=self.visible_return(return_id), approver=request.user,
                                note=data.validated_data["note"])
@@ -172,10 +172,10 @@ class RefundApproveView(RefundDecisionView):
 
 class RefundRejectView(RefundDecisionView):
     @extend_schema(summary="Addition: reject a held refund with a note (finance; never the requester)",
-                   request=serializers.NoteInSerializer, responses={200: serializers.ReturnSerializer})
+                   request=serializers.ReturnNoteInSerializer, responses={200: serializers.ReturnSerializer})
     @idempotent
     def post(self, request, return_id: int):
-        data = serializers.NoteInSerializer(data=request.data)
+        data = serializers.ReturnNoteInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         refunds.refund_reject(authorization=self.visible_return(return_id), decider=request.user,
                               note=data.validated_data["note"])
@@ -186,7 +186,7 @@ class ReturnCloseView(ReturnActionView):
     service = staticmethod(services.return_close)
 
     @extend_schema(summary="Addition: close a return once every arrived unit is inspected; closing short opens a "
-                           "return_unreconciled case", request=serializers.NoteInSerializer,
+                           "return_unreconciled case", request=serializers.ReturnNoteInSerializer,
                    responses={200: serializers.ReturnSerializer})
     @idempotent
     def post(self, request, return_id: int):
@@ -197,7 +197,7 @@ class ReturnCancelView(ReturnActionView):
     service = staticmethod(services.return_cancel)
 
     @extend_schema(summary="Addition: cancel before anything arrived (409 invalid_state after)",
-                   request=serializers.NoteInSerializer, responses={200: serializers.ReturnSerializer})
+                   request=serializers.ReturnNoteInSerializer, responses={200: serializers.ReturnSerializer})
     @idempotent
     def post(self, request, return_id: int):
         return self.handle(request, return_id)
