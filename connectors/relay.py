@@ -41,6 +41,7 @@ from exceptions.states import CaseKind
 from integrations.models import ExternalSystem, OutboxMessage, SyncRun
 from integrations.outbox import message_levels
 from inventory.selectors import level_rows, levels_at
+from returns.refunds import return_postings_dead_lettered
 
 logger = logging.getLogger(__name__)
 
@@ -374,6 +375,8 @@ def _dead_letter(system: ExternalSystem, message: OutboxMessage, error: str, *, 
         context={"message_id": message.pk, "topic": message.topic, "attempts": message.attempts + 1,
                  "last_error": error[:500], "status_code": status_code, "dead_letters": dead_count},
     ))
+    if message.topic == OutboxMessage.Topic.DOCUMENT:  # a return's credit note: its return is unreconciled
+        return_postings_dead_lettered(message_ids=[message.pk])
 
 
 def _record_runs(run: RelayRun) -> None:

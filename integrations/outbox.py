@@ -117,14 +117,23 @@ def order_shipped(*, order_id: int, external_id: str, channel_id: int, status: s
 def document_enqueue(*, document_type: str, document: dict, system_kind: str = ExternalSystem.Kind.ERP) -> int:
     """Post a business document (an applied adjustment, a refund, …) to every enabled
     system of `system_kind` with an HTTP adapter: the ERP by default."""
+    return len(document_messages_enqueue(document_type=document_type, document=document, system_kind=system_kind))
+
+
+def document_messages_enqueue(*, document_type: str, document: dict,
+                              system_kind: str = ExternalSystem.Kind.ERP) -> list[OutboxMessage]:
+    """`document_enqueue`, returning the messages written (with their ids and systems), for
+    a caller that shows each one's delivery status beside its document."""
     systems = list(_outbound_systems().filter(kind=system_kind))
     now = timezone.now()
-    return _write([
+    messages = [
         OutboxMessage(system=system, topic=OutboxMessage.Topic.DOCUMENT,
                       payload={"document_type": document_type, "document": document},
                       idempotency_key=new_idempotency_key(), next_attempt_at=now, created_at=now)
         for system in systems
-    ])
+    ]
+    _write(messages)
+    return messages
 
 
 def _write(messages: list[OutboxMessage]) -> int:

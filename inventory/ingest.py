@@ -39,7 +39,9 @@ MAX_BATCH = 1000
 # Clocks drift; a fact dated further ahead than this is refused rather than trusted.
 FUTURE_TOLERANCE = timedelta(minutes=5)
 
-# type → (bucket, sign). Counts are special: their delta is counted − on hand.
+# type → (bucket, sign). Counts are special: their delta is counted − on hand. A return
+# at a location whose till-return policy is to inspect also holds its units in quality
+# control (`Location.inspects_returns`).
 _EFFECTS = {
     EventType.SALE: (Bucket.ON_HAND, -1),
     EventType.RETURN: (Bucket.ON_HAND, +1),
@@ -269,6 +271,13 @@ def _apply_new_events(events, *, ours, skus, locations, actor):
             movements.append(Movement(
                 sku_id=sku.pk, location_id=location.pk, bucket=bucket, delta=delta, reason=event.type,
                 occurred_at=event.occurred_at, event_id=row.pk,
+            ))
+        if event.type == EventType.RETURN and location.inspects_returns:
+            # The location's till-return policy: the units are on hand but held in quality
+            # control, unavailable, until someone inspects them.
+            movements.append(Movement(
+                sku_id=sku.pk, location_id=location.pk, bucket=Bucket.QUALITY_CONTROL, delta=delta,
+                reason="return_to_inspection", occurred_at=event.occurred_at, event_id=row.pk,
             ))
         statuses[event.event_id] = Status.APPLIED
 

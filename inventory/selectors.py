@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import reduce
 from operator import or_
 
-from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet, Window
+from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet, Sum, Window
 from django.db.models.functions import RowNumber
 
 from inventory.eligibility import offered_to
@@ -261,6 +261,22 @@ def recent_movements_by_level(keys, *, limit: int = 10) -> dict[LevelKey, list[S
     for movement in ranked:
         movements[(movement.sku_id, movement.location_id)].append(movement)
     return movements
+
+
+def units_out_by_document(*, document_type: str, document_id: str) -> dict[int, int] | None:
+    """The units that left on-hand for one business document, by SKU id, as the ledger
+    records them: an order's shipments and pickups (`document_type="order"`). None when
+    the ledger has no movement of that document at all (no such document). One query.
+
+    Apps that may not read the document's own tables (returns, beside orders) learn from
+    here what actually went out on it."""
+    rows = (StockMovement.objects.filter(document_type=document_type, document_id=document_id)
+            .values("sku_id").annotate(out=Sum("delta", filter=Q(bucket=Bucket.ON_HAND, delta__lt=0)))
+            .values_list("sku_id", "out"))
+    rows = list(rows)
+    if not rows:
+        return None
+    return {sku_id: -(out or 0) for sku_id, out in rows if out}
 
 
 def event_by_id(event_id: int) -> InventoryEvent | None:

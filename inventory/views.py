@@ -28,6 +28,7 @@ from inventory.forms import (
 )
 from inventory.models import AdjustmentDecision, CycleCount, StockLevel
 from inventory.states import COUNTING_STATUSES, CycleCountStatus, TransferStatus
+from retailops import inbox
 from retailops.access import location_scope
 from retailops.errors import DomainError
 from retailops.screens import act_and_report, form_problems
@@ -87,6 +88,7 @@ def approvals(request):
                   "own": adjustment.requested_by_id == request.user.pk}
                  for adjustment in pending],
         "decided": decided,
+        "other_sections": inbox.sections_for(request),
     })
 
 

@@ -42,6 +42,11 @@ _TRANSFERS_ACT = ["inventory.add_transfer", "inventory.change_transfer"]
 # Cycle counts: schedule/cancel (add), count and submit (change), accept or ask for a recount (review).
 _COUNTS_READ = ["inventory.view_cyclecount"]
 _COUNTS_WORK = ["inventory.add_cyclecount", "inventory.change_cyclecount", "inventory.review_cyclecount"]
+# Returns: receive, inspect, refund at the desk (store ops at their stores); finance
+# alone approves or rejects a held refund (never their own).
+_RETURNS_READ = ["returns.view_returnauthorization", "returns.view_refund"]
+_RETURNS_ACT = ["returns.add_returnauthorization", "returns.change_returnauthorization", "returns.add_refund"]
+_REFUNDS_APPROVE = ["returns.approve_refund"]
 _APPROVAL_POLICY_EDIT = [f"inventory.{action}_approvalpolicy" for action in ("view", "add", "change")]
 # Staff accounts in the admin: a user, their role and stores (backoffice.staff). Roles
 # themselves are this table, so they are read, never edited there.
@@ -53,13 +58,14 @@ _SIGN_IN_LOG_READ = ["axes.view_accesslog", "axes.view_accessfailurelog", "axes.
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.INVENTORY_CONTROL: [*_MASTER_DATA_READ, *_LEDGER_READ, *_ALL_LOCATIONS, *_ORDERS_READ, *_ORDERS_ACT,
                              *_EVENTS_REPLAY, *_CASES_WORK, *_ADJUSTMENTS_READ, *_ADJUSTMENTS_REQUEST, *_TRANSFERS_READ,
-                             *_TRANSFERS_ACT, *_COUNTS_READ, *_COUNTS_WORK],
+                             *_TRANSFERS_ACT, *_COUNTS_READ, *_COUNTS_WORK, *_RETURNS_READ, *_RETURNS_ACT],
     # Store operations act on orders too, but only at their stores (location scope).
     Role.STORE_OPS: [*_MASTER_DATA_READ, *_LEDGER_READ, *_ORDERS_READ, *_ORDERS_ACT, *_CASES_WORK,
                      *_ADJUSTMENTS_READ, *_ADJUSTMENTS_REQUEST, *_TRANSFERS_READ, *_TRANSFERS_ACT, *_COUNTS_READ,
-                     *_COUNTS_WORK],
+                     *_COUNTS_WORK, *_RETURNS_READ, *_RETURNS_ACT],
     Role.FINANCE: [*_MASTER_DATA_READ, *_LEDGER_READ, *_ALL_LOCATIONS, *_ORDERS_READ, *_CASES_WORK,
-                   *_ADJUSTMENTS_READ, *_ADJUSTMENTS_APPROVE, *_TRANSFERS_READ, *_COUNTS_READ],
+                   *_ADJUSTMENTS_READ, *_ADJUSTMENTS_APPROVE, *_TRANSFERS_READ, *_COUNTS_READ, *_RETURNS_READ,
+                   *_REFUNDS_APPROVE],
     Role.INTEGRATION_SUPPORT: [
         *_MASTER_DATA_READ,
         *_LEDGER_READ,
@@ -82,6 +88,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_ADJUSTMENTS_READ,
         *_TRANSFERS_READ,
         *_COUNTS_READ,
+        *_RETURNS_READ,
         *_APPROVAL_POLICY_EDIT,
         *_STAFF_ACCOUNTS_MANAGE,
         *_SIGN_IN_LOG_READ,
@@ -135,6 +142,8 @@ NAVIGATION = [
     ("Adjust stock", "inventory:adjustment_request", "inventory.add_adjustment"),
     ("Counts", "inventory:counts", "inventory.view_cyclecount"),
     ("Transfers", "inventory:transfers", "inventory.view_transfer"),
+    ("Returns desk", "returns:desk", "returns.change_returnauthorization"),
+    ("Returns", "returns:list", "returns.view_returnauthorization"),
     ("Integrations", "integrations:health", "integrations.view_externalsystem"),
     ("API docs", "api-docs", None),
 ]

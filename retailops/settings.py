@@ -440,6 +440,18 @@ CELERY_BEAT_SCHEDULE["orders-detect-overdue-pickups"] = {
     "task": "orders.tasks.pickups_overdue_detect",
     "schedule": crontab(),
 }
+# --- Returns ----------------------------------------------------------------------------
+
+# A refund paid this many days ago for units that never (fully) arrived opens a case.
+RETURN_REFUND_WITHOUT_RECEIPT_DAYS = int(os.environ.get("RETURN_REFUND_WITHOUT_RECEIPT_DAYS", "14"))
+# Units received this many days ago on a return nobody refunded open a case.
+RETURN_RECEIPT_WITHOUT_REFUND_DAYS = int(os.environ.get("RETURN_RECEIPT_WITHOUT_REFUND_DAYS", "7"))
+# An authorisation nothing came back on (and no refund stands on) expires after this many days.
+RETURN_AUTHORIZATION_EXPIRY_DAYS = int(os.environ.get("RETURN_AUTHORIZATION_EXPIRY_DAYS", "30"))
+CELERY_BEAT_SCHEDULE["returns-detect-unreconciled"] = {
+    "task": "returns.tasks.returns_unreconciled_detect",
+    "schedule": crontab(minute=45),  # hourly
+}
 CELERY_BEAT_SCHEDULE["inventory-detect-overdue-transfers"] = {
     "task": "inventory.tasks.transfers_overdue_detect",
     "schedule": crontab(minute="*/15"),

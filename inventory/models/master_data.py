@@ -41,6 +41,17 @@ class Location(models.Model):
         THIRD_PARTY = "3pl", "Third-party logistics"
         VIRTUAL = "virtual", "Virtual"
 
+    class ReturnPolicy(models.TextChoices):
+        """What a customer return taken at this location's till (a POS `return` event) does."""
+
+        KIND_DEFAULT = "", "The default for its kind"
+        RESTOCK = "restock", "Restock at the till (available at once)"
+        INSPECT = "inspect", "Into inspection (quality control until dispositioned)"
+
+    # A store's till puts returned units back on the shelf; a DC inspects them first.
+    RETURN_POLICY_BY_KIND = {"store": "restock", "dark_store": "restock", "virtual": "restock", "dc": "inspect",
+                             "3pl": "inspect"}
+
     code = models.CharField(max_length=64, unique=True, validators=[code_validator])
     name = models.CharField(max_length=200)
     kind = models.CharField(max_length=16, choices=Kind.choices)
@@ -59,6 +70,11 @@ class Location(models.Model):
         max_digits=4, decimal_places=3, default=Decimal("1.000"),
         validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("1"))],
     )
+    return_policy = models.CharField(
+        "till return policy", max_length=8, choices=ReturnPolicy.choices, blank=True, default="",
+        help_text="What a POS return at this location does. Empty: the default for its kind "
+                  "(stores restock at the till, DCs and 3PLs inspect first).",
+    )
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -72,6 +88,12 @@ class Location(models.Model):
 
     def __str__(self) -> str:
         return self.code
+
+    @property
+    def inspects_returns(self) -> bool:
+        """Whether a till return here goes into inspection rather than back on the shelf."""
+        policy = self.return_policy or self.RETURN_POLICY_BY_KIND.get(self.kind, self.ReturnPolicy.RESTOCK)
+        return policy == self.ReturnPolicy.INSPECT
 
 
 class Channel(models.Model):

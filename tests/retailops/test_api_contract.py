@@ -76,6 +76,8 @@ def seeded(token: str) -> dict[str, str]:
                                                         "reason": "shrink"}),
         "transfer_id": create("/api/v1/transfers", {"from_location": "DC1", "to_location": "S1",
                                                     "lines": [{"sku": "A", "quantity": 2}]}),
+        "return_id": create("/api/v1/returns", {"external_id": "RA-1", "location": "S1",
+                                                "lines": [{"sku": "A", "quantity": 2, "reason": "too small"}]}),
     }
 
 
