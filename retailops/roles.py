@@ -131,6 +131,7 @@ NAVIGATION = [
     ("Orders", "orders:list", "orders.view_order"),
     ("Cases", "cases:index", "exceptions.view_case"),
     ("My cases", "cases:mine", "exceptions.change_case"),
+    ("Stock", "inventory:stock", "inventory.view_stocklevel"),
     ("Approvals", "inventory:approvals", "inventory.approve_adjustment"),
     ("Adjust stock", "inventory:adjustment_request", "inventory.add_adjustment"),
     ("Counts", "inventory:counts", "inventory.view_cyclecount"),
