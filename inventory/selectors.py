@@ -28,6 +28,7 @@ from inventory.models import (
     CycleCountLine,
     InventoryEvent,
     Location,
+    LocationConfidence,
     Sku,
     StockLevel,
     StockMovement,
@@ -403,3 +404,10 @@ def event_visible(*, scope: LocationScope, event_id: int) -> InventoryEvent:
 def location_visible(*, scope: LocationScope, code: str) -> Location:
     """One location the caller may see, active or not; Location.DoesNotExist otherwise."""
     return locations_for(scope=scope).get(code=code)
+
+
+def confidence_scores_of(location: Location, *, limit: int = 10) -> list[LocationConfidence]:
+    """A location's latest confidence scorings, newest first (the first explains the
+    current score: its factors)."""
+    return list(LocationConfidence.objects.filter(location=location).select_related("actor")
+                .order_by("-computed_at", "-pk")[:limit])

@@ -7,21 +7,25 @@ document elsewhere is a 404.
 
 import csv
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
 from django.http import Http404, StreamingHttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
 from inventory import selectors
+from inventory.confidence.services import locations_score
 from inventory.documents import movement_source
+from inventory.eligibility import confidence_threshold
 from inventory.forms import MovementFilterForm, StockSearchForm, bucket_label
-from inventory.models import Adjustment, InventoryEvent, Location, StockLevel
+from inventory.models import Adjustment, InventoryEvent, Location, LocationConfidence, StockLevel
 from retailops.access import location_scope
 
 VIEW_LEVELS, VIEW_LEDGER = "inventory.view_stocklevel", "inventory.view_stockmovement"
 VIEW_ADJUSTMENTS = "inventory.view_adjustment"
+RESCORE = "inventory.add_locationconfidence"
 LEVELS_PAGE, MOVEMENTS_PAGE = 50, 50
 EXPORT_CHUNK = 2000
 
@@ -168,10 +172,38 @@ def adjustment_detail(request, adjustment_id: int):
 # --- A location ---------------------------------------------------------------------------------
 
 
-@_reader(VIEW_LEVELS)
-def location_detail(request, location_code: str):
+def _visible_location(request, location_code: str) -> Location:
     try:
-        location = selectors.location_visible(scope=location_scope(request), code=location_code)
+        return selectors.location_visible(scope=location_scope(request), code=location_code)
     except Location.DoesNotExist as exc:
         raise Http404("No such location.") from exc
-    return render(request, "inventory/location_detail.html", {"location": location})
+
+
+@_reader(VIEW_LEVELS)
+def location_detail(request, location_code: str):
+    """The location, its confidence and why: each factor of the latest scoring."""
+    location = _visible_location(request, location_code)
+    scores = selectors.confidence_scores_of(location)
+    latest = scores[0] if scores else None
+    return render(request, "inventory/location_detail.html", {
+        "location": location,
+        "latest": latest,
+        "factors": sorted(latest.factors.values(), key=lambda entry: -entry["weight"]) if latest else [],
+        "scores": scores,
+        "threshold": confidence_threshold(),
+        "can_rescore": request.user.has_perm(RESCORE),
+    })
+
+
+@require_POST
+@login_required
+@permission_required(RESCORE, raise_exception=True)
+def location_rescore(request, location_code: str):
+    """Score every location again now (a score is relative to the estate, so one location
+    is never scored alone), and come back to this one."""
+    location = _visible_location(request, location_code)
+    run = locations_score(trigger=LocationConfidence.Trigger.ON_DEMAND, actor=request.user)
+    location.refresh_from_db(fields=["confidence"])
+    messages.success(request, f"Confidence scored again for {run.scored} locations: {location.code} is now "
+                              f"{location.confidence}.")
+    return redirect("inventory:location_detail", location_code=location.code)

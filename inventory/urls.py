@@ -30,4 +30,5 @@ urlpatterns = [
     path("events/<int:event_id>/", stock_views.event_detail, name="event_detail"),
     path("adjustments/<int:adjustment_id>/", stock_views.adjustment_detail, name="adjustment_detail"),
     path("locations/<str:location_code>/", stock_views.location_detail, name="location_detail"),
+    path("locations/<str:location_code>/rescore/", stock_views.location_rescore, name="location_rescore"),
 ]

@@ -424,6 +424,18 @@ if TESTING:
 
 # A location whose ledger confidence is below this is not offered to ship channels.
 SOURCING_CONFIDENCE_THRESHOLD = Decimal(os.environ.get("SOURCING_CONFIDENCE_THRESHOLD", "0.80"))
+# Location confidence (inventory/confidence): the trailing window its factors are read
+# over, the least data a location needs for a factor to count, and the least locations
+# with enough data for a factor to be compared at all.
+CONFIDENCE_WINDOW_DAYS = int(os.environ.get("CONFIDENCE_WINDOW_DAYS", "30"))
+CONFIDENCE_MIN_COUNTED_LINES = int(os.environ.get("CONFIDENCE_MIN_COUNTED_LINES", "5"))
+CONFIDENCE_MIN_EVENTS = int(os.environ.get("CONFIDENCE_MIN_EVENTS", "20"))
+CONFIDENCE_MIN_LEVELS = int(os.environ.get("CONFIDENCE_MIN_LEVELS", "5"))
+CONFIDENCE_MIN_ESTATE = int(os.environ.get("CONFIDENCE_MIN_ESTATE", "3"))
+CELERY_BEAT_SCHEDULE["inventory-location-confidence-nightly"] = {
+    "task": "inventory.tasks.locations_score",
+    "schedule": crontab(hour=1, minute=45),
+}
 
 # --- Orders ---------------------------------------------------------------------------
 

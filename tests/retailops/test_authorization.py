@@ -537,6 +537,13 @@ def check_location_detail_screen(world, caller, screen):
     assert screen.get(f"/inventory/locations/{world.a.code}/").status_code == 200
 
 
+def check_location_rescore_screen(world, caller, screen):
+    from inventory.models import LocationConfidence
+
+    assert screen.post(f"/inventory/locations/{world.b.code}/rescore/").status_code in (403, 404)
+    assert not LocationConfidence.objects.exists()
+
+
 CHECKS = {
     "location-list": check_location_list,
     "location-detail": check_location_detail,
@@ -613,6 +620,7 @@ CHECKS = {
     "inventory:event_detail": check_event_detail_screen,
     "inventory:adjustment_detail": check_adjustment_detail_screen,
     "inventory:location_detail": check_location_detail_screen,
+    "inventory:location_rescore": check_location_rescore_screen,
 }
 
 
