@@ -512,6 +512,30 @@ CELERY_BEAT_SCHEDULE["cases-stale-levels-nightly"] = {
     "task": "casework.tasks.stale_levels_detect",
     "schedule": crontab(hour=3, minute=15),
 }
+# Anomaly detectors (casework/anomalies.py: what each pattern means).
+ANOMALY_DROP_WINDOW_HOURS = int(os.environ.get("ANOMALY_DROP_WINDOW_HOURS", "24"))
+ANOMALY_DROP_UNITS = int(os.environ.get("ANOMALY_DROP_UNITS", "20"))
+ANOMALY_DROP_PERCENT = float(os.environ.get("ANOMALY_DROP_PERCENT", "50"))
+ANOMALY_DROP_MIN_UNITS = int(os.environ.get("ANOMALY_DROP_MIN_UNITS", "5"))
+ANOMALY_SHRINK_DAYS = int(os.environ.get("ANOMALY_SHRINK_DAYS", "7"))
+ANOMALY_SHRINK_BASELINE_WEEKS = int(os.environ.get("ANOMALY_SHRINK_BASELINE_WEEKS", "8"))
+ANOMALY_SHRINK_FACTOR = float(os.environ.get("ANOMALY_SHRINK_FACTOR", "3"))
+ANOMALY_SHRINK_MIN_VALUE = float(os.environ.get("ANOMALY_SHRINK_MIN_VALUE", "200"))
+ANOMALY_NEGATIVE_DAYS = int(os.environ.get("ANOMALY_NEGATIVE_DAYS", "7"))
+ANOMALY_NEGATIVE_REPEATS = int(os.environ.get("ANOMALY_NEGATIVE_REPEATS", "5"))
+ANOMALY_PHANTOM_DAYS = int(os.environ.get("ANOMALY_PHANTOM_DAYS", "14"))
+ANOMALY_PHANTOM_MIN_SOLD_ELSEWHERE = int(os.environ.get("ANOMALY_PHANTOM_MIN_SOLD_ELSEWHERE", "10"))
+ANOMALY_LATENCY_WINDOW_MINUTES = int(os.environ.get("ANOMALY_LATENCY_WINDOW_MINUTES", "60"))
+ANOMALY_LATENCY_MIN_EVENTS = int(os.environ.get("ANOMALY_LATENCY_MIN_EVENTS", "10"))
+ANOMALY_EVENT_LATENCY_SECONDS = int(os.environ.get("ANOMALY_EVENT_LATENCY_SECONDS", "900"))
+CELERY_BEAT_SCHEDULE["cases-anomalies-frequent"] = {
+    "task": "casework.tasks.anomalies_detect_frequent",
+    "schedule": crontab(minute="*/15"),
+}
+CELERY_BEAT_SCHEDULE["cases-anomalies-nightly"] = {
+    "task": "casework.tasks.anomalies_detect_nightly",
+    "schedule": crontab(hour=3, minute=45),
+}
 CELERY_BEAT_SCHEDULE["cases-escalate-sla-breaches"] = {
     "task": "casework.tasks.sla_breaches_escalate",
     "schedule": crontab(minute="*/5"),
