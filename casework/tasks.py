@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from casework import detectors
+from casework import anomalies, detectors
 
 
 @shared_task
@@ -23,3 +23,15 @@ def sla_breaches_escalate() -> int:
 @shared_task
 def negative_on_hand_resolve_cleared() -> int:
     return detectors.negative_on_hand_resolve_cleared()
+
+
+@shared_task
+def anomalies_detect_frequent() -> int:
+    """Sudden drops and event latency: patterns worth seeing within the hour."""
+    return sum(detect() for detect in anomalies.FREQUENT)
+
+
+@shared_task
+def anomalies_detect_nightly() -> int:
+    """Shrink spikes, repeated negatives, phantom inventory: patterns over days."""
+    return sum(detect() for detect in anomalies.NIGHTLY)

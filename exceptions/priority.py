@@ -24,16 +24,23 @@ def urgency(*, sla_due_at: datetime, sla_total_seconds: float, now: datetime) ->
     return (Decimal("1.0") + Decimal(str(round(used, 3)))).quantize(Decimal("0.001"))
 
 
-def anomaly(occurrences: int) -> Decimal:
-    """How unusual the problem is: a fact seen once is 1.0; the same problem coming back
-    again and again is a pattern worth a person's time first — 1.5 at two occurrences,
-    2.0 at four, capped at 3.0 (sixteen and more)."""
-    factor = 1 + 0.5 * math.log2(max(1, occurrences))
-    return Decimal(str(round(min(3.0, factor), 3)))
+def anomaly(occurrences: int, location_confidence: Decimal | None = None) -> Decimal:
+    """How unusual the problem is, and how far its location is trusted.
+
+    Repetition: a fact seen once is 1.0; the same problem coming back again and again is
+    a pattern worth a person's time first — 1.5 at two occurrences, 2.0 at four, capped
+    at 3.0 (sixteen and more). Distrust: that is multiplied by (2 − the location's
+    confidence), so a case at a fully trusted location (or at none) keeps it, one at a
+    location scored 0.5 ranks 1.5 times higher, at 0.0 twice as high (see
+    `inventory.confidence` for how the score is made)."""
+    repetition = min(3.0, 1 + 0.5 * math.log2(max(1, occurrences)))
+    distrust = 1.0 if location_confidence is None else 2 - min(1.0, max(0.0, float(location_confidence)))
+    return Decimal(str(round(repetition * distrust, 3)))
 
 
 def priority(*, kind: str, money_at_risk: Decimal, urgency_factor: Decimal,
-             anomaly_factor: Decimal = Decimal("1.0")) -> tuple[Decimal, dict]:
+             anomaly_factor: Decimal = Decimal("1.0"), location_confidence: Decimal | None = None
+             ) -> tuple[Decimal, dict]:
     weight = policy_for(kind).weight
     money = max(money_at_risk, MINIMUM_MONEY)
     score = (money * urgency_factor * weight * anomaly_factor).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
@@ -43,6 +50,8 @@ def priority(*, kind: str, money_at_risk: Decimal, urgency_factor: Decimal,
         "kind_weight": str(weight),
         "anomaly": str(anomaly_factor),
     }
+    if location_confidence is not None:
+        factors["location_confidence"] = str(location_confidence)
     return score, factors
 
 

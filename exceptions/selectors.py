@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from exceptions.models import Case, CaseComment
@@ -224,3 +224,11 @@ def assignee_choices(*, queue: str, location_id: int | None = None):
         users = users.filter(locationuserobjectpermission__content_object_id=location_id,
                              locationuserobjectpermission__permission__codename=LOCATION_PERMISSION)
     return users.order_by("username").distinct()
+
+
+def cases_raised_by_location(*, kind: str, since) -> dict[int, int]:
+    """How many times cases of `kind` were seen at each location since `since` (their
+    occurrences, counted for cases first seen since then): location id → occurrences."""
+    rows = (Case.objects.filter(kind=kind, first_seen_at__gte=since, location__isnull=False)
+            .values("location_id").annotate(seen=Sum("occurrences")).values_list("location_id", "seen"))
+    return dict(rows)

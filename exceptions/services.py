@@ -86,12 +86,6 @@ def _open(report: CaseReport, *, actor) -> Case:
     kind_policy = policy.policy_for(report.kind)
     sla = policy.sla_for(report.kind)
     sla_due_at = now + sla
-    score, factors = priority(
-        kind=report.kind,
-        money_at_risk=report.money_at_risk,
-        urgency_factor=urgency(sla_due_at=sla_due_at, sla_total_seconds=sla.total_seconds(), now=now),
-        anomaly_factor=anomaly(report.occurrences),
-    )
     case = Case(
         kind=report.kind,
         queue=kind_policy.queue,
@@ -107,10 +101,9 @@ def _open(report: CaseReport, *, actor) -> Case:
         last_seen_at=now,
         money_at_risk=report.money_at_risk,
         source=str(report.context.get("source", ""))[:64] if isinstance(report.context, dict) else "",
-        priority=score,
-        priority_factors=factors,
         sla_due_at=sla_due_at,
     )
+    _rank(case, now=now)
     if report.subject is not None:
         case.subject_type = ContentType.objects.get_for_model(report.subject)
         case.subject_id = str(report.subject.pk)
@@ -127,18 +120,49 @@ def _bump(case: Case, report: CaseReport, *, actor) -> Case:
     case.money_at_risk = max(case.money_at_risk, report.money_at_risk)
     case.context = report.context or case.context
     case.condition_cleared_at = None  # seen again: whatever cleared it did not last
-    sla_total = (case.sla_due_at - case.first_seen_at).total_seconds()
-    case.priority, case.priority_factors = priority(
-        kind=case.kind,
-        money_at_risk=case.money_at_risk,
-        urgency_factor=urgency(sla_due_at=case.sla_due_at, sla_total_seconds=sla_total, now=now),
-        anomaly_factor=anomaly(case.occurrences),
-    )
+    _rank(case, now=now)
     case._history_user = actor
     case._change_reason = "detected again"
     case.save(update_fields=["occurrences", "last_seen_at", "money_at_risk", "context", "priority",
                              "priority_factors", "condition_cleared_at", "updated_at"])
     return case
+
+
+def _location_confidence(case: Case) -> Decimal | None:
+    """The confidence of the case's location, read through the case's own relation."""
+    return case.location.confidence if case.location_id is not None else None
+
+
+def _rank(case: Case, *, now) -> None:
+    """Recompute a case's priority from its occurrences, SLA and location's confidence
+    (escalated cases keep their overdue urgency)."""
+    confidence = _location_confidence(case)
+    sla_total = (case.sla_due_at - case.first_seen_at).total_seconds()
+    case.priority, case.priority_factors = priority(
+        kind=case.kind,
+        money_at_risk=case.money_at_risk,
+        urgency_factor=(policy.ESCALATED_URGENCY if case.escalated else
+                        urgency(sla_due_at=case.sla_due_at, sla_total_seconds=sla_total, now=now)),
+        anomaly_factor=anomaly(case.occurrences, confidence),
+        location_confidence=confidence,
+    )
+
+
+@in_retrying_transaction
+def cases_rerank_at_locations(location_ids) -> int:
+    """A location's confidence changed: its active cases are ranked again, so cases at a
+    distrusted location rise in their queues (one history row per case)."""
+    now = timezone.now()
+    cases = list(Case.objects.select_for_update(of=("self",)).select_related("location")
+                 .filter(location_id__in=list(location_ids), status__in=ACTIVE_STATUSES).order_by("pk"))
+    for case in cases:
+        _rank(case, now=now)
+        case.updated_at = now
+    if cases:
+        bulk_update_with_history(cases, Case, ["priority", "priority_factors", "updated_at"],
+                                 default_change_reason="ranked again: location confidence changed",
+                                 default_date=now)
+    return len(cases)
 
 
 # --- Working a case: every verb locks the row, checks the move under the lock and records

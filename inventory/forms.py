@@ -8,7 +8,9 @@ from django.conf import settings
 from exceptions.states import PERSON_ROOT_CAUSES
 from inventory import selectors
 from inventory.counts import MAX_LINES
-from inventory.models import CycleCount
+from inventory.documents import DOCUMENT_LABELS, document_label
+from inventory.models import Bucket, CycleCount
+from inventory.selectors import MovementFilters
 from inventory.states import TransferStatus
 
 _QUANTITY = {"min_value": -1_000_000_000, "max_value": 1_000_000_000}
@@ -133,3 +135,49 @@ class TransferReceiveForm(forms.Form):
 
     def received(self) -> list[tuple[str, int]]:
         return [(line.sku.code, self.cleaned_data[f"line_{line.pk}"]) for line in self.lines]
+
+
+def bucket_label(bucket: str) -> str:
+    """A bucket as screens name it: "quality_control" is "Quality control"."""
+    return bucket.replace("_", " ").capitalize()
+
+
+class StockSearchForm(forms.Form):
+    """The stock inquiry's one search box."""
+
+    q = forms.CharField(label="SKU or location", max_length=200, required=False, strip=True,
+                        help_text="A SKU code or name, or a location code or name.",
+                        widget=forms.TextInput(attrs={"type": "search", "autofocus": True, "autocomplete": "off"}))
+
+    def query(self) -> str:
+        return self.cleaned_data.get("q", "") if self.is_valid() else ""
+
+
+class MovementFilterForm(forms.Form):
+    """A level's ledger filters; they live in the query string, so a filtered page and
+    its export share one link."""
+
+    since = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    bucket = forms.ChoiceField(required=False, choices=[("", "Any bucket"),
+                                                        *((bucket, bucket_label(bucket)) for bucket in Bucket.values)])
+    reason = forms.ChoiceField(required=False, choices=())
+    document_type = forms.ChoiceField(label="Document type", required=False, choices=())
+    document_id = forms.CharField(label="Document id", required=False, max_length=64)
+
+    def __init__(self, data, *, reasons: list[str]) -> None:
+        super().__init__(data)
+        self.fields["reason"].choices = [("", "Any reason"), *((reason, reason) for reason in reasons)]
+        self.fields["document_type"].choices = [("", "Any document"),
+                                                *((kind, document_label(kind)) for kind in DOCUMENT_LABELS)]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("since") and data.get("until") and data["since"] > data["until"]:
+            self.add_error("until", "The end date is before the start date.")
+        return data
+
+    def filters(self) -> MovementFilters:
+        """The valid filters (an invalid field is ignored, and shown with its error)."""
+        self.is_valid()
+        return MovementFilters(**{name: value for name, value in self.cleaned_data.items() if value})

@@ -9,11 +9,13 @@ shows in reads of its levels and its history.
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from functools import reduce
 from operator import or_
 
 from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet, Sum, Window
 from django.db.models.functions import RowNumber
+from django.utils import timezone
 
 from inventory.eligibility import offered_to
 from inventory.errors import LocationOutOfScope, UnknownChannel, UnknownLocation, UnknownSku
@@ -26,6 +28,7 @@ from inventory.models import (
     CycleCountLine,
     InventoryEvent,
     Location,
+    LocationConfidence,
     Sku,
     StockLevel,
     StockMovement,
@@ -332,3 +335,95 @@ def count_with_lines(*, scope: LocationScope, count_id: int) -> CycleCount:
     (CycleCount.DoesNotExist otherwise)."""
     lines = CycleCountLine.objects.select_related("sku", "adjustment").order_by("sku__code")
     return counts_for(scope=scope).prefetch_related(Prefetch("lines", queryset=lines)).get(pk=count_id)
+
+
+# --- Stock inquiry -----------------------------------------------------------------------------
+
+# What the inquiry's search matches: a SKU by code or name, or a location by code or name.
+INQUIRY_ORDER = ("sku__code", "location__code")
+
+
+def levels_search(*, scope: LocationScope, query: str) -> QuerySet[StockLevel]:
+    """The levels the caller may see of the SKUs or locations `query` names: a code, or
+    the start of one, or a word of a name (case-insensitive), with SKU and location
+    joined, by SKU then location. An empty query names nothing."""
+    query = query.strip()
+    if not query:
+        return StockLevel.objects.none()
+    matching = (Q(sku__code__istartswith=query) | Q(sku__name__icontains=query)
+                | Q(location__code__istartswith=query) | Q(location__name__icontains=query))
+    return scope.filter(StockLevel.objects.filter(matching)).select_related("sku", "location").order_by(
+        *INQUIRY_ORDER)
+
+
+def level_visible(*, scope: LocationScope, sku_code: str, location_code: str) -> StockLevel:
+    """One level the caller may see, by SKU and location code (inactive ones included:
+    their history stays readable); StockLevel.DoesNotExist otherwise."""
+    levels = StockLevel.objects.filter(sku__code=sku_code, location__code=location_code)
+    return scope.filter(levels).select_related("sku", "location").get()
+
+
+def levels_of_sku(*, scope: LocationScope, sku_id: int) -> QuerySet[StockLevel]:
+    """Every level of one SKU at the locations the caller may see, by location code."""
+    return scope.filter(StockLevel.objects.filter(sku_id=sku_id)).select_related("location").order_by(
+        "location__code")
+
+
+@dataclass(frozen=True)
+class MovementFilters:
+    """What a person narrows a level's ledger to; every field optional."""
+
+    since: date | None = None  # occurred on or after this day (in the server's time zone)
+    until: date | None = None  # occurred on or before this day
+    bucket: str = ""
+    reason: str = ""
+    document_type: str = ""
+    document_id: str = ""
+
+
+def movements_of_level(*, sku_id: int, location_id: int,
+                       filters: MovementFilters = MovementFilters()) -> QuerySet[StockMovement]:
+    """A level's movements, newest first (by when they occurred, then by id), with their
+    actor and inbound event; read by the (sku, location, occurred_at) index."""
+    movements = StockMovement.objects.filter(sku_id=sku_id, location_id=location_id)
+    if filters.since:
+        movements = movements.filter(occurred_at__gte=_start_of(filters.since))
+    if filters.until:
+        movements = movements.filter(occurred_at__lt=_start_of(filters.until + timedelta(days=1)))
+    if filters.bucket:
+        movements = movements.filter(bucket=filters.bucket)
+    if filters.reason:
+        movements = movements.filter(reason=filters.reason)
+    if filters.document_type:
+        movements = movements.filter(document_type=filters.document_type)
+    if filters.document_id:
+        movements = movements.filter(document_id=filters.document_id)
+    return movements.select_related("actor", "event").order_by("-occurred_at", "-pk")
+
+
+def _start_of(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def reasons_of_level(*, sku_id: int, location_id: int) -> list[str]:
+    """The reason codes a level's ledger holds, for a filter's choices."""
+    return sorted(set(StockMovement.objects.filter(sku_id=sku_id, location_id=location_id)
+                      .values_list("reason", flat=True).distinct()))
+
+
+def event_visible(*, scope: LocationScope, event_id: int) -> InventoryEvent:
+    """One inbound event the caller may see (a store user: those at their locations);
+    InventoryEvent.DoesNotExist otherwise."""
+    return scope.filter(InventoryEvent.objects.filter(pk=event_id)).get()
+
+
+def location_visible(*, scope: LocationScope, code: str) -> Location:
+    """One location the caller may see, active or not; Location.DoesNotExist otherwise."""
+    return locations_for(scope=scope).get(code=code)
+
+
+def confidence_scores_of(location: Location, *, limit: int = 10) -> list[LocationConfidence]:
+    """A location's latest confidence scorings, newest first (the first explains the
+    current score: its factors)."""
+    return list(LocationConfidence.objects.filter(location=location).select_related("actor")
+                .order_by("-computed_at", "-pk")[:limit])

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from inventory import views
+from inventory import stock_views, views
 
 app_name = "inventory"
 
@@ -22,4 +22,13 @@ urlpatterns = [
     path("transfers/<int:transfer_id>/", views.transfer_detail, name="transfer_detail"),
     path("transfers/<int:transfer_id>/ship/", views.transfer_ship, name="transfer_ship"),
     path("transfers/<int:transfer_id>/receive/", views.transfer_receive, name="transfer_receive"),
+    path("stock/", stock_views.stock_search, name="stock"),
+    path("stock/export.csv", stock_views.stock_search_export, name="stock_export"),
+    path("stock/<str:sku_code>/at/<str:location_code>/", stock_views.stock_level, name="stock_level"),
+    path("stock/<str:sku_code>/at/<str:location_code>/movements.csv", stock_views.stock_level_export,
+         name="stock_level_export"),
+    path("events/<int:event_id>/", stock_views.event_detail, name="event_detail"),
+    path("adjustments/<int:adjustment_id>/", stock_views.adjustment_detail, name="adjustment_detail"),
+    path("locations/<str:location_code>/", stock_views.location_detail, name="location_detail"),
+    path("locations/<str:location_code>/rescore/", stock_views.location_rescore, name="location_rescore"),
 ]

@@ -47,6 +47,8 @@ _COUNTS_WORK = ["inventory.add_cyclecount", "inventory.change_cyclecount", "inve
 _RETURNS_READ = ["returns.view_returnauthorization", "returns.view_refund"]
 _RETURNS_ACT = ["returns.add_returnauthorization", "returns.change_returnauthorization", "returns.add_refund"]
 _REFUNDS_APPROVE = ["returns.approve_refund"]
+# Rescoring locations' confidence on demand (the nightly run needs nobody).
+_CONFIDENCE_RESCORE = ["inventory.add_locationconfidence"]
 _APPROVAL_POLICY_EDIT = [f"inventory.{action}_approvalpolicy" for action in ("view", "add", "change")]
 # Staff accounts in the admin: a user, their role and stores (backoffice.staff). Roles
 # themselves are this table, so they are read, never edited there.
@@ -58,7 +60,8 @@ _SIGN_IN_LOG_READ = ["axes.view_accesslog", "axes.view_accessfailurelog", "axes.
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.INVENTORY_CONTROL: [*_MASTER_DATA_READ, *_LEDGER_READ, *_ALL_LOCATIONS, *_ORDERS_READ, *_ORDERS_ACT,
                              *_EVENTS_REPLAY, *_CASES_WORK, *_ADJUSTMENTS_READ, *_ADJUSTMENTS_REQUEST, *_TRANSFERS_READ,
-                             *_TRANSFERS_ACT, *_COUNTS_READ, *_COUNTS_WORK, *_RETURNS_READ, *_RETURNS_ACT],
+                             *_TRANSFERS_ACT, *_COUNTS_READ, *_COUNTS_WORK, *_RETURNS_READ, *_RETURNS_ACT,
+                             *_CONFIDENCE_RESCORE],
     # Store operations act on orders too, but only at their stores (location scope).
     Role.STORE_OPS: [*_MASTER_DATA_READ, *_LEDGER_READ, *_ORDERS_READ, *_ORDERS_ACT, *_CASES_WORK,
                      *_ADJUSTMENTS_READ, *_ADJUSTMENTS_REQUEST, *_TRANSFERS_READ, *_TRANSFERS_ACT, *_COUNTS_READ,
@@ -90,6 +93,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_COUNTS_READ,
         *_RETURNS_READ,
         *_APPROVAL_POLICY_EDIT,
+        *_CONFIDENCE_RESCORE,
         *_STAFF_ACCOUNTS_MANAGE,
         *_SIGN_IN_LOG_READ,
         "integrations.view_externalsystem",
@@ -138,6 +142,7 @@ NAVIGATION = [
     ("Orders", "orders:list", "orders.view_order"),
     ("Cases", "cases:index", "exceptions.view_case"),
     ("My cases", "cases:mine", "exceptions.change_case"),
+    ("Stock", "inventory:stock", "inventory.view_stocklevel"),
     ("Approvals", "inventory:approvals", "inventory.approve_adjustment"),
     ("Adjust stock", "inventory:adjustment_request", "inventory.add_adjustment"),
     ("Counts", "inventory:counts", "inventory.view_cyclecount"),

@@ -424,6 +424,18 @@ if TESTING:
 
 # A location whose ledger confidence is below this is not offered to ship channels.
 SOURCING_CONFIDENCE_THRESHOLD = Decimal(os.environ.get("SOURCING_CONFIDENCE_THRESHOLD", "0.80"))
+# Location confidence (inventory/confidence): the trailing window its factors are read
+# over, the least data a location needs for a factor to count, and the least locations
+# with enough data for a factor to be compared at all.
+CONFIDENCE_WINDOW_DAYS = int(os.environ.get("CONFIDENCE_WINDOW_DAYS", "30"))
+CONFIDENCE_MIN_COUNTED_LINES = int(os.environ.get("CONFIDENCE_MIN_COUNTED_LINES", "5"))
+CONFIDENCE_MIN_EVENTS = int(os.environ.get("CONFIDENCE_MIN_EVENTS", "20"))
+CONFIDENCE_MIN_LEVELS = int(os.environ.get("CONFIDENCE_MIN_LEVELS", "5"))
+CONFIDENCE_MIN_ESTATE = int(os.environ.get("CONFIDENCE_MIN_ESTATE", "3"))
+CELERY_BEAT_SCHEDULE["inventory-location-confidence-nightly"] = {
+    "task": "inventory.tasks.locations_score",
+    "schedule": crontab(hour=1, minute=45),
+}
 
 # --- Orders ---------------------------------------------------------------------------
 
@@ -511,6 +523,30 @@ CELERY_BEAT_SCHEDULE["cases-ledger-drift-nightly"] = {
 CELERY_BEAT_SCHEDULE["cases-stale-levels-nightly"] = {
     "task": "casework.tasks.stale_levels_detect",
     "schedule": crontab(hour=3, minute=15),
+}
+# Anomaly detectors (casework/anomalies.py: what each pattern means).
+ANOMALY_DROP_WINDOW_HOURS = int(os.environ.get("ANOMALY_DROP_WINDOW_HOURS", "24"))
+ANOMALY_DROP_UNITS = int(os.environ.get("ANOMALY_DROP_UNITS", "20"))
+ANOMALY_DROP_PERCENT = float(os.environ.get("ANOMALY_DROP_PERCENT", "50"))
+ANOMALY_DROP_MIN_UNITS = int(os.environ.get("ANOMALY_DROP_MIN_UNITS", "5"))
+ANOMALY_SHRINK_DAYS = int(os.environ.get("ANOMALY_SHRINK_DAYS", "7"))
+ANOMALY_SHRINK_BASELINE_WEEKS = int(os.environ.get("ANOMALY_SHRINK_BASELINE_WEEKS", "8"))
+ANOMALY_SHRINK_FACTOR = float(os.environ.get("ANOMALY_SHRINK_FACTOR", "3"))
+ANOMALY_SHRINK_MIN_VALUE = float(os.environ.get("ANOMALY_SHRINK_MIN_VALUE", "200"))
+ANOMALY_NEGATIVE_DAYS = int(os.environ.get("ANOMALY_NEGATIVE_DAYS", "7"))
+ANOMALY_NEGATIVE_REPEATS = int(os.environ.get("ANOMALY_NEGATIVE_REPEATS", "5"))
+ANOMALY_PHANTOM_DAYS = int(os.environ.get("ANOMALY_PHANTOM_DAYS", "14"))
+ANOMALY_PHANTOM_MIN_SOLD_ELSEWHERE = int(os.environ.get("ANOMALY_PHANTOM_MIN_SOLD_ELSEWHERE", "10"))
+ANOMALY_LATENCY_WINDOW_MINUTES = int(os.environ.get("ANOMALY_LATENCY_WINDOW_MINUTES", "60"))
+ANOMALY_LATENCY_MIN_EVENTS = int(os.environ.get("ANOMALY_LATENCY_MIN_EVENTS", "10"))
+ANOMALY_EVENT_LATENCY_SECONDS = int(os.environ.get("ANOMALY_EVENT_LATENCY_SECONDS", "900"))
+CELERY_BEAT_SCHEDULE["cases-anomalies-frequent"] = {
+    "task": "casework.tasks.anomalies_detect_frequent",
+    "schedule": crontab(minute="*/15"),
+}
+CELERY_BEAT_SCHEDULE["cases-anomalies-nightly"] = {
+    "task": "casework.tasks.anomalies_detect_nightly",
+    "schedule": crontab(hour=3, minute=45),
 }
 CELERY_BEAT_SCHEDULE["cases-escalate-sla-breaches"] = {
     "task": "casework.tasks.sla_breaches_escalate",

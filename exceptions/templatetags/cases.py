@@ -30,3 +30,9 @@ def pretty_json(value) -> str:
 @register.filter
 def factor(factors: dict, name: str) -> str:
     return (factors or {}).get(name, "—")
+
+
+@register.filter
+def words(code: str) -> str:
+    """A code as words: "share_percent" is "Share percent"."""
+    return str(code).replace("_", " ").capitalize()

@@ -1,6 +1,7 @@
 """Inventory's data, one module per job; everything is importable from here."""
 
 from inventory.models.adjustments import Adjustment, AdjustmentDecision, ApprovalPolicy, default_approval_threshold
+from inventory.models.confidence import LocationConfidence
 from inventory.models.counts import CycleCount, CycleCountLine
 from inventory.models.master_data import (
     CODE_PATTERN,
@@ -25,6 +26,7 @@ __all__ = [
     "CycleCountLine",
     "InventoryEvent",
     "Location",
+    "LocationConfidence",
     "LocationGroupObjectPermission",
     "LocationUserObjectPermission",
     "Sku",

@@ -493,6 +493,57 @@ def _transfer_screen_action(action):
     return check
 
 
+def check_stock_search_screen(world, caller, screen):
+    response = screen.get("/inventory/stock/", {"q": world.sku.code})
+    assert response.status_code == 200
+    assert world.b.code not in {level.location.code for level in response.context["page"].object_list}
+
+
+def check_stock_export_screen(world, caller, screen):
+    response = screen.get("/inventory/stock/export.csv", {"q": world.b.code})
+    assert response.status_code == 200
+    assert world.b.code not in b"".join(response.streaming_content).decode()
+
+
+def check_stock_level_screen(world, caller, screen):
+    assert screen.get(f"/inventory/stock/{world.sku.code}/at/{world.b.code}/").status_code == 404
+
+
+def check_stock_level_export_screen(world, caller, screen):
+    assert screen.get(f"/inventory/stock/{world.sku.code}/at/{world.b.code}/movements.csv").status_code == 404
+
+
+def check_event_detail_screen(world, caller, screen):
+    from inventory.ingest import IncomingEvent, events_ingest
+    from inventory.models import InventoryEvent
+
+    events_ingest(source="pos-auth", actor=None, scope=LocationScope(None), events=[IncomingEvent(
+        event_id="auth-e1", type="sale", sku=world.sku.code, location=world.b.code, quantity=1,
+        occurred_at=timezone.now())])
+    event = InventoryEvent.objects.get(event_id="auth-e1")
+    assert screen.get(f"/inventory/events/{event.pk}/").status_code == 404
+
+
+def check_adjustment_detail_screen(world, caller, screen):
+    from inventory.adjustments import adjustment_request
+
+    adjustment = adjustment_request(sku_code=world.sku.code, location_code=world.b.code, delta=1,
+                                    reason="found_stock", actor=None, scope=LocationScope(None))
+    assert screen.get(f"/inventory/adjustments/{adjustment.pk}/").status_code == 404
+
+
+def check_location_detail_screen(world, caller, screen):
+    assert screen.get(f"/inventory/locations/{world.b.code}/").status_code == 404
+    assert screen.get(f"/inventory/locations/{world.a.code}/").status_code == 200
+
+
+def check_location_rescore_screen(world, caller, screen):
+    from inventory.models import LocationConfidence
+
+    assert screen.post(f"/inventory/locations/{world.b.code}/rescore/").status_code in (403, 404)
+    assert not LocationConfidence.objects.exists()
+
+
 CHECKS = {
     "location-list": check_location_list,
     "location-detail": check_location_detail,
@@ -562,6 +613,14 @@ CHECKS = {
     "inventory:transfer_detail": check_transfer_detail_screen,
     "inventory:transfer_ship": _transfer_screen_action("ship"),
     "inventory:transfer_receive": _transfer_screen_action("receive"),
+    "inventory:stock": check_stock_search_screen,
+    "inventory:stock_export": check_stock_export_screen,
+    "inventory:stock_level": check_stock_level_screen,
+    "inventory:stock_level_export": check_stock_level_export_screen,
+    "inventory:event_detail": check_event_detail_screen,
+    "inventory:adjustment_detail": check_adjustment_detail_screen,
+    "inventory:location_detail": check_location_detail_screen,
+    "inventory:location_rescore": check_location_rescore_screen,
 }
 
 

@@ -1,0 +1,72 @@
+"""Reads of ledger statistics for the anomaly detectors (`casework.anomalies`): each a
+set-based query over a window, returning rows for every level or location that matches,
+never a query per row."""
+
+from datetime import datetime, timedelta
+
+from django.db.models import Count, DurationField, Exists, ExpressionWrapper, F, OuterRef, Q, Sum
+from django.db.models.functions import Coalesce
+
+from inventory.models import Adjustment, Bucket, InventoryEvent, Location, StockLevel, StockMovement
+from inventory.selectors import levels_at
+from inventory.states import AdjustmentStatus
+
+# On-hand leaves a level this way in the ordinary course of trade.
+SALE = Q(reason="sale") | Q(reason__startswith="shipped")
+TRADE = SALE | Q(reason__in=["transfer_out", "reservation", "reservation_released"]) | Q(
+    document_type__in=["order", "transfer"])
+SHRINK_REASONS = ("shrink", "theft", "damaged")
+
+
+def on_hand_lost_outside_trade(*, since: datetime, minimum_units: int) -> list[dict]:
+    """Levels whose on-hand fell by at least `minimum_units` since `since` through
+    movements that are not sales, shipments or transfers: sku_id, location_id, lost, and
+    on_hand now, with SKU code, location code and price."""
+    lost = (StockMovement.objects.filter(bucket=Bucket.ON_HAND, delta__lt=0, occurred_at__gte=since)
+            .exclude(TRADE).values("sku_id", "location_id").annotate(lost=-Sum("delta"))
+            .filter(lost__gte=minimum_units))
+    rows = {(row["sku_id"], row["location_id"]): row["lost"] for row in lost}
+    if not rows:
+        return []
+    levels = levels_at(rows.keys()).values("pk", "sku_id", "location_id", "on_hand", "sku__code",
+                                           "location__code", "sku__price")
+    return [{**level, "lost": rows[(level["sku_id"], level["location_id"])]} for level in levels]
+
+
+def shrink_value_by_location(*, since: datetime, until: datetime) -> dict[int, float]:
+    """Value of applied shrink, theft and damage adjustments per location in [since, until)."""
+    rows = (Adjustment.objects.filter(status=AdjustmentStatus.APPLIED, reason__in=SHRINK_REASONS,
+                                      applied_at__gte=since, applied_at__lt=until)
+            .values("location_id").annotate(total=Sum("value")).values_list("location_id", "total"))
+    return {location_id: float(total) for location_id, total in rows}
+
+
+def levels_not_selling(*, since: datetime, minimum_elsewhere: int) -> list[dict]:
+    """Store levels with units on hand, held since before `since`, without a sale since,
+    whose SKU sold at least `minimum_elsewhere` units at other locations since: phantom
+    inventory's signature. Rows: pk, sku_id, location_id, on_hand, codes, price, sold
+    elsewhere."""
+    sold_elsewhere = (StockMovement.objects.filter(SALE, sku_id=OuterRef("sku_id"), bucket=Bucket.ON_HAND,
+                                                   delta__lt=0, occurred_at__gte=since)
+                      .exclude(location_id=OuterRef("location_id")).values("sku_id")
+                      .annotate(units=-Sum("delta")).values("units"))
+    same_level = {"sku_id": OuterRef("sku_id"), "location_id": OuterRef("location_id")}
+    sold_here = StockMovement.objects.filter(SALE, **same_level, bucket=Bucket.ON_HAND, delta__lt=0,
+                                             occurred_at__gte=since)
+    held_before = StockMovement.objects.filter(**same_level, occurred_at__lt=since)
+    return list(StockLevel.objects.filter(on_hand__gt=0, location__kind=Location.Kind.STORE, location__active=True)
+                .filter(~Exists(sold_here), Exists(held_before))
+                .annotate(sold_elsewhere=Coalesce(sold_elsewhere, 0))
+                .filter(sold_elsewhere__gte=minimum_elsewhere)
+                .values("pk", "sku_id", "location_id", "on_hand", "sku__code", "location__code", "sku__price",
+                        "sold_elsewhere"))
+
+
+def late_events_by_source(*, since: datetime, later_than: timedelta) -> dict[str, tuple[int, int]]:
+    """Per sending system, events received since `since`: (how many, how many arrived
+    more than `later_than` after they occurred)."""
+    latency = ExpressionWrapper(F("received_at") - F("occurred_at"), output_field=DurationField())
+    rows = (InventoryEvent.objects.filter(received_at__gte=since).annotate(latency=latency)
+            .values("source").annotate(received=Count("pk"), late=Count("pk", filter=Q(latency__gt=later_than)))
+            .values_list("source", "received", "late"))
+    return {source: (received, late) for source, received, late in rows}

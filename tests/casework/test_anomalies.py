@@ -1,0 +1,139 @@
+"""Anomaly detectors: each stays quiet on normal seeded data, fires one case on its pattern
+with the statistic that fired and a recommended action, and stays one case when run again."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.conf import settings
+from django.urls import reverse
+from django.utils import timezone
+
+from backoffice.staff import staff_user_upsert
+from casework import anomalies
+from exceptions.models import Case
+from exceptions.services import CaseReport, raise_case
+from exceptions.states import CaseKind
+from inventory.adjustments import adjustment_request
+from inventory.demo import seed_master_data, seed_stock_and_history
+from inventory.ingest import IncomingEvent, events_ingest
+from inventory.ledger import Movement, post_movements
+from inventory.models import Bucket, CycleCount, Location, Sku, StockLevel
+from retailops.access import LocationScope
+from retailops.roles import Role
+from tests.inventory.test_screens import signed_in
+
+pytestmark = pytest.mark.django_db
+
+EVERYWHERE = LocationScope(None)
+DETECTORS = [*anomalies.FREQUENT, *anomalies.NIGHTLY]
+
+
+@pytest.fixture
+def seeded(db):
+    """The demo estate: 3 stores and 30 SKUs, with their opening stock and event history."""
+    seed_master_data(stores=3, skus=30, seed=7)
+    seed_stock_and_history(stores=3, skus=30, seed=7)
+    return Location.objects.filter(kind=Location.Kind.STORE).order_by("code")
+
+
+def anomaly_cases():
+    return list(Case.objects.filter(kind=CaseKind.ANOMALY))
+
+
+def fires_once(detect, pattern, **when):
+    assert detect(**when) == 1
+    assert detect(**when) == 1  # run again: the same case, bumped
+    cases = [case for case in anomaly_cases() if case.context["pattern"] == pattern]
+    assert len(cases) == 1
+    case = cases[0]
+    assert case.occurrences == 2
+    assert case.context["statistic"]["value"] and case.context["recommended_action"]
+    return case
+
+
+def test_normal_seeded_data_raises_no_anomaly(seeded):
+    """The demo loads its week of history in one backfill, which is, truthfully, late; so
+    the event latency detector is asked about the next window, as its next run would."""
+    for detect in DETECTORS:
+        now = timezone.now()
+        if detect is anomalies.event_latency_detect:
+            now += timedelta(minutes=settings.ANOMALY_LATENCY_WINDOW_MINUTES + 1)
+        assert detect(now=now) == 0, detect.__name__
+    assert anomaly_cases() == []
+
+
+def store_level(stores):
+    level = StockLevel.objects.filter(location=stores[0], on_hand__gte=10).select_related("sku", "location").first()
+    assert level is not None
+    return level
+
+
+def test_a_sudden_drop_outside_sales_and_transfers(seeded):
+    level = store_level(seeded)
+    post_movements([Movement(level.sku_id, level.location_id, Bucket.ON_HAND, -(level.on_hand + 20),
+                             reason="correction")], document_type="adjustment", document_id="x")
+    case = fires_once(anomalies.sudden_drops_detect, "sudden_drop")
+    assert case.context["statistic"]["value"] == level.on_hand + 20
+    assert (case.sku_id, case.location_id) == (level.sku_id, level.location_id)
+
+
+def test_sales_do_not_make_a_sudden_drop(seeded):
+    level = store_level(seeded)
+    post_movements([Movement(level.sku_id, level.location_id, Bucket.ON_HAND, -level.on_hand, reason="sale")])
+    assert anomalies.sudden_drops_detect() == 0
+
+
+def test_a_shrink_spike_against_the_locations_own_baseline(seeded):
+    control = staff_user_upsert(username="an-control", role=Role.INVENTORY_CONTROL, password="pw-for-tests-1")
+    level = store_level(seeded)
+    sku = Sku.objects.get(pk=level.sku_id)
+    Sku.objects.filter(pk=sku.pk).update(unit_cost=Decimal("30.00"))
+    adjustment_request(sku_code=sku.code, location_code=level.location.code, delta=-9, reason="theft",
+                       actor=control, scope=EVERYWHERE)  # 270: below the approval threshold, applies at once
+    case = fires_once(anomalies.shrink_spikes_detect, "shrink_spike")
+    assert case.context["statistic"]["value"] == 270.0 and case.context["statistic"]["baseline"] == 0.0
+    assert case.location_id == level.location_id
+
+
+def test_one_store_going_negative_again_and_again(seeded):
+    store = seeded[0]
+    already = sum(Case.objects.filter(kind=CaseKind.NEGATIVE_ON_HAND, location=store)
+                  .values_list("occurrences", flat=True))
+    assert anomalies.repeated_negatives_detect() == 0
+    for index in range(5 - already):
+        raise_case(CaseReport(kind=CaseKind.NEGATIVE_ON_HAND, dedup_key=f"an-neg-{index}", title="negative",
+                              location_id=store.pk))
+    case = fires_once(anomalies.repeated_negatives_detect, "repeated_negative")
+    assert case.context["statistic"] == {"value": 5, "threshold": 5, "window_days": 7}
+    assert case.location_id == store.pk
+
+
+def test_phantom_inventory_recommends_a_count_that_one_click_opens(seeded):
+    store, other = seeded[0], seeded[1]
+    sku = Sku.objects.create(code="AN-PHANTOM", name="Ghost lamp", unit_cost=Decimal("5"), price=Decimal("9"))
+    long_ago = timezone.now() - timedelta(days=30)
+    post_movements([Movement(sku.pk, store.pk, Bucket.ON_HAND, 6, reason="receipt", occurred_at=long_ago),
+                    Movement(sku.pk, other.pk, Bucket.ON_HAND, 40, reason="receipt", occurred_at=long_ago)])
+    post_movements([Movement(sku.pk, other.pk, Bucket.ON_HAND, -12, reason="sale")])
+    case = fires_once(anomalies.phantom_inventory_detect, "phantom_inventory")
+    assert case.context["statistic"]["sold_elsewhere"] == 12 and case.location_id == store.pk
+
+    control = signed_in("an-control-2", Role.INVENTORY_CONTROL)
+    page = control.get(reverse("cases:detail", args=[case.pk]))
+    assert b"Recommended action" in page.content and b"Count this SKU here" in page.content
+    control.post(reverse("cases:recount", args=[case.pk]))
+    count = CycleCount.objects.get(location=store)
+    assert [line.sku.code for line in count.lines.all()] == ["AN-PHANTOM"]
+
+
+def test_events_arriving_late_from_one_system(db):
+    """Without the demo's backfill: one system's live feed runs two hours late."""
+    store = Location.objects.create(code="AN-S", name="Late store", kind=Location.Kind.STORE)
+    sku = Sku.objects.create(code="AN-LATE", name="Late item", unit_cost=Decimal("1"), price=Decimal("2"))
+    late = timezone.now() - timedelta(hours=2)
+    events_ingest(source="an-pos", actor=None, scope=EVERYWHERE, events=[IncomingEvent(
+        event_id=f"late-{index}", type="receipt", sku=sku.code, location=store.code, quantity=1, occurred_at=late)
+        for index in range(10)])
+    case = fires_once(anomalies.event_latency_detect, "event_latency")
+    assert case.source == "an-pos" and case.context["statistic"]["value"] == 10
