@@ -544,6 +544,91 @@ def check_location_rescore_screen(world, caller, screen):
     assert not LocationConfidence.objects.exists()
 
 
+# --- Returns -----------------------------------------------------------------------------------
+
+
+def _return_at_b(world, *, received: bool = False):
+    from returns.services import LineInput as ReturnLineInput
+    from returns.services import return_authorize, return_receive
+
+    authorization, _new = return_authorize(
+        external_id="RA-B-1", location_code=world.b.code, actor=None, scope=LocationScope(None),
+        lines=[ReturnLineInput(sku=world.sku.code, quantity=2, reason="damaged")], source_system="partner-auth",
+    )
+    if received:
+        return_receive(authorization=authorization, lines=[ReturnLineInput(sku=world.sku.code, quantity=2)],
+                       actor=None, scope=LocationScope(None))
+        authorization.refresh_from_db()
+    return authorization
+
+
+def _return_untouched(world, authorization, status: str) -> None:
+    authorization.refresh_from_db()
+    assert authorization.status == status
+    assert not authorization.refunds.exists()
+    assert not authorization.inspections.exists()
+    level = StockLevel.objects.get(sku=world.sku, location=world.b)
+    assert level.on_hand == (12 if status == "received" else 10)
+
+
+def check_return_list(world, caller, screen):
+    from returns.models import ReturnAuthorization
+
+    authorization = _return_at_b(world)
+    response = caller.get("/api/v1/returns")
+    assert response.status_code in (200, *DENIED)
+    if response.status_code == 200:
+        assert authorization.pk not in {row["id"] for row in response.json()["results"]}
+    body = {"external_id": "RA-B-2", "location": world.b.code, "lines": [{"sku": world.sku.code, "quantity": 1,
+                                                                         "reason": "damaged"}]}
+    assert caller.post("/api/v1/returns", body, format="json").status_code in (*DENIED, 400)
+    assert ReturnAuthorization.objects.count() == 1
+
+
+def check_return_detail(world, caller, screen):
+    assert caller.get(f"/api/v1/returns/{_return_at_b(world).pk}").status_code in DENIED
+
+
+def _return_action(action, body, *, received: bool = False):
+    def check(world, caller, screen):
+        authorization = _return_at_b(world, received=received)
+        status = authorization.status
+        response = caller.post(f"/api/v1/returns/{authorization.pk}/{action}", body(world), format="json")
+        assert response.status_code in DENIED
+        _return_untouched(world, authorization, status)
+
+    return check
+
+
+def check_return_list_screen(world, caller, screen):
+    authorization = _return_at_b(world)
+    response = screen.get("/returns/", {"location": world.b.code})
+    assert response.status_code == 200
+    assert authorization.pk not in {row.pk for row in response.context["page"].object_list}
+
+
+def check_return_desk_screen(world, caller, screen):
+    _return_at_b(world)
+    response = screen.get("/returns/desk/", {"reference": "RA-B-1"})
+    assert response.status_code == 200
+    assert response.context["authorization"] is None
+
+
+def check_return_detail_screen(world, caller, screen):
+    assert screen.get(f"/returns/{_return_at_b(world).pk}/").status_code == 404
+
+
+def _return_screen_action(action, data, *, received: bool = False):
+    def check(world, caller, screen):
+        authorization = _return_at_b(world, received=received)
+        status = authorization.status
+        line = authorization.lines.get()
+        assert screen.post(f"/returns/{authorization.pk}/{action}/", data(line)).status_code in DENIED
+        _return_untouched(world, authorization, status)
+
+    return check
+
+
 CHECKS = {
     "location-list": check_location_list,
     "location-detail": check_location_detail,
@@ -575,6 +660,24 @@ CHECKS = {
     "transfer-receive": _transfer_action("receive"),
     "transfer-close": _transfer_action("close"),
     "transfer-cancel": _transfer_action("cancel"),
+    "return-list": check_return_list,
+    "return-detail": check_return_detail,
+    "return-receive": _return_action("receive", lambda w: {"lines": [{"sku": w.sku.code, "quantity": 1}]}),
+    "return-inspect": _return_action("inspect", lambda w: {"lines": [{"sku": w.sku.code, "quantity": 1,
+                                                                       "disposition": "write_off"}]}, received=True),
+    "return-refund": _return_action("refund", lambda w: {"amount": "5.00"}, received=True),
+    "return-refund-approve": _return_action("refund/approve", lambda w: {}, received=True),
+    "return-refund-reject": _return_action("refund/reject", lambda w: {"note": "no"}, received=True),
+    "return-close": _return_action("close", lambda w: {"reason": "done"}, received=True),
+    "return-cancel": _return_action("cancel", lambda w: {"reason": "not mine"}),
+    "returns:list": check_return_list_screen,
+    "returns:desk": check_return_desk_screen,
+    "returns:detail": check_return_detail_screen,
+    "returns:receive": _return_screen_action("receive", lambda line: {f"line_{line.pk}": "1"}),
+    "returns:inspect": _return_screen_action("inspect", lambda line: {f"write_off_{line.pk}": "1"}, received=True),
+    "returns:close": _return_screen_action("close", lambda line: {"reason": "done"}, received=True),
+    "returns:refund_approve": _return_screen_action("refund/approve", lambda line: {}, received=True),
+    "returns:refund_reject": _return_screen_action("refund/reject", lambda line: {"note": "no"}, received=True),
     "home": check_home_screen,
     "case-list": check_case_list,
     "cases:index": _case_screen(""),
