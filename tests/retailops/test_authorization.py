@@ -182,9 +182,9 @@ def check_order_detail(world, caller, screen):
     assert caller.get(f"/api/v1/orders/{world.order_b.pk}").status_code in DENIED
 
 
-def _order_action(action):
+def _order_action(action, body=None):
     def check(world, caller, screen):
-        response = caller.post(f"/api/v1/orders/{world.order_b.pk}/{action}", {}, format="json")
+        response = caller.post(f"/api/v1/orders/{world.order_b.pk}/{action}", body or {}, format="json")
         assert response.status_code in DENIED
         world.order_b.refresh_from_db()
         assert world.order_b.status == "allocated"
@@ -347,7 +347,8 @@ def check_order_detail_screen(world, caller, screen):
 
 def _order_screen_action(action):
     def check(world, caller, screen):
-        assert screen.post(f"/orders/{world.order_b.pk}/{action}/", {"note": "not my store"}).status_code == 404
+        form = {"note": "not my store", "reason": "not my store", "from_location": "SB"}
+        assert screen.post(f"/orders/{world.order_b.pk}/{action}/", form).status_code == 404
         world.order_b.refresh_from_db()
         assert world.order_b.status == "allocated"
         assert world.order_b.pickup_acknowledged_at is None
@@ -507,12 +508,14 @@ CHECKS = {
     "order-ship": _order_action("ship"),
     "order-pickup": _order_action("pickup"),
     "order-acknowledge": _order_action("acknowledge"),
+    "order-reallocate": _order_action("reallocate", {"from_location": "SB", "reason": "not my store"}),
     "orders:list": check_order_list_screen,
     "orders:detail": check_order_detail_screen,
     "orders:acknowledge_pickup": _order_screen_action("acknowledge-pickup"),
     "orders:pickup": _order_screen_action("pickup"),
     "orders:ship": _order_screen_action("ship"),
     "orders:cancel": _order_screen_action("cancel"),
+    "orders:reallocate": _order_screen_action("reallocate"),
     "adjustment-list": check_adjustment_list,
     "adjustment-detail": check_adjustment_detail,
     "adjustment-approve": _adjustment_action("approve"),
@@ -541,6 +544,7 @@ CHECKS = {
     "cases:replay_all": _case_action("replay-all", {"note": "not my store"}),
     "cases:release": check_case_release,
     "cases:recount": _case_action("recount", {}),
+    "cases:reallocate": _case_action("reallocate", {"from_location": "SB", "reason": "not my store"}),
     "integrations:health": _integration_screen("health"),
     "integrations:system": _integration_screen("system"),
     "integrations:replay": _integration_screen("replay"),
