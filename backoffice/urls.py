@@ -10,6 +10,7 @@ api_v1 = [
     path("", include("integrations.api.urls")),
     path("", include("inventory.api.urls")),
     path("", include("orders.api.urls")),
+    path("", include("receiving.api.urls")),
     path("", include("exceptions.api.urls")),
 ]
 
@@ -32,6 +33,7 @@ urlpatterns = [
     path("cases/", include("casework.urls")),
     path("integrations/", include("connectors.urls")),
     path("inventory/", include("inventory.urls")),
+    path("receiving/", include("receiving.urls")),
 ]
 
 handler400 = "retailops.problems.bad_request"

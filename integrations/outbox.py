@@ -114,17 +114,22 @@ def order_shipped(*, order_id: int, external_id: str, channel_id: int, status: s
     ])
 
 
-def document_enqueue(*, document_type: str, document: dict, system_kind: str = ExternalSystem.Kind.ERP) -> int:
-    """Post a business document (an applied adjustment, a refund, …) to every enabled
-    system of `system_kind` with an HTTP adapter: the ERP by default."""
+def document_enqueue(*, document_type: str, document: dict,
+                     system_kind: str = ExternalSystem.Kind.ERP) -> list[int]:
+    """Post a business document (an applied adjustment, a refund, a goods receipt, …) to
+    every enabled system of `system_kind` with an HTTP adapter: the ERP by default.
+    Returns the ids of the messages written (one per system), by which the document's
+    delivery can be followed (`integrations.selectors.delivery_status`)."""
     systems = list(_outbound_systems().filter(kind=system_kind))
     now = timezone.now()
-    return _write([
+    messages = [
         OutboxMessage(system=system, topic=OutboxMessage.Topic.DOCUMENT,
                       payload={"document_type": document_type, "document": document},
                       idempotency_key=new_idempotency_key(), next_attempt_at=now, created_at=now)
         for system in systems
-    ])
+    ]
+    _write(messages)
+    return [message.pk for message in messages]
 
 
 def _write(messages: list[OutboxMessage]) -> int:

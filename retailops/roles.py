@@ -39,6 +39,9 @@ _ADJUSTMENTS_REQUEST = ["inventory.add_adjustment"]
 _ADJUSTMENTS_APPROVE = ["inventory.approve_adjustment"]
 _TRANSFERS_READ = ["inventory.view_transfer"]
 _TRANSFERS_ACT = ["inventory.add_transfer", "inventory.change_transfer"]
+# Supplier receipts: the dock (a store or DC) announces and receives; central roles read.
+_RECEIPTS_READ = ["receiving.view_asn"]
+_RECEIPTS_ACT = ["receiving.add_asn", "receiving.change_asn"]
 # Cycle counts: schedule/cancel (add), count and submit (change), accept or ask for a recount (review).
 _COUNTS_READ = ["inventory.view_cyclecount"]
 _COUNTS_WORK = ["inventory.add_cyclecount", "inventory.change_cyclecount", "inventory.review_cyclecount"]
@@ -53,13 +56,13 @@ _SIGN_IN_LOG_READ = ["axes.view_accesslog", "axes.view_accessfailurelog", "axes.
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.INVENTORY_CONTROL: [*_MASTER_DATA_READ, *_LEDGER_READ, *_ALL_LOCATIONS, *_ORDERS_READ, *_ORDERS_ACT,
                              *_EVENTS_REPLAY, *_CASES_WORK, *_ADJUSTMENTS_READ, *_ADJUSTMENTS_REQUEST, *_TRANSFERS_READ,
-                             *_TRANSFERS_ACT, *_COUNTS_READ, *_COUNTS_WORK],
+                             *_TRANSFERS_ACT, *_COUNTS_READ, *_COUNTS_WORK, *_RECEIPTS_READ, *_RECEIPTS_ACT],
     # Store operations act on orders too, but only at their stores (location scope).
     Role.STORE_OPS: [*_MASTER_DATA_READ, *_LEDGER_READ, *_ORDERS_READ, *_ORDERS_ACT, *_CASES_WORK,
                      *_ADJUSTMENTS_READ, *_ADJUSTMENTS_REQUEST, *_TRANSFERS_READ, *_TRANSFERS_ACT, *_COUNTS_READ,
-                     *_COUNTS_WORK],
+                     *_COUNTS_WORK, *_RECEIPTS_READ, *_RECEIPTS_ACT],
     Role.FINANCE: [*_MASTER_DATA_READ, *_LEDGER_READ, *_ALL_LOCATIONS, *_ORDERS_READ, *_CASES_WORK,
-                   *_ADJUSTMENTS_READ, *_ADJUSTMENTS_APPROVE, *_TRANSFERS_READ, *_COUNTS_READ],
+                   *_ADJUSTMENTS_READ, *_ADJUSTMENTS_APPROVE, *_TRANSFERS_READ, *_COUNTS_READ, *_RECEIPTS_READ],
     Role.INTEGRATION_SUPPORT: [
         *_MASTER_DATA_READ,
         *_LEDGER_READ,
@@ -135,6 +138,7 @@ NAVIGATION = [
     ("Adjust stock", "inventory:adjustment_request", "inventory.add_adjustment"),
     ("Counts", "inventory:counts", "inventory.view_cyclecount"),
     ("Transfers", "inventory:transfers", "inventory.view_transfer"),
+    ("Receiving", "receiving:index", "receiving.change_asn"),
     ("Integrations", "integrations:health", "integrations.view_externalsystem"),
     ("API docs", "api-docs", None),
 ]

@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "inventory",
     "orders",
     "returns",
+    "receiving",
     "casework",
     "connectors",
     "backoffice",
@@ -459,6 +460,15 @@ CELERY_BEAT_SCHEDULE["orders-detect-overdue-pickups"] = {
 }
 CELERY_BEAT_SCHEDULE["inventory-detect-overdue-transfers"] = {
     "task": "inventory.tasks.transfers_overdue_detect",
+    "schedule": crontab(minute="*/15"),
+}
+
+# --- Supplier receipts ------------------------------------------------------------------
+
+# A notice still awaited this many hours after its expected arrival becomes a case.
+ASN_OVERDUE_GRACE_HOURS = int(os.environ.get("ASN_OVERDUE_GRACE_HOURS", "24"))
+CELERY_BEAT_SCHEDULE["receiving-detect-overdue-asns"] = {
+    "task": "receiving.tasks.asns_overdue_detect",
     "schedule": crontab(minute="*/15"),
 }
 

@@ -76,6 +76,9 @@ def seeded(token: str) -> dict[str, str]:
                                                         "reason": "shrink"}),
         "transfer_id": create("/api/v1/transfers", {"from_location": "DC1", "to_location": "S1",
                                                     "lines": [{"sku": "A", "quantity": 2}]}),
+        "asn_id": create("/api/v1/asns", {"external_id": "ASN-1", "location": "DC1",
+                                          "expected_at": "2030-01-01T00:00:00+00:00",
+                                          "lines": [{"sku": "A", "quantity": 5}]}),
     }
 
 
