@@ -11,6 +11,7 @@ api_v1 = [
     path("", include("inventory.api.urls")),
     path("", include("orders.api.urls")),
     path("", include("returns.api.urls")),
+    path("", include("receiving.api.urls")),
     path("", include("exceptions.api.urls")),
 ]
 
@@ -34,6 +35,7 @@ urlpatterns = [
     path("integrations/", include("connectors.urls")),
     path("inventory/", include("inventory.urls")),
     path("returns/", include("returns.urls")),
+    path("receiving/", include("receiving.urls")),
 ]
 
 handler400 = "retailops.problems.bad_request"

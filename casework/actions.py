@@ -20,10 +20,10 @@ from inventory.ingest import event_replay
 from inventory.models import Adjustment, CycleCount, InventoryEvent
 from inventory.selectors import event_by_id, rejected_events_like
 from orders.callers import Caller
-from orders.models import Allocation
-from orders.selectors import reservations_for
-from orders.services import reservation_release
-from orders.states import AllocationStatus
+from orders.models import Allocation, Order
+from orders.selectors import orders_for, reservations_for
+from orders.services import order_reallocate, reservation_release
+from orders.states import HOLDING_STATUSES, REALLOCATABLE_STATUSES, AllocationStatus, Fulfillment
 from retailops.access import LocationScope
 from retailops.errors import DomainError, InvalidInput, InvalidState, NotFound
 from retailops.transactions import in_retrying_transaction
@@ -32,6 +32,9 @@ ADJUST_PERMISSION = "inventory.add_adjustment"
 REPLAY_PERMISSION = "inventory.change_inventoryevent"
 RELEASE_PERMISSION = "orders.change_allocation"
 RECOUNT_PERMISSION = "inventory.add_cyclecount"
+REALLOCATE_PERMISSION = "orders.change_order"
+# Where a case names the order it is about (pickup_overdue, a pick failure) in its context.
+ORDER_CONTEXT_KEYS = ("order", "order_id")
 # Cases about a promise that could not be kept: the holds at their level are worth a look.
 RESERVATION_KINDS = frozenset({CaseKind.RESERVATION_FAILURE})
 # Where a detector names one hold in a case's context.
@@ -53,6 +56,9 @@ class AvailableActions:
     rejected_events: int = 0  # the case's events still rejected, for "replay all"
     holds: list[Allocation] = field(default_factory=list)
     recount: bool = False
+    # A ship order of the case whose open allocations may be sourced again elsewhere, and from where.
+    reallocate_order: Order | None = None
+    reallocate_from: list[str] = field(default_factory=list)
 
     @property
     def replay_all(self) -> bool:
@@ -61,7 +67,8 @@ class AvailableActions:
 
     @property
     def any(self) -> bool:
-        return self.adjust or self.replay_event is not None or self.replay_all or bool(self.holds) or self.recount
+        return (self.adjust or self.replay_event is not None or self.replay_all or bool(self.holds) or self.recount
+                or self.reallocate_order is not None)
 
 
 def actions_for(case: Case, *, caller: Caller) -> AvailableActions:
@@ -78,7 +85,34 @@ def actions_for(case: Case, *, caller: Caller) -> AvailableActions:
         available.rejected_events = rejected_events_of(case).count()
     if user.has_perm(RELEASE_PERMISSION) and (case.kind in RESERVATION_KINDS or _context_hold_id(case)):
         available.holds = list(_active_holds(case, caller=caller).order_by("expires_at", "pk")[:MAX_HOLDS_SHOWN])
+    if user.has_perm(REALLOCATE_PERMISSION):
+        order = _case_order(case, caller=caller)
+        if order is not None and order.fulfillment == Fulfillment.SHIP and order.status in REALLOCATABLE_STATUSES:
+            where = sorted({allocation.location.code for allocation in order.allocations.all()
+                            if allocation.status in HOLDING_STATUSES and caller.scope.allows(allocation.location_id)})
+            if where:
+                available.reallocate_order, available.reallocate_from = order, where
     return available
+
+
+def _case_order_id(case: Case) -> int | None:
+    if case.subject_id and case.subject_type_id is not None and case.subject_type.model_class() is Order:
+        return int(case.subject_id)
+    context = case.context if isinstance(case.context, dict) else {}
+    for key in ORDER_CONTEXT_KEYS:
+        value = context.get(key)
+        if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
+            return int(value)
+    return None
+
+
+def _case_order(case: Case, *, caller: Caller) -> Order | None:
+    """The order the case is about, if the caller may see it (with its allocations)."""
+    order_id = _case_order_id(case)
+    if order_id is None:
+        return None
+    return (orders_for(caller=caller).filter(pk=order_id)
+            .prefetch_related("allocations__location").first())
 
 
 def replayable_event(case: Case) -> InventoryEvent | None:
@@ -269,3 +303,18 @@ def case_recount_open(*, case: Case, actor, scope: LocationScope, note: str = ""
     case_comment(case=case, author=actor, body=_with_note(
         f"Opened recount #{count.pk} of {case.sku.code} at {case.location.code}.", note))
     return count
+
+
+@in_retrying_transaction
+def case_order_reallocate(*, case: Case, caller: Caller, from_location_code: str, reason: str) -> Order:
+    """Source the case's order again, away from one location (a store that cannot pick it);
+    the case's activity says who moved it and why."""
+    _check_active(case)
+    order = _case_order(case, caller=caller)
+    if order is None:
+        raise NotFound(f"Case #{case.pk} is not about an order you can see.")
+    moved = order_reallocate(order=order, caller=caller, from_location_code=from_location_code,
+                             reason=f"case #{case.pk}: {reason.strip()}" if reason.strip() else "")
+    case_comment(case=case, author=caller.actor, body=f"Re-sourced order {order.external_id} away from "
+                                                      f"{from_location_code}.\nWhy: {reason.strip()}")
+    return moved

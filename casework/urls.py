@@ -20,4 +20,5 @@ urlpatterns = [
     path("<int:case_id>/replay-all/", views.case_events_replay_all, name="replay_all"),
     path("<int:case_id>/release/", views.case_reservation_release, name="release"),
     path("<int:case_id>/recount/", views.case_recount_open, name="recount"),
+    path("<int:case_id>/reallocate/", views.case_order_reallocate, name="reallocate"),
 ]

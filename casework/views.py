@@ -336,3 +336,13 @@ def case_recount_open(request, case_id: int):
     return _resolution(request, case_id, lambda case: actions.case_recount_open(
         case=case, actor=request.user, scope=location_scope(request), note=request.POST.get("note", "")),
         lambda count: f"Recount #{count.pk} scheduled.")
+
+
+@require_POST
+@login_required
+@permission_required([WORK, actions.REALLOCATE_PERMISSION], raise_exception=True)
+def case_order_reallocate(request, case_id: int):
+    return _resolution(request, case_id, lambda case: actions.case_order_reallocate(
+        case=case, caller=Caller.from_request(request), from_location_code=request.POST.get("from_location", ""),
+        reason=request.POST.get("reason", "")),
+        lambda order: f"Order {order.external_id} re-sourced away from {request.POST.get('from_location', '')}.")

@@ -29,6 +29,7 @@ POLICIES: dict[str, KindPolicy] = {
     CaseKind.DEAD_LETTER: KindPolicy(Queue.INTEGRATION, Severity.HIGH, 8, Decimal("1.2")),
     CaseKind.RECONCILIATION_VARIANCE: KindPolicy(Queue.INVENTORY_CONTROL, Severity.MEDIUM, 48, Decimal("1.0")),
     CaseKind.TRANSFER_VARIANCE: KindPolicy(Queue.INVENTORY_CONTROL, Severity.MEDIUM, 48, Decimal("1.0")),
+    CaseKind.RECEIPT_VARIANCE: KindPolicy(Queue.INVENTORY_CONTROL, Severity.MEDIUM, 48, Decimal("1.0")),
     CaseKind.RESERVATION_FAILURE: KindPolicy(Queue.INVENTORY_CONTROL, Severity.MEDIUM, 24, Decimal("1.0")),
     CaseKind.PICKUP_OVERDUE: KindPolicy(Queue.STORE_OPS, Severity.HIGH, 4, Decimal("2.0")),
     CaseKind.RETURN_UNRECONCILED: KindPolicy(Queue.FINANCE, Severity.MEDIUM, 72, Decimal("1.0")),

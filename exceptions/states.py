@@ -14,6 +14,7 @@ class CaseKind(models.TextChoices):
     DEAD_LETTER = "dead_letter", "Dead letter"
     RECONCILIATION_VARIANCE = "reconciliation_variance", "Reconciliation variance"
     TRANSFER_VARIANCE = "transfer_variance", "Transfer variance or delay"
+    RECEIPT_VARIANCE = "receipt_variance", "Supplier receipt variance or delay"
     RESERVATION_FAILURE = "reservation_failure", "Reservation failure"
     PICKUP_OVERDUE = "pickup_overdue", "Pickup overdue"
     RETURN_UNRECONCILED = "return_unreconciled", "Unreconciled return"

@@ -114,16 +114,12 @@ def order_shipped(*, order_id: int, external_id: str, channel_id: int, status: s
     ])
 
 
-def document_enqueue(*, document_type: str, document: dict, system_kind: str = ExternalSystem.Kind.ERP) -> int:
-    """Post a business document (an applied adjustment, a refund, …) to every enabled
-    system of `system_kind` with an HTTP adapter: the ERP by default."""
-    return len(document_messages_enqueue(document_type=document_type, document=document, system_kind=system_kind))
-
-
-def document_messages_enqueue(*, document_type: str, document: dict,
-                              system_kind: str = ExternalSystem.Kind.ERP) -> list[OutboxMessage]:
-    """`document_enqueue`, returning the messages written (with their ids and systems), for
-    a caller that shows each one's delivery status beside its document."""
+def document_enqueue(*, document_type: str, document: dict,
+                     system_kind: str = ExternalSystem.Kind.ERP) -> list[OutboxMessage]:
+    """Post a business document (an applied adjustment, a refund's credit note, a goods
+    receipt, …) to every enabled system of `system_kind` with an HTTP adapter: the ERP by
+    default. Returns the messages written (one per system), by which the document's
+    delivery can be followed (`integrations.selectors.delivery_status`)."""
     systems = list(_outbound_systems().filter(kind=system_kind))
     now = timezone.now()
     messages = [

@@ -45,9 +45,11 @@ USUAL_SCOPES: dict[str, tuple[str, ...]] = {
     ExternalSystem.Kind.POS: (Scope.EVENTS, Scope.AVAILABILITY, Scope.ORDERS, Scope.RETURNS),
     ExternalSystem.Kind.WEB: (Scope.AVAILABILITY, Scope.ORDERS, Scope.RETURNS),
     ExternalSystem.Kind.MARKETPLACE: (Scope.AVAILABILITY, Scope.ORDERS, Scope.RETURNS),
-    ExternalSystem.Kind.WMS: (Scope.EVENTS, Scope.AVAILABILITY, Scope.TRANSFERS, Scope.SNAPSHOTS),
-    ExternalSystem.Kind.ERP: (Scope.EVENTS, Scope.TRANSFERS, Scope.SNAPSHOTS, Scope.MASTER_DATA),
-    ExternalSystem.Kind.SUPPLIER: (Scope.AVAILABILITY,),
+    # The WMS announces and receives supplier deliveries at the dock; the ERP announces them
+    # from purchase orders; a supplier sends its own advance shipping notices.
+    ExternalSystem.Kind.WMS: (Scope.EVENTS, Scope.AVAILABILITY, Scope.TRANSFERS, Scope.SNAPSHOTS, Scope.RECEIPTS),
+    ExternalSystem.Kind.ERP: (Scope.EVENTS, Scope.TRANSFERS, Scope.SNAPSHOTS, Scope.RECEIPTS, Scope.MASTER_DATA),
+    ExternalSystem.Kind.SUPPLIER: (Scope.AVAILABILITY, Scope.RECEIPTS),
 }
 
 

@@ -13,7 +13,7 @@ from datetime import date, datetime, time, timedelta
 from functools import reduce
 from operator import or_
 
-from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet, Sum, Window
+from django.db.models import Exists, F, Max, OuterRef, Prefetch, Q, QuerySet, Sum, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
@@ -56,6 +56,11 @@ def locations_active() -> QuerySet[Location]:
 
 def channels_list() -> QuerySet[Channel]:
     return Channel.objects.all()
+
+
+def highest_channel_priority() -> int:
+    """The priority of the most important active channel (0 when there is none)."""
+    return Channel.objects.filter(active=True).aggregate(top=Max("priority"))["top"] or 0
 
 
 # --- Codes ---------------------------------------------------------------------------------
@@ -153,7 +158,8 @@ def every_level_row():
 
 # What sourcing weighs of a level: its available units, and its location.
 CANDIDATE_FIELDS = ("sku_id", "location_id", "available", "location__code", "location__kind", "location__region",
-                    "location__active", "location__ship_from_store", "location__pickup", "location__confidence")
+                    "location__active", "location__ship_from_store", "location__pickup", "location__confidence",
+                    "location__capacity")
 
 
 def levels_of_skus(sku_ids: Iterable[int], *, location_id: int | None = None) -> QuerySet[dict]:

@@ -13,7 +13,7 @@ from simple_history.models import ModelChange
 
 from orders.callers import Caller
 from orders.models import Allocation, Order, OrderLine
-from orders.states import AllocationOrigin, Fulfillment, OrderStatus
+from orders.states import HOLDING_STATUSES, AllocationOrigin, Fulfillment, OrderStatus
 
 
 def orders_for(*, caller: Caller) -> QuerySet[Order]:
@@ -189,3 +189,14 @@ def _history_entries(records, *, subject: str, fields: tuple[str, ...]) -> list[
             reason=record.history_change_reason or "", sequence=record.history_id,
         ))
     return entries
+
+
+def open_allocations_today(location_ids: set[int], *, since: datetime) -> dict[int, int]:
+    """Per location: how many order allocations made since `since` (the start of today) are
+    still open — what counts against its daily capacity. One query."""
+    if not location_ids:
+        return {}
+    rows = (Allocation.objects.filter(location_id__in=sorted(location_ids), origin=AllocationOrigin.ORDER,
+                                      status__in=HOLDING_STATUSES, created_at__gte=since)
+            .values("location_id").annotate(open=Count("pk")).order_by())
+    return {row["location_id"]: row["open"] for row in rows}

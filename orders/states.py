@@ -33,6 +33,7 @@ class AllocationStatus(models.TextChoices):
     RELEASED = "released"  # a checkout hold given back by its client
     CANCELLED = "cancelled"  # the order was cancelled
     EXPIRED = "expired"  # a checkout hold outlived its TTL
+    REALLOCATED = "reallocated"  # released from its location; the units were sourced again elsewhere
 
 
 ORDER_TRANSITIONS: dict[str, set[str]] = {
@@ -46,13 +47,17 @@ ORDER_TRANSITIONS: dict[str, set[str]] = {
 
 ALLOCATION_TRANSITIONS: dict[str, set[str]] = {
     AllocationStatus.RESERVED: {AllocationStatus.PICKED, AllocationStatus.SHIPPED, AllocationStatus.RELEASED,
-                                AllocationStatus.CANCELLED, AllocationStatus.EXPIRED},
-    AllocationStatus.PICKED: {AllocationStatus.SHIPPED, AllocationStatus.CANCELLED},
+                                AllocationStatus.CANCELLED, AllocationStatus.EXPIRED, AllocationStatus.REALLOCATED},
+    AllocationStatus.PICKED: {AllocationStatus.SHIPPED, AllocationStatus.CANCELLED, AllocationStatus.REALLOCATED},
     AllocationStatus.SHIPPED: set(),
     AllocationStatus.RELEASED: set(),
     AllocationStatus.CANCELLED: set(),
     AllocationStatus.EXPIRED: set(),
+    AllocationStatus.REALLOCATED: set(),
 }
+
+# An order in one of these may still have its open allocations sourced again elsewhere.
+REALLOCATABLE_STATUSES = (OrderStatus.ALLOCATED, OrderStatus.PARTIALLY_SHIPPED)
 
 # Allocations in these statuses hold units in `committed` at their level.
 HOLDING_STATUSES = (AllocationStatus.RESERVED, AllocationStatus.PICKED)

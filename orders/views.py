@@ -23,7 +23,7 @@ from inventory.models import Location
 from orders import selectors, services, sourcing
 from orders.callers import Caller
 from orders.models import Order
-from orders.states import HOLDING_STATUSES, Fulfillment, OrderStatus
+from orders.states import HOLDING_STATUSES, REALLOCATABLE_STATUSES, Fulfillment, OrderStatus
 from retailops.screens import act_and_report, form_problems
 
 PAGE_SIZE = 50
@@ -125,6 +125,17 @@ RULE_IN_WORDS = {
     sourcing.RULE_RESERVATION: "A checkout hold the customer already had serves this line.",
 }
 
+# The rules `decided_by` names, in the screen's words.
+DECIDED_BY_IN_WORDS = {
+    "fulfilment_sla": "fulfilment SLA (handling plus transit to the ship-to region)",
+    "location_priority": "location priority (distribution centres before stores)",
+    "region": "the order's region",
+    "most_available": "the most available",
+    "location_code": "location code (all else equal)",
+    sourcing.RULE_CAPACITY: "daily capacity",
+    sourcing.RULE_CHANNEL_PRIORITY: "channel priority (capacity kept for higher-priority channels)",
+}
+
 
 KIND_LABELS = dict(Location.Kind.choices)
 
@@ -143,6 +154,8 @@ class Explanation:
     reservation: dict | None
     holds_not_used: list[dict]
     attempts: int
+    decided_by: list[str]
+    reallocations: list[dict]
 
     @classmethod
     def of(cls, stored: dict, *, order: Order, line_count: int) -> "Explanation | None":
@@ -166,6 +179,9 @@ class Explanation:
             reservation=stored.get("reservation"),
             holds_not_used=stored.get("holds_not_used") or [],
             attempts=stored.get("attempt", 1),
+            decided_by=[DECIDED_BY_IN_WORDS[rule] for rule in stored.get("decided_by", [])
+                        if rule in DECIDED_BY_IN_WORDS],
+            reallocations=stored.get("reallocations", []),
         )
 
 
@@ -185,6 +201,8 @@ def _actions(order: Order, user) -> dict[str, bool]:
         "pickup": pickup and allocated,
         "ship": not pickup and order.status in (OrderStatus.ALLOCATED, OrderStatus.PARTIALLY_SHIPPED),
         "cancel": allocated,
+        # Pickup orders are served at their pickup location only: nothing to source elsewhere.
+        "reallocate": not pickup and order.status in REALLOCATABLE_STATUSES,
     }
     return {action: True for action, allowed in offered.items() if allowed}
 
@@ -247,6 +265,7 @@ def order_detail(request, order_id: int):
         "history": _history_rows(order),
         "actions": _actions(order, request.user),
         "ship_from": ship_from,
+        "reallocate_from": ship_from,
         "pickup_overdue": bool(order.pickup_ack_due_at and order.pickup_acknowledged_at is None
                                and order.status == OrderStatus.ALLOCATED and order.pickup_ack_due_at <= now),
     })
@@ -262,6 +281,12 @@ class NoteForm(forms.Form):
 class CancelForm(forms.Form):
     note = forms.CharField(max_length=200, required=True, strip=True,
                            error_messages={"required": "Say why the order is cancelled."})
+
+
+class ReallocateForm(forms.Form):
+    from_location = forms.CharField(max_length=64)
+    reason = forms.CharField(max_length=200, strip=True,
+                             error_messages={"required": "Say why the order is sourced again."})
 
 
 class ShipForm(forms.Form):
@@ -310,3 +335,11 @@ def order_cancel(request, order_id: int):
     return _act(request, order_id, form_class=CancelForm, verb="cancel",
                 done="Order cancelled; its units are available again.",
                 act=lambda order, caller, note: services.order_cancel(order=order, caller=caller, reason=note))
+
+
+@_decorated
+def order_reallocate(request, order_id: int):
+    return _act(request, order_id, form_class=ReallocateForm, verb="re-source",
+                done="Re-sourced: the units are now promised from the other locations shown.",
+                act=lambda order, caller, from_location, reason: services.order_reallocate(
+                    order=order, caller=caller, from_location_code=from_location, reason=reason))

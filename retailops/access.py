@@ -29,6 +29,7 @@ class Scope(TextChoices):
     RETURNS = "returns"
     TRANSFERS = "transfers"
     SNAPSHOTS = "snapshots"
+    RECEIPTS = "receipts"
     MASTER_DATA = "master_data"
 
 

@@ -39,6 +39,9 @@ _ADJUSTMENTS_REQUEST = ["inventory.add_adjustment"]
 _ADJUSTMENTS_APPROVE = ["inventory.approve_adjustment"]
 _TRANSFERS_READ = ["inventory.view_transfer"]
 _TRANSFERS_ACT = ["inventory.add_transfer", "inventory.change_transfer"]
+# Supplier receipts: the dock (a store or DC) announces and receives; central roles read.
+_RECEIPTS_READ = ["receiving.view_asn"]
+_RECEIPTS_ACT = ["receiving.add_asn", "receiving.change_asn"]
 # Cycle counts: schedule/cancel (add), count and submit (change), accept or ask for a recount (review).
 _COUNTS_READ = ["inventory.view_cyclecount"]
 _COUNTS_WORK = ["inventory.add_cyclecount", "inventory.change_cyclecount", "inventory.review_cyclecount"]
@@ -61,14 +64,14 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.INVENTORY_CONTROL: [*_MASTER_DATA_READ, *_LEDGER_READ, *_ALL_LOCATIONS, *_ORDERS_READ, *_ORDERS_ACT,
                              *_EVENTS_REPLAY, *_CASES_WORK, *_ADJUSTMENTS_READ, *_ADJUSTMENTS_REQUEST, *_TRANSFERS_READ,
                              *_TRANSFERS_ACT, *_COUNTS_READ, *_COUNTS_WORK, *_RETURNS_READ, *_RETURNS_ACT,
-                             *_CONFIDENCE_RESCORE],
+                             *_CONFIDENCE_RESCORE, *_RECEIPTS_READ, *_RECEIPTS_ACT],
     # Store operations act on orders too, but only at their stores (location scope).
     Role.STORE_OPS: [*_MASTER_DATA_READ, *_LEDGER_READ, *_ORDERS_READ, *_ORDERS_ACT, *_CASES_WORK,
                      *_ADJUSTMENTS_READ, *_ADJUSTMENTS_REQUEST, *_TRANSFERS_READ, *_TRANSFERS_ACT, *_COUNTS_READ,
-                     *_COUNTS_WORK, *_RETURNS_READ, *_RETURNS_ACT],
+                     *_COUNTS_WORK, *_RETURNS_READ, *_RETURNS_ACT, *_RECEIPTS_READ, *_RECEIPTS_ACT],
     Role.FINANCE: [*_MASTER_DATA_READ, *_LEDGER_READ, *_ALL_LOCATIONS, *_ORDERS_READ, *_CASES_WORK,
                    *_ADJUSTMENTS_READ, *_ADJUSTMENTS_APPROVE, *_TRANSFERS_READ, *_COUNTS_READ, *_RETURNS_READ,
-                   *_REFUNDS_APPROVE],
+                   *_REFUNDS_APPROVE, *_RECEIPTS_READ],
     Role.INTEGRATION_SUPPORT: [
         *_MASTER_DATA_READ,
         *_LEDGER_READ,
@@ -149,6 +152,7 @@ NAVIGATION = [
     ("Transfers", "inventory:transfers", "inventory.view_transfer"),
     ("Returns desk", "returns:desk", "returns.change_returnauthorization"),
     ("Returns", "returns:list", "returns.view_returnauthorization"),
+    ("Receiving", "receiving:index", "receiving.change_asn"),
     ("Integrations", "integrations:health", "integrations.view_externalsystem"),
     ("API docs", "api-docs", None),
 ]

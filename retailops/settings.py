@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "inventory",
     "orders",
     "returns",
+    "receiving",
     "casework",
     "connectors",
     "backoffice",
@@ -441,6 +442,23 @@ CELERY_BEAT_SCHEDULE["inventory-location-confidence-nightly"] = {
 
 # Sourcing prefers locations by kind in this order (after fewest splits, before region).
 SOURCING_LOCATION_PRIORITY = env_list("SOURCING_LOCATION_PRIORITY", "dc,dark_store,3pl,store,virtual")
+
+
+def env_hours(name: str, default: str) -> dict[str, int]:
+    """`key:hours,key:hours` → {key: hours}."""
+    return {key.strip(): int(hours) for key, hours in (item.split(":", 1) for item in env_list(name, default))}
+
+
+# A location takes at most Location.capacity open order allocations a day (none: no limit).
+# The last share of that capacity is kept for the highest-priority channels: a channel of
+# lower priority stops at capacity × (1 − share).
+SOURCING_PRIORITY_CAPACITY_SHARE = Decimal(os.environ.get("SOURCING_PRIORITY_CAPACITY_SHARE", "0.20"))
+# The fulfilment SLA per channel kind (hours from order to delivery), and what a location
+# needs to meet it: its handling time by kind plus the transit to the ship-to region. When
+# an order names its region, locations that meet the SLA come first.
+FULFILMENT_SLA_HOURS = env_hours("FULFILMENT_SLA_HOURS", "web:72,marketplace:96,wholesale:168")
+SOURCING_HANDLING_HOURS = env_hours("SOURCING_HANDLING_HOURS", "dc:24,dark_store:4,3pl:24,store:12,virtual:24")
+SOURCING_TRANSIT_HOURS = env_hours("SOURCING_TRANSIT_HOURS", "same_region:24,other_region:72")
 # A pickup order must be acknowledged by its store within this many minutes, else a case.
 # A location's own window (Location.pickup_ack_minutes, set in the admin) comes first.
 PICKUP_ACK_WINDOW_MINUTES = int(os.environ.get("PICKUP_ACK_WINDOW_MINUTES", "120"))
@@ -466,6 +484,15 @@ CELERY_BEAT_SCHEDULE["returns-detect-unreconciled"] = {
 }
 CELERY_BEAT_SCHEDULE["inventory-detect-overdue-transfers"] = {
     "task": "inventory.tasks.transfers_overdue_detect",
+    "schedule": crontab(minute="*/15"),
+}
+
+# --- Supplier receipts ------------------------------------------------------------------
+
+# A notice still awaited this many hours after its expected arrival becomes a case.
+ASN_OVERDUE_GRACE_HOURS = int(os.environ.get("ASN_OVERDUE_GRACE_HOURS", "24"))
+CELERY_BEAT_SCHEDULE["receiving-detect-overdue-asns"] = {
+    "task": "receiving.tasks.asns_overdue_detect",
     "schedule": crontab(minute="*/15"),
 }
 

@@ -117,8 +117,8 @@ def _pay(authorization: ReturnAuthorization, refund: Refund, *, actor) -> None:
     ERP system, linked to the return), and settle the return if it is inspected."""
     refund.refunded_at = timezone.now()
     refund_transition(refund, RefundStatus.REFUNDED, actor=actor, reason="refunded", fields=("refunded_at",))
-    messages = outbox.document_messages_enqueue(document_type=Refund.DOCUMENT_TYPE,
-                                                document=_credit_note(authorization, refund))
+    messages = outbox.document_enqueue(document_type=Refund.DOCUMENT_TYPE,
+                                       document=_credit_note(authorization, refund))
     postings = [ReturnPosting(return_authorization=authorization, refund=refund, document_type=Refund.DOCUMENT_TYPE,
                               message=message, system_code=message.system.code) for message in messages]
     if not postings:  # no ERP to tell: shown as not sent, never silently missing

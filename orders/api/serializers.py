@@ -58,6 +58,11 @@ class ShipInSerializer(serializers.Serializer):
     location = serializers.CharField(required=False, **_CODE, help_text="Ship only what is allocated here.")
 
 
+class ReallocateInSerializer(serializers.Serializer):
+    from_location = serializers.CharField(**_CODE, help_text="The location whose open allocations are given up.")
+    reason = serializers.CharField(max_length=200, help_text="Why: recorded with the order and its allocations.")
+
+
 class CancelInSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=200, required=False, default="cancelled")
 

@@ -12,5 +12,6 @@ urlpatterns = [
     path("orders/<int:order_id>/cancel", views.OrderCancelView.as_view(), name="order-cancel"),
     path("orders/<int:order_id>/ship", views.OrderShipView.as_view(), name="order-ship"),
     path("orders/<int:order_id>/pickup", views.OrderPickupView.as_view(), name="order-pickup"),
+    path("orders/<int:order_id>/reallocate", views.OrderReallocateView.as_view(), name="order-reallocate"),
     path("orders/<int:order_id>/acknowledge", views.OrderAcknowledgeView.as_view(), name="order-acknowledge"),
 ]

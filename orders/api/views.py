@@ -169,3 +169,15 @@ class OrderPickupView(OrderCommandView):
 class OrderAcknowledgeView(OrderCommandView):
     def act(self, order, caller, params):
         services.order_acknowledge_pickup(order=order, caller=caller, note=params["note"])
+
+
+@extend_schema_view(post=extend_schema(
+    summary="Addition: source again, from the other eligible locations, what is allocated at one location "
+            "(all or nothing)",
+    request=serializers.ReallocateInSerializer, responses={200: serializers.OrderDetailSerializer}))
+class OrderReallocateView(OrderCommandView):
+    input_serializer = serializers.ReallocateInSerializer
+
+    def act(self, order, caller, params):
+        services.order_reallocate(order=order, caller=caller, from_location_code=params["from_location"],
+                                  reason=params["reason"])

@@ -14,7 +14,8 @@ a `reservation_failure` case once the failed transaction has rolled back.
 - `holds`: checkout holds (reserve, release, expire);
 - `placing`: orders, all lines allocated or none, consuming the holds they name;
 - `fulfilment`: cancel, ship, pickup, the pickup counter's acknowledgement;
-- `promising`: what holds and orders share: plan, promise, plan again.
+- `promising`: what holds and orders share: plan, promise, plan again;
+- `resourcing`: an order's open allocations at one location sourced again elsewhere.
 """
 
 from orders.services.fulfilment import (
@@ -33,6 +34,7 @@ from orders.services.holds import (
     reservations_expire_due,
 )
 from orders.services.placing import LineInput, order_create
+from orders.services.resourcing import order_reallocate
 
 __all__ = [
     "DEFAULT_TTL_SECONDS",
@@ -42,6 +44,7 @@ __all__ = [
     "order_cancel",
     "order_create",
     "order_pickup",
+    "order_reallocate",
     "order_ship",
     "pickup_ack_window",
     "pickups_overdue_detect",

@@ -323,3 +323,46 @@ def test_replay_all_is_offered_to_those_who_may_replay_and_only_for_rejected_eve
 
     negative = level_case(sku, stores[0])
     assert control.get(f"/cases/{negative.pk}/").context["actions"].rejected_events == 0
+
+
+def test_a_case_about_a_ship_order_offers_re_sourcing_and_records_who_and_why(control, stores, sku):
+    ChannelFactory(code="web")
+    caller = Caller(actor=control.user, external_system_id=None, scope=EVERYWHERE)
+    order, _created = order_services.order_create(
+        caller=caller, external_id="PICK-1", channel_code="web", fulfillment="ship", region="",
+        lines=[order_services.LineInput(line_id="1", sku="A-1", quantity=2)])
+    first = Allocation.objects.get(order=order).location
+    other = next(store for store in stores if store != first)
+    case = CaseFactory(kind=CaseKind.ANOMALY, location=first, context={"order": order.pk})
+
+    page = control.get(f"/cases/{case.pk}/")
+    assert page.context["actions"].reallocate_order == order
+    assert page.context["actions"].reallocate_from == [first.code]
+
+    response = control.post(f"/cases/{case.pk}/reallocate/", {"from_location": first.code,
+                                                               "reason": "units not on the shelf"})
+
+    assert response.status_code == 302
+    assert flash(response) == [f"Order PICK-1 re-sourced away from {first.code}."]
+    held = Allocation.objects.get(order=order, status="reserved")
+    assert held.location == other
+    assert comments(case) == [f"Re-sourced order PICK-1 away from {first.code}.\nWhy: units not on the shelf"]
+    order.refresh_from_db()
+    assert order.history.latest().history_change_reason == (
+        f"re-sourced away from {first.code}: case #{case.pk}: units not on the shelf")
+
+
+def test_re_sourcing_from_a_case_needs_a_reason(control, stores, sku):
+    ChannelFactory(code="web")
+    caller = Caller(actor=control.user, external_system_id=None, scope=EVERYWHERE)
+    order, _created = order_services.order_create(
+        caller=caller, external_id="PICK-2", channel_code="web", fulfillment="ship", region="",
+        lines=[order_services.LineInput(line_id="1", sku="A-1", quantity=2)])
+    first = Allocation.objects.get(order=order).location
+    case = CaseFactory(kind=CaseKind.ANOMALY, location=first, context={"order": order.pk})
+
+    response = control.post(f"/cases/{case.pk}/reallocate/", {"from_location": first.code, "reason": " "})
+
+    assert flash(response) == ["Say why the order is re-sourced."]
+    assert Allocation.objects.get(order=order).location == first
+    assert comments(case) == []

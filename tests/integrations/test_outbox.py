@@ -127,7 +127,7 @@ def test_documents_go_to_every_erp_system(db, sandbox):
 
     erp = ExternalSystem.objects.create(code="erp", name="ERP", kind=ExternalSystem.Kind.ERP,
                                         adapter=ExternalSystem.Adapter.JSON_HTTP, base_url=f"{sandbox.url}/erp")
-    assert document_enqueue(document_type="adjustment", document={"id": 7, "value": "12.50"}) == 1
+    assert len(document_enqueue(document_type="adjustment", document={"id": 7, "value": "12.50"})) == 1
     message = OutboxMessage.objects.get()
     assert (message.system, message.topic) == (erp, OutboxMessage.Topic.DOCUMENT)
 

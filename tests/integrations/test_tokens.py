@@ -69,9 +69,9 @@ def test_create_api_client_prints_the_token_last_and_stores_only_its_hash():
     ("pos", ["availability", "events", "orders", "returns"]),
     ("web", ["availability", "orders", "returns"]),
     ("marketplace", ["availability", "orders", "returns"]),
-    ("wms", ["availability", "events", "snapshots", "transfers"]),
-    ("erp", ["events", "master_data", "snapshots", "transfers"]),
-    ("supplier", ["availability"]),
+    ("wms", ["availability", "events", "receipts", "snapshots", "transfers"]),
+    ("erp", ["events", "master_data", "receipts", "snapshots", "transfers"]),
+    ("supplier", ["availability", "receipts"]),
 ])
 def test_without_scopes_a_token_gets_those_usual_for_its_kind_and_every_location(kind, scopes):
     """API.md v1.1: the scopes usual for the kind, not every scope."""
@@ -86,17 +86,18 @@ def test_without_scopes_a_token_gets_those_usual_for_its_kind_and_every_location
 def test_without_scopes_a_token_of_some_locations_gets_no_master_data():
     LocationFactory(code="S001")
     run_create_api_client("erp-1", "--kind", "erp", "--locations", "S001")
-    assert ApiClient.objects.get().scopes == ["events", "snapshots", "transfers"]
+    assert ApiClient.objects.get().scopes == ["events", "receipts", "snapshots", "transfers"]
 
 
 def test_the_usual_scopes_follow_the_kind_of_an_existing_system():
     run_create_api_client("wms-1", "--kind", "wms", "--scopes", "events")
     run_create_api_client("wms-1")  # --kind defaults to web; the system stays a WMS
-    assert ApiClient.objects.order_by("pk").last().scopes == ["availability", "events", "snapshots", "transfers"]
+    assert ApiClient.objects.order_by("pk").last().scopes == ["availability", "events", "receipts", "snapshots",
+                                                              "transfers"]
 
 
 def test_all_scopes_only_when_asked_for():
-    everything = "events,availability,orders,returns,transfers,snapshots,master_data"
+    everything = "events,availability,orders,returns,transfers,snapshots,receipts,master_data"
     run_create_api_client("erp-1", "--kind", "erp", "--scopes", everything)
     assert set(ApiClient.objects.get().scopes) == set(everything.split(","))
 

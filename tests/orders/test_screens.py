@@ -364,3 +364,29 @@ def test_every_form_control_on_the_detail_is_labelled(control, pickup_order):
         assert f'<label for="{control_id}">' in page
         assert f'id="{control_id}"' in page
     assert page.count('name="csrfmiddlewaretoken"') >= 3
+
+
+def test_re_sourcing_from_the_order_screen_moves_the_units_and_says_who_and_why(control, placed, shop):
+    stock(shop.a, shop.s1, 5)
+    page = control.get(f"/orders/{placed.pk}/")
+    assert page.context["actions"]["reallocate"] is True
+    assert page.context["reallocate_from"] == ["DC1", "S1", "S2"]
+
+    response = control.post(f"/orders/{placed.pk}/reallocate/", {"from_location": "DC1",
+                                                                 "reason": "pallet damaged at the DC"}, follow=True)
+
+    assert messages_of(response) == ["Re-sourced: the units are now promised from the other locations shown."]
+    held = placed.allocations.filter(status=AllocationStatus.RESERVED, line__line_id="1")
+    assert list(held.values_list("location__code", flat=True)) == ["S1"]
+    assert placed.history.latest().history_change_reason == "re-sourced away from DC1: pallet damaged at the DC"
+    assert b"Re-sourced away from DC1 by control: pallet damaged at the DC." in response.content
+
+
+def test_re_sourcing_that_cannot_be_placed_is_a_message_and_changes_nothing(control, placed):
+    response = control.post(f"/orders/{placed.pk}/reallocate/", {"from_location": "DC1", "reason": "dock closed"},
+                            follow=True)
+
+    (message,) = messages_of(response)
+    assert message.startswith("Could not re-source the order: line '1': 2 × 'A' requested, 0 available")
+    assert list(placed.allocations.filter(status=AllocationStatus.RESERVED, line__line_id="1")
+                .values_list("location__code", flat=True)) == ["DC1"]

@@ -78,6 +78,9 @@ def seeded(token: str) -> dict[str, str]:
                                                     "lines": [{"sku": "A", "quantity": 2}]}),
         "return_id": create("/api/v1/returns", {"external_id": "RA-1", "location": "S1",
                                                 "lines": [{"sku": "A", "quantity": 2, "reason": "too small"}]}),
+        "asn_id": create("/api/v1/asns", {"external_id": "ASN-1", "location": "DC1",
+                                          "expected_at": "2030-01-01T00:00:00+00:00",
+                                          "lines": [{"sku": "A", "quantity": 5}]}),
     }
 
 

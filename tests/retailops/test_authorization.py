@@ -8,6 +8,7 @@ authorization check fails `test_every_url_pattern_has_an_authorization_check`.
 """
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 from django.test import Client
@@ -182,9 +183,9 @@ def check_order_detail(world, caller, screen):
     assert caller.get(f"/api/v1/orders/{world.order_b.pk}").status_code in DENIED
 
 
-def _order_action(action):
+def _order_action(action, body=None):
     def check(world, caller, screen):
-        response = caller.post(f"/api/v1/orders/{world.order_b.pk}/{action}", {}, format="json")
+        response = caller.post(f"/api/v1/orders/{world.order_b.pk}/{action}", body or {}, format="json")
         assert response.status_code in DENIED
         world.order_b.refresh_from_db()
         assert world.order_b.status == "allocated"
@@ -347,7 +348,8 @@ def check_order_detail_screen(world, caller, screen):
 
 def _order_screen_action(action):
     def check(world, caller, screen):
-        assert screen.post(f"/orders/{world.order_b.pk}/{action}/", {"note": "not my store"}).status_code == 404
+        form = {"note": "not my store", "reason": "not my store", "from_location": "SB"}
+        assert screen.post(f"/orders/{world.order_b.pk}/{action}/", form).status_code == 404
         world.order_b.refresh_from_db()
         assert world.order_b.status == "allocated"
         assert world.order_b.pickup_acknowledged_at is None
@@ -629,7 +631,65 @@ def _return_screen_action(action, data, *, received: bool = False):
     return check
 
 
+# --- Supplier receipts: store B's notice is invisible to store A, and A cannot announce at B ----
+
+
+def _asn_at_b(world):
+    from receiving.services import AsnLineInput, asn_create
+
+    asn, _created = asn_create(actor=None, scope=LocationScope(None), source_system="partner-auth",
+                               external_id="ASN-B", location_code=world.b.code,
+                               expected_at=timezone.now() + timedelta(days=1),
+                               lines=[AsnLineInput(sku=world.sku.code, quantity=3)])
+    return asn
+
+
+def check_asn_create(world, caller, screen):
+    body = {"external_id": "ASN-NEW", "location": world.b.code, "expected_at": (timezone.now() + timedelta(days=1))
+            .isoformat(), "lines": [{"sku": world.sku.code, "quantity": 1}]}
+    assert caller.post("/api/v1/asns", body, format="json").status_code in DENIED
+    assert StockLevel.objects.get(sku=world.sku, location=world.b).incoming == 0
+
+
+def _asn_action(action):
+    def check(world, caller, screen):
+        asn = _asn_at_b(world)
+        if action == "detail":
+            assert caller.get(f"/api/v1/asns/{asn.pk}").status_code in DENIED
+            return
+        body = {"lines": [{"sku": world.sku.code, "quantity": 3}]} if action == "receive" else {}
+        assert caller.post(f"/api/v1/asns/{asn.pk}/{action}", body, format="json").status_code in DENIED
+        asn.refresh_from_db()
+        assert asn.status == "expected"
+        assert StockLevel.objects.get(sku=world.sku, location=world.b).incoming == 3
+
+    return check
+
+
+def check_receiving_index_screen(world, caller, screen):
+    asn = _asn_at_b(world)
+    response = screen.get("/receiving/", {"asn": asn.external_id})
+    assert response.status_code == 200  # not redirected to it: "no notice at your locations"
+    assert "asn" in response.context["form"].errors
+    assert list(response.context["awaited"]) == []
+
+
+def check_receiving_screen(world, caller, screen):
+    asn = _asn_at_b(world)
+    assert screen.get(f"/receiving/{asn.pk}/").status_code == 404
+    assert screen.post(f"/receiving/{asn.pk}/", {f"received_{asn.lines.get().pk}": "3"}).status_code == 404
+    asn.refresh_from_db()
+    assert asn.status == "expected"
+
+
 CHECKS = {
+    "asn-create": check_asn_create,
+    "asn-detail": _asn_action("detail"),
+    "asn-receive": _asn_action("receive"),
+    "asn-close": _asn_action("close"),
+    "asn-cancel": _asn_action("cancel"),
+    "receiving:index": check_receiving_index_screen,
+    "receiving:receive": check_receiving_screen,
     "location-list": check_location_list,
     "location-detail": check_location_detail,
     "inventory-events": check_inventory_events,
@@ -643,12 +703,14 @@ CHECKS = {
     "order-ship": _order_action("ship"),
     "order-pickup": _order_action("pickup"),
     "order-acknowledge": _order_action("acknowledge"),
+    "order-reallocate": _order_action("reallocate", {"from_location": "SB", "reason": "not my store"}),
     "orders:list": check_order_list_screen,
     "orders:detail": check_order_detail_screen,
     "orders:acknowledge_pickup": _order_screen_action("acknowledge-pickup"),
     "orders:pickup": _order_screen_action("pickup"),
     "orders:ship": _order_screen_action("ship"),
     "orders:cancel": _order_screen_action("cancel"),
+    "orders:reallocate": _order_screen_action("reallocate"),
     "adjustment-list": check_adjustment_list,
     "adjustment-detail": check_adjustment_detail,
     "adjustment-approve": _adjustment_action("approve"),
@@ -695,6 +757,7 @@ CHECKS = {
     "cases:replay_all": _case_action("replay-all", {"note": "not my store"}),
     "cases:release": check_case_release,
     "cases:recount": _case_action("recount", {}),
+    "cases:reallocate": _case_action("reallocate", {"from_location": "SB", "reason": "not my store"}),
     "integrations:health": _integration_screen("health"),
     "integrations:system": _integration_screen("system"),
     "integrations:replay": _integration_screen("replay"),
