@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "inventory",
     "orders",
     "returns",
+    "reconciliation",
     "casework",
     "connectors",
     "backoffice",
