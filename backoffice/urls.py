@@ -10,6 +10,7 @@ api_v1 = [
     path("", include("integrations.api.urls")),
     path("", include("inventory.api.urls")),
     path("", include("orders.api.urls")),
+    path("", include("reconciliation.api.urls")),
     path("", include("exceptions.api.urls")),
 ]
 

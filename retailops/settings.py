@@ -478,9 +478,15 @@ CELERY_BEAT_SCHEDULE["integrations-availability-full-push"] = {
     "schedule": crontab(minute=5),  # hourly
     "options": {"queue": INTEGRATIONS_QUEUE},
 }
+# Snapshots (API, upload, pull): refused whole past these; each is reconciled by a run.
+SNAPSHOT_MAX_LINES = int(os.environ.get("SNAPSHOT_MAX_LINES", "1000000"))
+SNAPSHOT_MAX_BYTES = int(os.environ.get("SNAPSHOT_MAX_BYTES", str(256 * 1024 * 1024)))
+# Each snapshot-capable system is pulled, and its snapshot reconciled against the ledger,
+# once a day at this hour (TIME_ZONE).
+RECONCILE_PULL_HOUR = int(os.environ.get("RECONCILE_PULL_HOUR", "3"))
 CELERY_BEAT_SCHEDULE["integrations-snapshot-pull"] = {
     "task": "connectors.tasks.snapshot_pull_all",
-    "schedule": crontab(minute="*/30"),
+    "schedule": crontab(hour=RECONCILE_PULL_HOUR, minute=15),
     "options": {"queue": INTEGRATIONS_QUEUE},
 }
 
