@@ -79,7 +79,7 @@ class JsonSnapshot(SnapshotDocument):
                     elif event == "end_map":
                         yield line_row(index, line.get("sku"), line.get("location"), line.get("on_hand"))
                         index, line = index + 1, None
-                    else:
+                    elif event != "map_key":
                         raise InvalidSnapshot(f"lines[{index}] must be an object.", field=f"lines[{index}]")
                 elif line is not None and prefix.startswith("lines.item."):
                     column = prefix[len("lines.item."):]

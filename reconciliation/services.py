@@ -16,6 +16,7 @@ import logging
 from decimal import Decimal
 
 from celery import current_app
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
@@ -45,7 +46,7 @@ def _transition(run: ReconciliationRun, to: str, *, actor=None, reason: str, fie
 
 
 def _enqueue(run_id: int) -> None:
-    current_app.send_task(RECONCILE_TASK, args=(run_id,))
+    current_app.send_task(RECONCILE_TASK, args=(run_id,), queue=settings.RECONCILIATION_QUEUE)
 
 
 def _forbidden_location_codes(scope: LocationScope | None) -> frozenset[str]:

@@ -484,6 +484,8 @@ SNAPSHOT_MAX_BYTES = int(os.environ.get("SNAPSHOT_MAX_BYTES", str(256 * 1024 * 1
 # Each snapshot-capable system is pulled, and its snapshot reconciled against the ledger,
 # once a day at this hour (TIME_ZONE).
 RECONCILE_PULL_HOUR = int(os.environ.get("RECONCILE_PULL_HOUR", "3"))
+# The Celery queue reconciliation runs go to (a run may take a minute on a million lines).
+RECONCILIATION_QUEUE = os.environ.get("RECONCILIATION_QUEUE", "celery")
 CELERY_BEAT_SCHEDULE["integrations-snapshot-pull"] = {
     "task": "connectors.tasks.snapshot_pull_all",
     "schedule": crontab(hour=RECONCILE_PULL_HOUR, minute=15),
