@@ -22,6 +22,8 @@ from django.conf import settings
 from django.utils.dateparse import parse_datetime
 
 from integrations.snapshots import InvalidSnapshot, SnapshotDocument, SnapshotRow, line_row
+from retailops.errors import InvalidInput
+from retailops.parsers import MAX_DEPTH, JSONParser
 
 JSON = "application/json"
 JSON_LINES = ("application/x-ndjson", "application/jsonl", "application/x-jsonlines")
@@ -70,9 +72,17 @@ class JsonSnapshot(SnapshotDocument):
         self.stream, self._as_of, self._as_of_default = _buffered(stream), None, as_of
 
     def rows(self) -> Iterator[SnapshotRow]:
-        index, line, saw_lines = 0, None, False
+        index, line, saw_lines, depth, not_an_object = 0, None, False, 0, False
         try:
             for prefix, event, value in ijson.parse(self.stream, use_float=False):
+                if event in ("start_map", "start_array"):
+                    depth += 1
+                    if depth > MAX_DEPTH:
+                        raise InvalidInput(JSONParser.too_deep, code="malformed_json", field="body")
+                elif event in ("end_map", "end_array"):
+                    depth -= 1
+                if not_an_object:
+                    continue  # read on only to tell a too-deep document from a wrong shape
                 if prefix == "lines.item":
                     if event == "start_map":
                         line = {}
@@ -95,10 +105,12 @@ class JsonSnapshot(SnapshotDocument):
                 elif prefix == "as_of" and event not in ("start_map", "start_array", "end_map", "end_array"):
                     self._as_of = value
                 elif prefix == "" and event in ("start_array", "string", "number", "boolean", "null"):
-                    raise InvalidSnapshot("The body must be a JSON object with as_of and lines.", field="body")
+                    not_an_object = True
         except ijson.JSONError as exc:
             where = f"lines[{index}]" if saw_lines else "body"
             raise InvalidSnapshot(f"{where}: the JSON is malformed ({exc}).", field=where) from None
+        if not_an_object:
+            raise InvalidSnapshot("The body must be a JSON object with as_of and lines.", field="body")
         if not saw_lines:
             raise InvalidSnapshot("The snapshot has no lines array.", field="lines")
 

@@ -347,6 +347,9 @@ SPECTACULAR_SETTINGS = {
         "CaseStatusEnum": "exceptions.states.CaseStatus",
         "CaseQueueEnum": "exceptions.states.Queue",
         "CaseSeverityEnum": "exceptions.states.Severity",
+        "ReconciliationStatusEnum": "reconciliation.states.RunStatus",
+        "ReconciliationClassificationEnum": "reconciliation.states.Classification",
+        "ReconciliationDecisionEnum": "reconciliation.states.Decision",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
