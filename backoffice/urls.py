@@ -12,6 +12,7 @@ api_v1 = [
     path("", include("orders.api.urls")),
     path("", include("returns.api.urls")),
     path("", include("receiving.api.urls")),
+    path("", include("reconciliation.api.urls")),
     path("", include("exceptions.api.urls")),
 ]
 

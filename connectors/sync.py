@@ -2,7 +2,8 @@
 
 - `availability_full_push`: every level's availability to a channel system, in batches,
   so a partner that missed or mangled an update converges even without a new change.
-- `snapshot_pull`: a WMS/ERP system's statement of its stock, stored for reconciliation.
+- `snapshot_pull`: a WMS/ERP system's statement of its stock, stored and reconciled
+  against the ledger (once a day, on beat).
 
 (Pushes on change, order updates and document postings go through the outbox relay,
 which records its own runs.) A failed run raises a `sync_failed` case for the
@@ -12,16 +13,17 @@ integration queue; the next run on the schedule is the retry.
 import time
 from collections.abc import Callable
 
-from django.db import transaction
 from django.utils import timezone
 
 from connectors.adapters import Adapter, DeliveryFailed, NotSupported, Snapshot, adapter_for
 from connectors.availability import availability_item
 from exceptions.services import CaseReport, raise_case
 from exceptions.states import CaseKind
-from integrations.models import ExternalSystem, InventorySnapshot, InventorySnapshotLine, SyncRun
+from integrations.models import ExternalSystem, InventorySnapshot, SyncRun
 from integrations.outbox import ITEMS_PER_PUSH, channel_systems
+from integrations.snapshots import InvalidSnapshot, SnapshotLines, line_row
 from inventory.selectors import every_level_row
+from reconciliation.services import snapshot_submit
 
 
 def _run(system: ExternalSystem, job: str, work: Callable[[Adapter, SyncRun], dict]) -> SyncRun:
@@ -68,34 +70,31 @@ def availability_full_push(*, system: ExternalSystem) -> SyncRun:
 
 
 def snapshot_pull(*, system: ExternalSystem) -> SyncRun:
-    """Fetch a system's stock snapshot and store it."""
+    """Fetch a system's stock snapshot, store it and queue its reconciliation."""
 
     def work(adapter: Adapter, run: SyncRun) -> dict:
         snapshot = snapshot_store(system=system, snapshot=adapter.fetch_snapshot(),
                                   source=InventorySnapshot.Source.PULL, sync_run=run)
-        return {"lines": snapshot.line_count, "snapshot": snapshot.pk}
+        counts = {"lines": snapshot.line_count, "snapshot": snapshot.pk}
+        if snapshot.sync_run_id != run.pk:  # the same content as a snapshot already stored
+            counts["unchanged"] = True
+        return counts
 
     return _run(system, SyncRun.Job.SNAPSHOT_PULL, work)
 
 
-@transaction.atomic
 def snapshot_store(*, system: ExternalSystem, snapshot: Snapshot, source: str,
                    sync_run: SyncRun | None = None) -> InventorySnapshot:
-    """Keep a snapshot as sent. Two lines for the same (sku, location) make it ambiguous:
-    it is refused whole rather than guessed at."""
-    seen: set[tuple[str, str]] = set()
-    for line in snapshot.lines:
-        if (line.sku, line.location) in seen:
-            raise DeliveryFailed(f"The snapshot lists {line.sku} at {line.location} twice.", retryable=False)
-        seen.add((line.sku, line.location))
-    stored = InventorySnapshot.objects.create(system=system, source=source, as_of=snapshot.as_of,
-                                              line_count=len(snapshot.lines), sync_run=sync_run)
-    InventorySnapshotLine.objects.bulk_create(
-        [InventorySnapshotLine(snapshot=stored, sku_code=line.sku, location_code=line.location, on_hand=line.on_hand)
-         for line in snapshot.lines],
-        batch_size=2000,
-    )
-    return stored
+    """Keep a fetched snapshot, through the one intake every snapshot takes
+    (`reconciliation.services.snapshot_submit`), which queues its run. One it refuses (two
+    lines for the same SKU and location, say) is a failed pull, not guessed at."""
+    rows = (line_row(index, line.sku, line.location, line.on_hand) for index, line in enumerate(snapshot.lines))
+    try:
+        run, _created = snapshot_submit(system=system, document=SnapshotLines(as_of=snapshot.as_of, rows=rows),
+                                        source=source, sync_run=sync_run)
+    except InvalidSnapshot as exc:
+        raise DeliveryFailed(f"The snapshot was refused: {exc.detail}", retryable=False) from exc
+    return run.snapshot
 
 
 def full_push_systems():

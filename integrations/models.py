@@ -1,8 +1,10 @@
 """External systems and the API clients (tokens) that act for them."""
 
+from decimal import Decimal
 from functools import cached_property
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from simple_history.models import HistoricalRecords
 
@@ -51,6 +53,14 @@ class ExternalSystem(models.Model):
     circuit_opened_at = models.DateTimeField(null=True, blank=True)
     circuit_retry_at = models.DateTimeField(null=True, blank=True, help_text="When a half-open probe may go.")
     throttled_until = models.DateTimeField(null=True, blank=True, help_text="A 429 asked us to wait until then.")
+    # Reconciliation: a snapshot line agrees with the ledger when its difference is within
+    # these units OR within this percent of the ledger's quantity (either suffices).
+    reconcile_tolerance_units = models.PositiveIntegerField(
+        default=0, help_text="A snapshot line within this many units of the ledger agrees with it.")
+    reconcile_tolerance_percent = models.DecimalField(
+        max_digits=5, decimal_places=2, default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+        help_text="A snapshot line within this percent of the ledger's quantity agrees with it.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords(excluded_fields=[
@@ -215,7 +225,14 @@ class SyncRun(models.Model):
 
 class InventorySnapshot(models.Model):
     """A system's statement of its quantities as of a time; reconciliation consumes it.
-    Lines keep the codes the system sent, so an unknown code is kept, not dropped."""
+    Lines keep the codes the system sent, so an unknown code is kept, not dropped.
+
+    One model for the three sources (pulled by an adapter, posted to the API, uploaded by
+    staff): who sent it is `sent_by` (the person, or a partner token's user) and
+    `api_client` (the token), how is `source`. `content_hash` is the sha256 of the lines'
+    canonical form (`integrations.snapshots`): the same content for the same system and
+    time is the same snapshot, stored once. Snapshots stored before content hashing have
+    an empty hash and are not deduplicated."""
 
     class Source(models.TextChoices):
         PULL = "pull"
@@ -227,10 +244,18 @@ class InventorySnapshot(models.Model):
     as_of = models.DateTimeField()
     received_at = models.DateTimeField(auto_now_add=True)
     line_count = models.PositiveIntegerField(default=0)
+    content_hash = models.CharField(max_length=64, blank=True, default="")
+    sent_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                related_name="+")
+    api_client = models.ForeignKey(ApiClient, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     sync_run = models.ForeignKey(SyncRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
         indexes = [models.Index(fields=["system", "-as_of"], name="snapshot_recent")]
+        constraints = [
+            models.UniqueConstraint(fields=["system", "as_of", "content_hash"], name="snapshot_once_per_content",
+                                    condition=~models.Q(content_hash="")),
+        ]
 
     def __str__(self) -> str:
         return f"{self.system_id} as of {self.as_of:%Y-%m-%d %H:%M:%S}"

@@ -52,6 +52,8 @@ _RETURNS_ACT = ["returns.add_returnauthorization", "returns.change_returnauthori
 _REFUNDS_APPROVE = ["returns.approve_refund"]
 # Rescoring locations' confidence on demand (the nightly run needs nobody).
 _CONFIDENCE_RESCORE = ["inventory.add_locationconfidence"]
+# Reconciliation runs and their lines (store operations: their stores' lines only).
+_RECONCILIATION_READ = ["reconciliation.view_reconciliationrun", "reconciliation.view_reconciliationline"]
 _APPROVAL_POLICY_EDIT = [f"inventory.{action}_approvalpolicy" for action in ("view", "add", "change")]
 # Staff accounts in the admin: a user, their role and stores (backoffice.staff). Roles
 # themselves are this table, so they are read, never edited there.
@@ -64,14 +66,15 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.INVENTORY_CONTROL: [*_MASTER_DATA_READ, *_LEDGER_READ, *_ALL_LOCATIONS, *_ORDERS_READ, *_ORDERS_ACT,
                              *_EVENTS_REPLAY, *_CASES_WORK, *_ADJUSTMENTS_READ, *_ADJUSTMENTS_REQUEST, *_TRANSFERS_READ,
                              *_TRANSFERS_ACT, *_COUNTS_READ, *_COUNTS_WORK, *_RETURNS_READ, *_RETURNS_ACT,
-                             *_CONFIDENCE_RESCORE, *_RECEIPTS_READ, *_RECEIPTS_ACT],
+                             *_CONFIDENCE_RESCORE, *_RECEIPTS_READ, *_RECEIPTS_ACT, *_RECONCILIATION_READ],
     # Store operations act on orders too, but only at their stores (location scope).
     Role.STORE_OPS: [*_MASTER_DATA_READ, *_LEDGER_READ, *_ORDERS_READ, *_ORDERS_ACT, *_CASES_WORK,
                      *_ADJUSTMENTS_READ, *_ADJUSTMENTS_REQUEST, *_TRANSFERS_READ, *_TRANSFERS_ACT, *_COUNTS_READ,
-                     *_COUNTS_WORK, *_RETURNS_READ, *_RETURNS_ACT, *_RECEIPTS_READ, *_RECEIPTS_ACT],
+                     *_COUNTS_WORK, *_RETURNS_READ, *_RETURNS_ACT, *_RECEIPTS_READ, *_RECEIPTS_ACT,
+                     *_RECONCILIATION_READ],
     Role.FINANCE: [*_MASTER_DATA_READ, *_LEDGER_READ, *_ALL_LOCATIONS, *_ORDERS_READ, *_CASES_WORK,
                    *_ADJUSTMENTS_READ, *_ADJUSTMENTS_APPROVE, *_TRANSFERS_READ, *_COUNTS_READ, *_RETURNS_READ,
-                   *_REFUNDS_APPROVE, *_RECEIPTS_READ],
+                   *_REFUNDS_APPROVE, *_RECEIPTS_READ, *_RECONCILIATION_READ],
     Role.INTEGRATION_SUPPORT: [
         *_MASTER_DATA_READ,
         *_LEDGER_READ,
@@ -95,6 +98,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_TRANSFERS_READ,
         *_COUNTS_READ,
         *_RETURNS_READ,
+        *_RECONCILIATION_READ,
         *_APPROVAL_POLICY_EDIT,
         *_CONFIDENCE_RESCORE,
         *_STAFF_ACCOUNTS_MANAGE,

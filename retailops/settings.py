@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "orders",
     "returns",
     "receiving",
+    "reconciliation",
     "casework",
     "connectors",
     "backoffice",
@@ -347,6 +348,9 @@ SPECTACULAR_SETTINGS = {
         "CaseStatusEnum": "exceptions.states.CaseStatus",
         "CaseQueueEnum": "exceptions.states.Queue",
         "CaseSeverityEnum": "exceptions.states.Severity",
+        "ReconciliationStatusEnum": "reconciliation.states.RunStatus",
+        "ReconciliationClassificationEnum": "reconciliation.states.Classification",
+        "ReconciliationDecisionEnum": "reconciliation.states.Decision",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
@@ -528,9 +532,17 @@ CELERY_BEAT_SCHEDULE["integrations-availability-full-push"] = {
     "schedule": crontab(minute=5),  # hourly
     "options": {"queue": INTEGRATIONS_QUEUE},
 }
+# Snapshots (API, upload, pull): refused whole past these; each is reconciled by a run.
+SNAPSHOT_MAX_LINES = int(os.environ.get("SNAPSHOT_MAX_LINES", "1000000"))
+SNAPSHOT_MAX_BYTES = int(os.environ.get("SNAPSHOT_MAX_BYTES", str(256 * 1024 * 1024)))
+# Each snapshot-capable system is pulled, and its snapshot reconciled against the ledger,
+# once a day at this hour (TIME_ZONE).
+RECONCILE_PULL_HOUR = int(os.environ.get("RECONCILE_PULL_HOUR", "3"))
+# The Celery queue reconciliation runs go to (a run may take a minute on a million lines).
+RECONCILIATION_QUEUE = os.environ.get("RECONCILIATION_QUEUE", "celery")
 CELERY_BEAT_SCHEDULE["integrations-snapshot-pull"] = {
     "task": "connectors.tasks.snapshot_pull_all",
-    "schedule": crontab(minute="*/30"),
+    "schedule": crontab(hour=RECONCILE_PULL_HOUR, minute=15),
     "options": {"queue": INTEGRATIONS_QUEUE},
 }
 

@@ -17,7 +17,9 @@ Control endpoints, for tests and demos:
     GET  /_state                  the availability each partner holds now
     POST /_config                 {"latency_ms", "error_rate", "fail_next", "throttle_next",
                                    "retry_after", "rate_limit_per_second", "down", "seed",
-                                   "snapshot": {"as_of", "lines"}}  (merged into the config)
+                                   "snapshot": {"as_of", "lines"}, "snapshot_lag_seconds",
+                                   "snapshot_variance_every", "snapshot_variance_units"}
+                                  (merged into the config)
     POST /_reset                  forget everything, default config
     GET  /_health
 """
@@ -47,6 +49,10 @@ DEFAULT_CONFIG = {
     "down": False,              # close every partner connection without an answer
     "seed": None,
     "snapshot": None,           # {"as_of", "lines"}; None: mirror the on_hand pushed to us
+    # Drift of the mirrored snapshot, for reconciliation demos and tests:
+    "snapshot_lag_seconds": 0,  # as of this long ago, with the on_hand held then (newer pushes: timing)
+    "snapshot_variance_every": 0,  # every Nth line (by sku, location) is off by…
+    "snapshot_variance_units": 1,  # …this many units: a true variance
 }
 
 
@@ -62,6 +68,8 @@ class SandboxState:
             self.received: list[dict] = []
             self.responses: dict[tuple[str, str], tuple[int, dict]] = {}
             self.availability: dict[str, dict[str, dict]] = {}
+            # (wall time, item) per key as applied, so a lagging snapshot can state the past.
+            self.applied_history: dict[str, list[tuple[float, dict]]] = {}
             self.counts = {"requests": 0, "accepted": 0, "duplicates": 0, "injected_errors": 0, "throttled": 0,
                            "dropped": 0, "stale_ignored": 0}
             self.recent_posts: deque[float] = deque()
@@ -136,6 +144,7 @@ class SandboxState:
                 self.counts["stale_ignored"] += 1
                 continue
             held[key] = item
+            self.applied_history.setdefault(key, []).append((time.time(), item))
             applied += 1
         return 200, {"applied": applied, "ignored": len(items) - applied}
 
@@ -146,15 +155,20 @@ class SandboxState:
         with self.lock:
             if self.config["snapshot"] is not None:
                 return self.config["snapshot"]
+            as_of = time.time() - float(self.config["snapshot_lag_seconds"])
+            every, off_by = int(self.config["snapshot_variance_every"]), int(self.config["snapshot_variance_units"])
             merged: dict[str, dict] = {}
-            for held in self.availability.values():
-                for key, item in held.items():
-                    if key not in merged or merged[key].get("version", 0) < item.get("version", 0):
-                        merged[key] = item
+            for key, applied in self.applied_history.items():
+                held_then = [item for applied_at, item in applied if applied_at <= as_of]
+                if held_then:
+                    merged[key] = max(held_then, key=lambda item: item.get("version", 0))
             lines = [{"sku": item["sku"], "location": item["location"], "on_hand": item.get("on_hand", 0)}
                      for item in merged.values()]
         lines.sort(key=lambda line: (line["sku"], line["location"]))
-        return {"as_of": datetime.now(UTC).isoformat(), "lines": lines}
+        if every:
+            for line in lines[every - 1::every]:
+                line["on_hand"] = max(0, line["on_hand"] + off_by)
+        return {"as_of": datetime.fromtimestamp(as_of, UTC).isoformat(), "lines": lines}
 
 
 class SandboxHandler(BaseHTTPRequestHandler):

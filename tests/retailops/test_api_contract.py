@@ -68,7 +68,11 @@ def seeded(token: str) -> dict[str, str]:
         assert response.status_code in (200, 201), response.content
         return str(response.json()["id"])
 
+    snapshot = client.post("/api/v1/snapshots", {"as_of": "2026-01-01T00:00:00Z", "lines": [
+        {"sku": "A", "location": "S1", "on_hand": 49}, {"sku": "Z", "location": "S1", "on_hand": 1}]}, format="json")
+    assert snapshot.status_code == 202, snapshot.content
     return {
+        "run_id": str(snapshot.json()["reconciliation"]),
         "reservation_id": create("/api/v1/reservations", {"sku": "A", "quantity": 1, "channel": "web"}),
         "order_id": create("/api/v1/orders", {"external_id": "W-1", "channel": "web", "fulfillment": "ship",
                                               "lines": [{"line_id": "1", "sku": "A", "quantity": 1}]}),

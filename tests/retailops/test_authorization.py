@@ -682,7 +682,56 @@ def check_receiving_screen(world, caller, screen):
     assert asn.status == "expected"
 
 
+def _reconciled_run(world, system_code: str):
+    """A run of `system_code`'s snapshot with a line at store A, one at store B, one unknown."""
+    from integrations.snapshots import SnapshotLines, line_row
+    from reconciliation.services import run_execute, snapshot_submit
+
+    system = external_system_ensure(code=system_code, kind="wms")
+    rows = [line_row(0, world.sku.code, world.a.code, 1), line_row(1, world.sku.code, world.b.code, 3),
+            line_row(2, "UNKNOWN", "NOWHERE", 1)]
+    run, _created = snapshot_submit(system=system, source="upload",
+                                    document=SnapshotLines(as_of=timezone.now(), rows=rows))
+    return run_execute(run_id=run.pk)
+
+
+def check_snapshot_create(world, caller, screen):
+    from integrations.models import InventorySnapshot
+
+    body = f"sku,location,on_hand\n{world.sku.code},{world.a.code},1\n{world.sku.code},{world.b.code},9\n"
+    response = caller.generic("POST", f"/api/v1/snapshots?as_of={timezone.now().isoformat().replace('+', '%2B')}",
+                              body.encode(), content_type="text/csv")
+    assert response.status_code in DENIED
+    assert not InventorySnapshot.objects.exists()
+
+
+def check_reconciliation_lines(world, caller, screen):
+    run = _reconciled_run(world, "partner-auth")
+    response = caller.get(f"/api/v1/reconciliations/{run.pk}/lines")
+    assert response.status_code == 200
+    assert world.b.code not in codes(response, "location")
+
+
+def check_reconciliation_detail(world, caller, screen):
+    other = _reconciled_run(world, "other-system")
+    response = caller.get(f"/api/v1/reconciliations/{other.pk}")
+    # A partner reads its own system's runs only; store operations read runs (their lines only).
+    assert response.status_code in DENIED if caller.kind == "partner" else response.status_code == 200
+
+
+def check_reconciliation_list(world, caller, screen):
+    other = _reconciled_run(world, "other-system")
+    response = caller.get("/api/v1/reconciliations")
+    assert response.status_code == 200
+    if caller.kind == "partner":
+        assert other.pk not in codes(response, "id")
+
+
 CHECKS = {
+    "snapshot-create": check_snapshot_create,
+    "reconciliation-lines": check_reconciliation_lines,
+    "reconciliation-detail": check_reconciliation_detail,
+    "reconciliation-list": check_reconciliation_list,
     "asn-create": check_asn_create,
     "asn-detail": _asn_action("detail"),
     "asn-receive": _asn_action("receive"),

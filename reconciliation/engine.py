@@ -1,0 +1,101 @@
+"""The comparison itself: set-based SQL, no Python loop per line.
+
+Django's ORM has no INSERT … SELECT, and a run writes up to a million lines, so the two
+writes are plain SQL, kept here and nowhere else, in the SQL both PostgreSQL and SQLite
+accept. Table names come from the models (`Model._meta.db_table`); every value is a
+bound parameter.
+
+1. `lines_insert`: the snapshot's lines (already in a table: the snapshot lines are the
+   staging table) joined with SKUs and locations by code, with the stock level, and with
+   the on-hand movements that occurred after `as_of`, aggregated per (SKU, location):
+
+       ledger as of T = on_hand now − Σ delta of on_hand movements with occurred_at > T
+
+   Only the `on_hand` bucket counts: a snapshot states units on hand, and committed,
+   damaged, quality-control and safety stock are parts of on hand in this ledger, not
+   additions to it (DESIGN.md "Inventory model").
+   A SKU and location both known but without a level row have a ledger of 0 (nothing was
+   ever posted there). Either code unknown: `missing_in_ledger`, ledger figures null.
+2. `accuracy_insert`: one `RunAccuracy` row per location (null for unknown location codes).
+"""
+
+from decimal import Decimal
+
+from django.db import connection
+
+from integrations.models import InventorySnapshotLine
+from inventory.models import Bucket, Location, Sku, StockLevel, StockMovement
+from reconciliation.models import ReconciliationLine, RunAccuracy
+from reconciliation.states import AGREEING, Classification, Decision
+
+
+def lines_insert(*, run_id: int, snapshot_id: int, as_of, tolerance_units: int, tolerance_percent: Decimal) -> int:
+    """Classify every snapshot line of the run; returns how many lines were written."""
+    difference = "(d.on_hand - d.ledger_as_of)"
+    agreeing = f"(ABS{difference} <= %s OR ABS{difference} * 100 <= CAST(%s AS NUMERIC) * ABS(d.ledger_as_of))"
+    known = "k.id IS NOT NULL AND l.id IS NOT NULL"
+    sql = f"""
+        INSERT INTO {ReconciliationLine._meta.db_table}
+            (run_id, sku_id, location_id, sku_code, location_code, snapshot_on_hand, ledger_on_hand_at_as_of,
+             ledger_on_hand_now, difference, classification, unit_cost, value, decision)
+        SELECT %s, d.sku_id, d.location_id, d.sku_code, d.location_code, d.on_hand, d.ledger_as_of, d.ledger_now,
+               {difference},
+               CASE WHEN d.ledger_now IS NULL THEN %s
+                    WHEN NOT {agreeing} THEN %s
+                    WHEN d.ledger_now = d.ledger_as_of THEN %s
+                    ELSE %s END,
+               d.unit_cost,
+               CASE WHEN d.ledger_now IS NOT NULL AND NOT {agreeing}
+                    THEN ABS{difference} * d.unit_cost ELSE 0 END,
+               %s
+        FROM (
+            SELECT k.id AS sku_id, l.id AS location_id, s.sku_code, s.location_code, s.on_hand, k.unit_cost,
+                   CASE WHEN {known} THEN COALESCE(v.on_hand, 0) END AS ledger_now,
+                   CASE WHEN {known} THEN COALESCE(v.on_hand, 0) - COALESCE(m.moved, 0) END AS ledger_as_of
+            FROM {InventorySnapshotLine._meta.db_table} s
+            LEFT JOIN {Sku._meta.db_table} k ON k.code = s.sku_code
+            LEFT JOIN {Location._meta.db_table} l ON l.code = s.location_code
+            LEFT JOIN {StockLevel._meta.db_table} v ON v.sku_id = k.id AND v.location_id = l.id
+            LEFT JOIN (
+                SELECT sku_id, location_id, SUM(delta) AS moved
+                FROM {StockMovement._meta.db_table}
+                WHERE bucket = %s AND occurred_at > %s
+                GROUP BY sku_id, location_id
+            ) m ON m.sku_id = k.id AND m.location_id = l.id
+            WHERE s.snapshot_id = %s
+        ) d
+    """  # noqa: S608 (table names from the models; values are bound parameters)
+    percent = str(tolerance_percent)
+    params = [
+        run_id,
+        Classification.MISSING_IN_LEDGER.value, tolerance_units, percent, Classification.VARIANCE.value,
+        Classification.MATCHED.value, Classification.TIMING.value,
+        tolerance_units, percent,
+        Decision.UNDECIDED.value,
+        Bucket.ON_HAND.value, connection.ops.adapt_datetimefield_value(as_of), snapshot_id,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+def accuracy_insert(*, run_id: int) -> None:
+    """Per location: lines, units (Σ |snapshot on hand|) and value (Σ on hand × unit
+    cost), in all and of the agreeing lines (matched or timing)."""
+    agreeing = "classification IN (%s, %s)"
+    sql = f"""
+        INSERT INTO {RunAccuracy._meta.db_table}
+            (run_id, location_id, lines, agreeing_lines, units, agreeing_units, value, agreeing_value)
+        SELECT run_id, location_id, COUNT(*),
+               SUM(CASE WHEN {agreeing} THEN 1 ELSE 0 END),
+               SUM(ABS(snapshot_on_hand)),
+               SUM(CASE WHEN {agreeing} THEN ABS(snapshot_on_hand) ELSE 0 END),
+               COALESCE(SUM(snapshot_on_hand * unit_cost), 0),
+               COALESCE(SUM(CASE WHEN {agreeing} THEN snapshot_on_hand * unit_cost ELSE 0 END), 0)
+        FROM {ReconciliationLine._meta.db_table}
+        WHERE run_id = %s
+        GROUP BY run_id, location_id
+    """  # noqa: S608 (table names from the models; values are bound parameters)
+    agreeing_codes = [classification.value for classification in AGREEING]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*agreeing_codes * 3, run_id])

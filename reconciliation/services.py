@@ -1,0 +1,136 @@
+"""Reconciliation: a stored snapshot, queued as a run, compared with the ledger.
+
+`snapshot_submit` is the one intake for the three sources (adapter pull, partner API,
+staff upload): it stores the snapshot (`integrations.snapshots.snapshot_store`, streamed)
+and queues its run in the same transaction; the run is handed to a worker once that
+commits. The same content for the same system and time again returns the run already
+there, and queues nothing.
+
+`run_execute` is what the worker does: `queued` → `running` (committed, so it shows),
+then one transaction writes every line set-based (`reconciliation.engine`), the
+per-location accuracy and the summary, and moves the run to `review` (some line is a
+variance) or `closed` (none is). An error leaves the run `failed`, with the error.
+"""
+
+import logging
+from decimal import Decimal
+
+from celery import current_app
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
+
+from integrations.models import ApiClient, ExternalSystem, SyncRun
+from integrations.snapshots import SnapshotDocument, snapshot_store
+from inventory.selectors import locations_for
+from reconciliation import engine
+from reconciliation.models import ReconciliationLine, ReconciliationRun
+from reconciliation.states import RUN_TRANSITIONS, Classification, RunStatus
+from retailops.access import LocationScope
+from retailops.lifecycle import check_transition
+
+logger = logging.getLogger(__name__)
+
+RECONCILE_TASK = "reconciliation.tasks.reconcile"
+
+
+def _transition(run: ReconciliationRun, to: str, *, actor=None, reason: str, fields: tuple[str, ...] = ()) -> None:
+    """Move a locked (or new) run to `to`, recording who and why in its history."""
+    check_transition(RUN_TRANSITIONS, run.status, to, noun="reconciliation run")
+    previous = run.status
+    run.status = to
+    run._history_user = actor
+    run._change_reason = f"{reason} ({previous} → {to})"
+    run.save(update_fields=["status", "updated_at", *fields])
+
+
+def _enqueue(run_id: int) -> None:
+    current_app.send_task(RECONCILE_TASK, args=(run_id,), queue=settings.RECONCILIATION_QUEUE)
+
+
+def _forbidden_location_codes(scope: LocationScope | None) -> frozenset[str]:
+    """The location codes a scoped sender may not state: every known location outside its
+    scope. Codes the ledger does not know are allowed (they are listed as missing)."""
+    if scope is None or scope.is_all:
+        return frozenset()
+    allowed = set(locations_for(scope=scope).values_list("code", flat=True))
+    every = locations_for(scope=LocationScope(None)).values_list("code", flat=True)
+    return frozenset(code for code in every if code not in allowed)
+
+
+@transaction.atomic
+def snapshot_submit(*, system: ExternalSystem, document: SnapshotDocument, source: str, sent_by=None,
+                    api_client: ApiClient | None = None, sync_run: SyncRun | None = None,
+                    scope: LocationScope | None = None) -> tuple[ReconciliationRun, bool]:
+    """Store a snapshot and queue its reconciliation; returns the run and whether it is new.
+
+    Refused whole (`InvalidSnapshot`, 400, naming the first bad row; or 403 for a line at
+    a location outside `scope`) with nothing stored.
+    """
+    snapshot, _created = snapshot_store(
+        system=system, document=document, source=source, sent_by=sent_by, api_client=api_client, sync_run=sync_run,
+        forbidden_locations=_forbidden_location_codes(scope))
+    run = ReconciliationRun.objects.filter(snapshot=snapshot).first()
+    if run is not None:
+        return run, False
+    run = ReconciliationRun(snapshot=snapshot, system=system, as_of=snapshot.as_of,
+                            tolerance_units=system.reconcile_tolerance_units,
+                            tolerance_percent=system.reconcile_tolerance_percent)
+    run._history_user = sent_by
+    run._change_reason = f"snapshot {snapshot.pk} received ({source})"
+    run.save()
+    transaction.on_commit(lambda run_id=run.pk: _enqueue(run_id), robust=True)
+    return run, True
+
+
+def _start(run_id: int) -> ReconciliationRun | None:
+    with transaction.atomic():
+        run = ReconciliationRun.objects.select_for_update().get(pk=run_id)
+        if run.status != RunStatus.QUEUED:
+            return None  # already run, or running elsewhere: running twice is a no-op
+        run.started_at = timezone.now()
+        _transition(run, RunStatus.RUNNING, reason="reconciliation started", fields=("started_at",))
+    return run
+
+
+def _summary(run: ReconciliationRun) -> dict:
+    counts = ReconciliationLine.objects.filter(run=run).aggregate(
+        lines=Count("id"),
+        **{kind.value: Count("id", filter=Q(classification=kind)) for kind in Classification},
+        variance_value=Sum("value", filter=Q(classification=Classification.VARIANCE)),
+    )
+    counts["variance_value"] = counts["variance_value"] or Decimal("0")
+    return counts
+
+
+def run_execute(*, run_id: int) -> ReconciliationRun:
+    """Compare the run's snapshot with the ledger as of its time (what the task does)."""
+    run = _start(run_id)
+    if run is None:
+        return ReconciliationRun.objects.get(pk=run_id)
+    try:
+        with transaction.atomic():
+            run = ReconciliationRun.objects.select_for_update().get(pk=run_id)
+            engine.lines_insert(run_id=run.pk, snapshot_id=run.snapshot_id, as_of=run.as_of,
+                                tolerance_units=run.tolerance_units, tolerance_percent=run.tolerance_percent)
+            engine.accuracy_insert(run_id=run.pk)
+            summary = _summary(run)
+            for name, value in summary.items():
+                setattr(run, name, value)
+            now = timezone.now()
+            run.finished_at = now
+            fields = ("finished_at", *summary)
+            if run.variance:
+                _transition(run, RunStatus.REVIEW, reason=f"{run.variance} variance line(s) to review", fields=fields)
+            else:
+                run.closed_at = now
+                _transition(run, RunStatus.CLOSED, reason="no variance", fields=(*fields, "closed_at"))
+    except Exception as exc:
+        logger.exception("Reconciliation run %s failed", run_id)
+        with transaction.atomic():
+            run = ReconciliationRun.objects.select_for_update().get(pk=run_id)
+            run.error, run.finished_at = f"{type(exc).__name__}: {exc}"[:4000], timezone.now()
+            _transition(run, RunStatus.FAILED, reason="reconciliation failed", fields=("error", "finished_at"))
+        return run
+    return run
