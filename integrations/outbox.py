@@ -8,8 +8,8 @@ delays a message, never loses it.
 This is the outbox's interface for the apps that write messages, below them all: it
 imports no domain app. Its callers say what happened in their own terms — the ledger
 which levels moved (`availability_changed`), orders what shipped (`order_shipped`),
-adjustments and the like a business document for the ERP (`document_enqueue`). The relay
-(`connectors.relay`) sends the messages.
+adjustments and the like a business document for the ERP (`document_enqueue`), or for one
+named system (`document_enqueue_to`). The relay (`connectors.relay`) sends the messages.
 """
 
 import logging
@@ -125,6 +125,21 @@ def document_enqueue(*, document_type: str, document: dict, system_kind: str = E
                       idempotency_key=new_idempotency_key(), next_attempt_at=now, created_at=now)
         for system in systems
     ])
+
+
+def document_enqueue_to(*, system_id: int, document_type: str, document: dict) -> OutboxMessage | None:
+    """Post a business document to one system (a stock correction after reconciliation,
+    say), returning its message; None when that system takes no documents (disabled, or
+    no HTTP adapter: inbound only or a CSV snapshot source), so nothing is written."""
+    if not _outbound_systems().filter(pk=system_id).exists():
+        return None
+    now = timezone.now()
+    message = OutboxMessage.objects.create(
+        system_id=system_id, topic=OutboxMessage.Topic.DOCUMENT,
+        payload={"document_type": document_type, "document": document},
+        idempotency_key=new_idempotency_key(), next_attempt_at=now, created_at=now)
+    wake_relay_after_commit()
+    return message
 
 
 def _write(messages: list[OutboxMessage]) -> int:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import reduce
 from operator import or_
 
-from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet, Window
+from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet, Sum, Window
 from django.db.models.functions import RowNumber
 
 from inventory.eligibility import offered_to
@@ -261,6 +261,27 @@ def recent_movements_by_level(keys, *, limit: int = 10) -> dict[LevelKey, list[S
     for movement in ranked:
         movements[(movement.sku_id, movement.location_id)].append(movement)
     return movements
+
+
+def on_hand_moved_after(key: LevelKey, *, moment) -> int:
+    """The sum of one level's on-hand movements that occurred after `moment`: on-hand now
+    minus this is the ledger's on-hand as of `moment` (the "as of" rule of counts and
+    reconciliation)."""
+    sku_id, location_id = key
+    return StockMovement.objects.filter(
+        sku_id=sku_id, location_id=location_id, bucket=Bucket.ON_HAND, occurred_at__gt=moment,
+    ).aggregate(total=Sum("delta"))["total"] or 0
+
+
+def movements_around(key: LevelKey, *, moment, each_side: int = 15) -> tuple[list[StockMovement], list[StockMovement]]:
+    """One level's movements nearest `moment`: up to `each_side` that occurred at or
+    before it (oldest first) and up to `each_side` after it, with their actor and inbound
+    event, in two index-backed queries."""
+    sku_id, location_id = key
+    movements = StockMovement.objects.filter(sku_id=sku_id, location_id=location_id).select_related("actor", "event")
+    before = list(movements.filter(occurred_at__lte=moment).order_by("-occurred_at", "-pk")[:each_side])
+    after = list(movements.filter(occurred_at__gt=moment).order_by("occurred_at", "pk")[:each_side])
+    return before[::-1], after
 
 
 def event_by_id(event_id: int) -> InventoryEvent | None:

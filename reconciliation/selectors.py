@@ -1,0 +1,146 @@
+"""Reads for reconciliation review, scoped to the caller.
+
+Runs are listed to every role that may review; a run's lines are filtered by the caller's
+location scope (store operations see their stores' lines only; a line whose location the
+ledger does not know belongs to no store, so only central roles see it). A scoped caller's
+run figures are counted from the lines they may see, never the run's whole summary.
+"""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import Count, Prefetch, Q, QuerySet, Sum
+
+from reconciliation.models import LineDecision, ReconciliationLine, ReconciliationRun
+from reconciliation.states import Classification, Decision
+from retailops.access import LocationScope
+
+ZERO = Decimal("0")
+
+
+def runs_list(*, system_id: int | None = None, status: str | None = None) -> QuerySet[ReconciliationRun]:
+    """Runs, newest first (the index on status / system, then creation)."""
+    runs = ReconciliationRun.objects.select_related("system")
+    if system_id is not None:
+        runs = runs.filter(system_id=system_id)
+    if status:
+        runs = runs.filter(status=status)
+    return runs.order_by("-created_at", "-pk")
+
+
+def run_systems() -> list[tuple[int, str, str]]:
+    """The systems that have runs, as (id, code, name), for the runs list's filter."""
+    return list(ReconciliationRun.objects.order_by("system__code").values_list("system_id", "system__code",
+                                                                             "system__name").distinct())
+
+
+def run_by_id(run_id: int) -> ReconciliationRun:
+    """One run with its system (ReconciliationRun.DoesNotExist otherwise)."""
+    return ReconciliationRun.objects.select_related("system", "snapshot").get(pk=run_id)
+
+
+@dataclass(frozen=True)
+class RunFigures:
+    """A run's summary as the caller may see it."""
+
+    lines: int
+    matched: int
+    timing: int
+    variance: int
+    missing_in_ledger: int
+    variance_value: Decimal
+    undecided: int
+
+    @property
+    def matched_percent(self) -> Decimal | None:
+        if not self.lines:
+            return None
+        return (Decimal(self.matched) * 100 / self.lines).quantize(Decimal("0.1"))
+
+
+def _figures_query(lines: QuerySet[ReconciliationLine]) -> QuerySet:
+    variance = Q(classification=Classification.VARIANCE)
+    return lines.values("run_id").annotate(
+        n_lines=Count("pk"),
+        n_matched=Count("pk", filter=Q(classification=Classification.MATCHED)),
+        n_timing=Count("pk", filter=Q(classification=Classification.TIMING)),
+        n_variance=Count("pk", filter=variance),
+        n_missing=Count("pk", filter=Q(classification=Classification.MISSING_IN_LEDGER)),
+        value=Sum("value", filter=variance),
+        n_undecided=Count("pk", filter=variance & Q(decision=Decision.UNDECIDED)),
+    ).order_by("run_id")
+
+
+def run_figures(runs: list[ReconciliationRun], *, scope: LocationScope) -> dict[int, RunFigures]:
+    """Each run's figures, by run id, in one query for any number of runs: a central role
+    gets the stored summary (and the undecided count), a scoped caller the counts of the
+    lines at their locations."""
+    if not runs:
+        return {}
+    lines = ReconciliationLine.objects.filter(run_id__in=[run.pk for run in runs])
+    if scope.is_all:
+        lines = lines.filter(classification=Classification.VARIANCE)
+    counted = {row["run_id"]: row for row in _figures_query(scope.filter(lines))}
+    figures = {}
+    for run in runs:
+        row = counted.get(run.pk, {})
+        if scope.is_all:
+            figures[run.pk] = RunFigures(run.lines, run.matched, run.timing, run.variance, run.missing_in_ledger,
+                                         run.variance_value, row.get("n_undecided", 0))
+        else:
+            figures[run.pk] = RunFigures(row.get("n_lines", 0), row.get("n_matched", 0), row.get("n_timing", 0),
+                                         row.get("n_variance", 0), row.get("n_missing", 0),
+                                         row.get("value") or ZERO, row.get("n_undecided", 0))
+    return figures
+
+
+@dataclass(frozen=True)
+class LineFilter:
+    """What the run detail and its CSV export narrow lines to (all optional)."""
+
+    classification: str = ""
+    decision: str | None = None  # None: any; "" undecided
+    location_code: str = ""
+    sku_code: str = ""
+    min_value: Decimal | None = None
+
+
+def lines_for(*, run: ReconciliationRun, scope: LocationScope, filters: LineFilter = LineFilter()
+              ) -> QuerySet[ReconciliationLine]:
+    """A run's lines the caller may see, costliest first (value is |difference| × unit
+    cost, so never negative), then in the order the run wrote them."""
+    lines = scope.filter(ReconciliationLine.objects.filter(run=run))
+    if filters.classification:
+        lines = lines.filter(classification=filters.classification)
+    if filters.decision is not None:
+        lines = lines.filter(decision=filters.decision)
+    if filters.location_code:
+        lines = lines.filter(location_code=filters.location_code)
+    if filters.sku_code:
+        lines = lines.filter(sku_code=filters.sku_code)
+    if filters.min_value is not None:
+        lines = lines.filter(value__gte=filters.min_value)
+    return lines.select_related("decided_by").order_by("-value", "pk")
+
+
+def lines_with_decisions(lines: QuerySet[ReconciliationLine]) -> QuerySet[ReconciliationLine]:
+    """`lines` with their decisions (oldest first) and what each made, in one more query."""
+    return lines.prefetch_related(Prefetch("decisions", queryset=decisions_log()))
+
+
+def decisions_log() -> QuerySet[LineDecision]:
+    return LineDecision.objects.select_related("actor", "adjustment", "case", "outbox_message").order_by(
+        "created_at", "pk")
+
+
+def line_for(*, scope: LocationScope, line_id: int) -> ReconciliationLine:
+    """One line the caller may see, with its run, system and decisions
+    (ReconciliationLine.DoesNotExist otherwise)."""
+    lines = scope.filter(ReconciliationLine.objects.select_related("run__system", "decided_by"))
+    return lines_with_decisions(lines).get(pk=line_id)
+
+
+def decisions_recent(*, run: ReconciliationRun, scope: LocationScope, limit: int = 20) -> list[LineDecision]:
+    """The run's latest decisions on lines the caller may see, newest first."""
+    decisions = scope.filter(LineDecision.objects.filter(line__run=run), field="line__location")
+    return list(decisions.select_related("actor", "line", "adjustment", "case").order_by("-created_at", "-pk")[:limit])
