@@ -32,6 +32,7 @@ urlpatterns = [
     path("cases/", include("casework.urls")),
     path("integrations/", include("connectors.urls")),
     path("inventory/", include("inventory.urls")),
+    path("reconciliation/", include("reconciliation.urls")),
 ]
 
 handler400 = "retailops.problems.bad_request"

@@ -11,6 +11,8 @@ from decimal import Decimal
 
 from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 
+from inventory.models import Bucket
+from inventory.selectors import movements_around, on_hand_by_level, on_hand_moved_after
 from reconciliation.models import LineDecision, ReconciliationLine, ReconciliationRun
 from reconciliation.states import Classification, Decision
 from retailops.access import LocationScope
@@ -144,3 +146,55 @@ def decisions_recent(*, run: ReconciliationRun, scope: LocationScope, limit: int
     """The run's latest decisions on lines the caller may see, newest first."""
     decisions = scope.filter(LineDecision.objects.filter(line__run=run), field="line__location")
     return list(decisions.select_related("actor", "line", "adjustment", "case").order_by("-created_at", "-pk")[:limit])
+
+
+def run_history(run: ReconciliationRun, *, limit: int = 10) -> list:
+    """The run's latest status changes, newest first, with who and why."""
+    return list(run.history.select_related("history_user").order_by("-history_date", "-history_id")[:limit])
+
+
+@dataclass(frozen=True)
+class StoryRow:
+    """One movement beside a line's as-of time, with on-hand after it (None: another bucket)."""
+
+    movement: object
+    on_hand_after: int | None
+
+
+@dataclass(frozen=True)
+class LedgerStory:
+    """The movements of a line's SKU × location around the run's `as_of`, explaining it:
+    the ledger as of `as_of` re-derived now (a fact that arrived late moves it), on-hand
+    now, and the nearest movements on each side."""
+
+    before: list[StoryRow]
+    after: list[StoryRow]
+    on_hand_then: int
+    on_hand_now: int
+    more_before: bool
+    more_after: bool
+
+
+def line_ledger_story(line: ReconciliationLine, *, each_side: int = 15) -> LedgerStory | None:
+    """None for a line the ledger does not know (no SKU or location)."""
+    if line.sku_id is None or line.location_id is None:
+        return None
+    key = (line.sku_id, line.location_id)
+    moment = line.run.as_of
+    before, after = movements_around(key, moment=moment, each_side=each_side + 1)
+    on_hand_now = on_hand_by_level([key]).get(key, 0)
+    on_hand_then = on_hand_now - on_hand_moved_after(key, moment=moment)
+    more_before, more_after = len(before) > each_side, len(after) > each_side
+    before, after = before[-each_side:], after[:each_side]
+    rows_before, balance = [], on_hand_then
+    for movement in reversed(before):  # newest first, walking back from as_of
+        rows_before.append(StoryRow(movement, balance if movement.bucket == Bucket.ON_HAND else None))
+        if movement.bucket == Bucket.ON_HAND:
+            balance -= movement.delta
+    rows_after, balance = [], on_hand_then
+    for movement in after:
+        if movement.bucket == Bucket.ON_HAND:
+            balance += movement.delta
+        rows_after.append(StoryRow(movement, balance if movement.bucket == Bucket.ON_HAND else None))
+    return LedgerStory(before=rows_before[::-1], after=rows_after, on_hand_then=on_hand_then,
+                       on_hand_now=on_hand_now, more_before=more_before, more_after=more_after)
