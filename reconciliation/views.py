@@ -76,7 +76,8 @@ def run_detail(request, run_id: int):
     lines = selectors.lines_with_decisions(selectors.lines_for(run=run, scope=scope, filters=form.line_filter()))
     page = Paginator(lines, LINES_PER_PAGE).get_page(request.GET.get("page"))
     can_decide = request.user.has_perm(DECIDE) and run.status == RunStatus.REVIEW
-    rows = [{"line": line, "decidable": can_decide and _decidable(line)} for line in page.object_list]
+    rows = [{"line": line, "decidable": can_decide and _decidable(line), "last_decision": _last_decision(line)}
+            for line in page.object_list]
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "reconciliation/run_detail.html", {
@@ -88,6 +89,12 @@ def run_detail(request, run_id: int):
         "history": [{"entry": entry, "status": RUN_STATUS_WORDS.get(entry.status, entry.status)}
                     for entry in selectors.run_history(run)],
     })
+
+
+def _last_decision(line: ReconciliationLine):
+    """The line's latest decision (its decisions are prefetched), or None."""
+    decisions = list(line.decisions.all())
+    return decisions[-1] if decisions else None
 
 
 def _decidable(line: ReconciliationLine) -> bool:
@@ -144,6 +151,7 @@ def line_detail(request, line_id: int):
     story = selectors.line_ledger_story(line)
     return render(request, "reconciliation/line_detail.html", {
         "line": line, "run": run, "status": RUN_STATUS_WORDS.get(run.status, run.status), "story": story,
+        "last_decision": _last_decision(line),
         "accept_delta": line.snapshot_on_hand - story.on_hand_then if story else None,
         "decidable": request.user.has_perm(DECIDE) and run.status == RunStatus.REVIEW and _decidable(line),
     })

@@ -144,6 +144,9 @@ def test_finance_accepts_two_lines_in_bulk_and_the_valuable_one_waits(run):
     statuses = dict(Adjustment.objects.values_list("sku__code", "status"))
     assert statuses == {"CHEAP": AdjustmentStatus.APPLIED, "DEAR": AdjustmentStatus.PENDING_APPROVAL}
     assert StockLevel.objects.get(sku__code="CHEAP").on_hand == 7
+    page = finance.get(response.url)
+    assert b"Accepted, awaiting approval" in page.content and b"Accepted, applied" in page.content
+    assert b"Accepted, applied" in finance.get(f"/reconciliation/lines/{cheap.pk}/").content
 
 
 def test_dismissing_without_a_reason_is_refused_with_a_message(run):
