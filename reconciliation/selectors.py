@@ -1,9 +1,9 @@
-"""Reads for reconciliation review, scoped to the caller.
+"""Reads of reconciliation runs and their lines, scoped to the caller.
 
-Runs are listed to every role that may review; a run's lines are filtered by the caller's
-location scope (store operations see their stores' lines only; a line whose location the
-ledger does not know belongs to no store, so only central roles see it). A scoped caller's
-run figures are counted from the lines they may see, never the run's whole summary.
+A partner token sees the runs of its own system only, and of their lines those at the
+locations in its scope (plus lines whose location code the ledger does not know: the
+partner sent them, and they are at no location anyone else scopes). Staff with every
+location see everything; store operations see their stores' lines only.
 """
 
 from dataclasses import dataclass
@@ -17,14 +17,36 @@ from reconciliation.models import LineDecision, ReconciliationLine, Reconciliati
 from reconciliation.states import Classification, Decision
 from retailops.access import LocationScope
 
+
+def runs_for(*, system_id: int | None) -> QuerySet[ReconciliationRun]:
+    """Every run for staff (`system_id` None); a partner's own system's otherwise."""
+    runs = ReconciliationRun.objects.select_related("system")
+    return runs if system_id is None else runs.filter(system_id=system_id)
+
+
+def run_lines_for(*, run: ReconciliationRun, scope: LocationScope,
+                  unknown_locations: bool = False) -> QuerySet[ReconciliationLine]:
+    """A run's lines the caller may see; `unknown_locations` adds those whose location
+    code the ledger does not know (for the partner that sent them)."""
+    lines = ReconciliationLine.objects.filter(run=run)
+    if scope.is_all:
+        return lines
+    visible = Q(location_id__in=scope.location_ids)
+    if unknown_locations:
+        visible |= Q(location__isnull=True)
+    return lines.filter(visible)
+
+
+# --- Review screens: a run's figures as the caller may see them, lines filtered, one line
+# explained by the ledger around the snapshot's time. A scoped caller's run figures are
+# counted from the lines they may see, never the run's whole summary. ------------------------
+
 ZERO = Decimal("0")
 
 
 def runs_list(*, system_id: int | None = None, status: str | None = None) -> QuerySet[ReconciliationRun]:
     """Runs, newest first (the index on status / system, then creation)."""
-    runs = ReconciliationRun.objects.select_related("system")
-    if system_id is not None:
-        runs = runs.filter(system_id=system_id)
+    runs = runs_for(system_id=system_id)
     if status:
         runs = runs.filter(status=status)
     return runs.order_by("-created_at", "-pk")

@@ -42,10 +42,8 @@ _TRANSFERS_ACT = ["inventory.add_transfer", "inventory.change_transfer"]
 # Cycle counts: schedule/cancel (add), count and submit (change), accept or ask for a recount (review).
 _COUNTS_READ = ["inventory.view_cyclecount"]
 _COUNTS_WORK = ["inventory.add_cyclecount", "inventory.change_cyclecount", "inventory.review_cyclecount"]
-# Reconciliation review: runs and their lines (store operations: their stores' lines only);
-# deciding variance lines (accept, keep, dismiss, escalate to a case).
+# Reconciliation runs and their lines (store operations: their stores' lines only).
 _RECONCILIATION_READ = ["reconciliation.view_reconciliationrun", "reconciliation.view_reconciliationline"]
-_RECONCILIATION_DECIDE = ["reconciliation.change_reconciliationline"]
 _APPROVAL_POLICY_EDIT = [f"inventory.{action}_approvalpolicy" for action in ("view", "add", "change")]
 # Staff accounts in the admin: a user, their role and stores (backoffice.staff). Roles
 # themselves are this table, so they are read, never edited there.
@@ -57,15 +55,13 @@ _SIGN_IN_LOG_READ = ["axes.view_accesslog", "axes.view_accessfailurelog", "axes.
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.INVENTORY_CONTROL: [*_MASTER_DATA_READ, *_LEDGER_READ, *_ALL_LOCATIONS, *_ORDERS_READ, *_ORDERS_ACT,
                              *_EVENTS_REPLAY, *_CASES_WORK, *_ADJUSTMENTS_READ, *_ADJUSTMENTS_REQUEST, *_TRANSFERS_READ,
-                             *_TRANSFERS_ACT, *_COUNTS_READ, *_COUNTS_WORK, *_RECONCILIATION_READ,
-                             *_RECONCILIATION_DECIDE],
+                             *_TRANSFERS_ACT, *_COUNTS_READ, *_COUNTS_WORK, *_RECONCILIATION_READ],
     # Store operations act on orders too, but only at their stores (location scope).
     Role.STORE_OPS: [*_MASTER_DATA_READ, *_LEDGER_READ, *_ORDERS_READ, *_ORDERS_ACT, *_CASES_WORK,
                      *_ADJUSTMENTS_READ, *_ADJUSTMENTS_REQUEST, *_TRANSFERS_READ, *_TRANSFERS_ACT, *_COUNTS_READ,
                      *_COUNTS_WORK, *_RECONCILIATION_READ],
     Role.FINANCE: [*_MASTER_DATA_READ, *_LEDGER_READ, *_ALL_LOCATIONS, *_ORDERS_READ, *_CASES_WORK,
-                   *_ADJUSTMENTS_READ, *_ADJUSTMENTS_APPROVE, *_TRANSFERS_READ, *_COUNTS_READ,
-                   *_RECONCILIATION_READ, *_RECONCILIATION_DECIDE],
+                   *_ADJUSTMENTS_READ, *_ADJUSTMENTS_APPROVE, *_TRANSFERS_READ, *_COUNTS_READ, *_RECONCILIATION_READ],
     Role.INTEGRATION_SUPPORT: [
         *_MASTER_DATA_READ,
         *_LEDGER_READ,
@@ -89,7 +85,6 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_TRANSFERS_READ,
         *_COUNTS_READ,
         *_RECONCILIATION_READ,
-        *_RECONCILIATION_DECIDE,
         *_APPROVAL_POLICY_EDIT,
         *_STAFF_ACCOUNTS_MANAGE,
         *_SIGN_IN_LOG_READ,
@@ -100,6 +95,12 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "integrations.change_apiclient",
     ],
 }
+
+# Deciding reconciliation lines (accept, keep, dismiss, escalate to a case): the roles that
+# review with every location; store operations only read their stores' lines.
+_RECONCILIATION_DECIDE = ["reconciliation.change_reconciliationline"]
+for _role in (Role.INVENTORY_CONTROL, Role.FINANCE, Role.OPS_ADMIN):
+    ROLE_PERMISSIONS[_role] = [*ROLE_PERMISSIONS[_role], *_RECONCILIATION_DECIDE]
 
 # Roles that may use the Django admin (master data, history views).
 ADMIN_ROLES = {Role.OPS_ADMIN}
