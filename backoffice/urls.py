@@ -37,6 +37,7 @@ urlpatterns = [
     path("inventory/", include("inventory.urls")),
     path("returns/", include("returns.urls")),
     path("receiving/", include("receiving.urls")),
+    path("reconciliation/", include("reconciliation.urls")),
 ]
 
 handler400 = "retailops.problems.bad_request"

@@ -8,8 +8,8 @@ delays a message, never loses it.
 This is the outbox's interface for the apps that write messages, below them all: it
 imports no domain app. Its callers say what happened in their own terms — the ledger
 which levels moved (`availability_changed`), orders what shipped (`order_shipped`),
-adjustments and the like a business document for the ERP (`document_enqueue`). The relay
-(`connectors.relay`) sends the messages.
+adjustments and the like a business document for the ERP, or for one named system
+(`document_enqueue`). The relay (`connectors.relay`) sends the messages.
 """
 
 import logging
@@ -114,13 +114,16 @@ def order_shipped(*, order_id: int, external_id: str, channel_id: int, status: s
     ])
 
 
-def document_enqueue(*, document_type: str, document: dict,
-                     system_kind: str = ExternalSystem.Kind.ERP) -> list[OutboxMessage]:
+def document_enqueue(*, document_type: str, document: dict, system_kind: str = ExternalSystem.Kind.ERP,
+                     system_id: int | None = None) -> list[OutboxMessage]:
     """Post a business document (an applied adjustment, a refund's credit note, a goods
     receipt, …) to every enabled system of `system_kind` with an HTTP adapter: the ERP by
-    default. Returns the messages written (one per system), by which the document's
-    delivery can be followed (`integrations.selectors.delivery_status`)."""
-    systems = list(_outbound_systems().filter(kind=system_kind))
+    default; or, with `system_id`, to that one system (a stock correction after
+    reconciliation, say) whatever its kind. Returns the messages written (one per system,
+    none when no system takes documents), by which the document's delivery can be followed
+    (`integrations.selectors.delivery_status`)."""
+    systems = _outbound_systems()
+    systems = systems.filter(pk=system_id) if system_id is not None else systems.filter(kind=system_kind)
     now = timezone.now()
     messages = [
         OutboxMessage(system=system, topic=OutboxMessage.Topic.DOCUMENT,

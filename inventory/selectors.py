@@ -288,6 +288,27 @@ def units_out_by_document(*, document_type: str, document_id: str) -> dict[int, 
     return {sku_id: -(out or 0) for sku_id, out in rows if out}
 
 
+def on_hand_moved_after(key: LevelKey, *, moment) -> int:
+    """The sum of one level's on-hand movements that occurred after `moment`: on-hand now
+    minus this is the ledger's on-hand as of `moment` (the "as of" rule of counts and
+    reconciliation)."""
+    sku_id, location_id = key
+    return StockMovement.objects.filter(
+        sku_id=sku_id, location_id=location_id, bucket=Bucket.ON_HAND, occurred_at__gt=moment,
+    ).aggregate(total=Sum("delta"))["total"] or 0
+
+
+def movements_around(key: LevelKey, *, moment, each_side: int = 15) -> tuple[list[StockMovement], list[StockMovement]]:
+    """One level's movements nearest `moment`: up to `each_side` that occurred at or
+    before it (oldest first) and up to `each_side` after it, with their actor and inbound
+    event, in two index-backed queries."""
+    sku_id, location_id = key
+    movements = StockMovement.objects.filter(sku_id=sku_id, location_id=location_id).select_related("actor", "event")
+    before = list(movements.filter(occurred_at__lte=moment).order_by("-occurred_at", "-pk")[:each_side])
+    after = list(movements.filter(occurred_at__gt=moment).order_by("occurred_at", "pk")[:each_side])
+    return before[::-1], after
+
+
 def event_by_id(event_id: int) -> InventoryEvent | None:
     return InventoryEvent.objects.filter(pk=event_id).first()
 

@@ -6,9 +6,15 @@ partner sent them, and they are at no location anyone else scopes). Staff with e
 location see everything; store operations see their stores' lines only.
 """
 
-from django.db.models import Q, QuerySet
+from dataclasses import dataclass
+from decimal import Decimal
 
-from reconciliation.models import ReconciliationLine, ReconciliationRun
+from django.db.models import Count, Prefetch, Q, QuerySet, Sum
+
+from inventory.models import Bucket
+from inventory.selectors import movements_around, on_hand_by_level, on_hand_moved_after
+from reconciliation.models import LineDecision, ReconciliationLine, ReconciliationRun
+from reconciliation.states import Classification, Decision
 from retailops.access import LocationScope
 
 
@@ -29,3 +35,188 @@ def run_lines_for(*, run: ReconciliationRun, scope: LocationScope,
     if unknown_locations:
         visible |= Q(location__isnull=True)
     return lines.filter(visible)
+
+
+# --- Review screens: a run's figures as the caller may see them, lines filtered, one line
+# explained by the ledger around the snapshot's time. A scoped caller's run figures are
+# counted from the lines they may see, never the run's whole summary. ------------------------
+
+ZERO = Decimal("0")
+
+
+def runs_list(*, system_id: int | None = None, status: str | None = None) -> QuerySet[ReconciliationRun]:
+    """Runs, newest first (the index on status / system, then creation)."""
+    runs = runs_for(system_id=system_id)
+    if status:
+        runs = runs.filter(status=status)
+    return runs.order_by("-created_at", "-pk")
+
+
+def run_systems() -> list[tuple[int, str, str]]:
+    """The systems that have runs, as (id, code, name), for the runs list's filter."""
+    return list(ReconciliationRun.objects.order_by("system__code").values_list("system_id", "system__code",
+                                                                             "system__name").distinct())
+
+
+def run_by_id(run_id: int) -> ReconciliationRun:
+    """One run with its system (ReconciliationRun.DoesNotExist otherwise)."""
+    return ReconciliationRun.objects.select_related("system", "snapshot").get(pk=run_id)
+
+
+@dataclass(frozen=True)
+class RunFigures:
+    """A run's summary as the caller may see it."""
+
+    lines: int
+    matched: int
+    timing: int
+    variance: int
+    missing_in_ledger: int
+    variance_value: Decimal
+    undecided: int
+
+    @property
+    def matched_percent(self) -> Decimal | None:
+        if not self.lines:
+            return None
+        return (Decimal(self.matched) * 100 / self.lines).quantize(Decimal("0.1"))
+
+
+def _figures_query(lines: QuerySet[ReconciliationLine]) -> QuerySet:
+    variance = Q(classification=Classification.VARIANCE)
+    return lines.values("run_id").annotate(
+        n_lines=Count("pk"),
+        n_matched=Count("pk", filter=Q(classification=Classification.MATCHED)),
+        n_timing=Count("pk", filter=Q(classification=Classification.TIMING)),
+        n_variance=Count("pk", filter=variance),
+        n_missing=Count("pk", filter=Q(classification=Classification.MISSING_IN_LEDGER)),
+        value=Sum("value", filter=variance),
+        n_undecided=Count("pk", filter=variance & Q(decision=Decision.UNDECIDED)),
+    ).order_by("run_id")
+
+
+def run_figures(runs: list[ReconciliationRun], *, scope: LocationScope) -> dict[int, RunFigures]:
+    """Each run's figures, by run id, in one query for any number of runs: a central role
+    gets the stored summary (and the undecided count), a scoped caller the counts of the
+    lines at their locations."""
+    if not runs:
+        return {}
+    lines = ReconciliationLine.objects.filter(run_id__in=[run.pk for run in runs])
+    if scope.is_all:
+        lines = lines.filter(classification=Classification.VARIANCE)
+    counted = {row["run_id"]: row for row in _figures_query(scope.filter(lines))}
+    figures = {}
+    for run in runs:
+        row = counted.get(run.pk, {})
+        if scope.is_all:
+            figures[run.pk] = RunFigures(run.lines, run.matched, run.timing, run.variance, run.missing_in_ledger,
+                                         run.variance_value, row.get("n_undecided", 0))
+        else:
+            figures[run.pk] = RunFigures(row.get("n_lines", 0), row.get("n_matched", 0), row.get("n_timing", 0),
+                                         row.get("n_variance", 0), row.get("n_missing", 0),
+                                         row.get("value") or ZERO, row.get("n_undecided", 0))
+    return figures
+
+
+@dataclass(frozen=True)
+class LineFilter:
+    """What the run detail and its CSV export narrow lines to (all optional)."""
+
+    classification: str = ""
+    decision: str | None = None  # None: any; "" undecided
+    location_code: str = ""
+    sku_code: str = ""
+    min_value: Decimal | None = None
+
+
+def lines_for(*, run: ReconciliationRun, scope: LocationScope, filters: LineFilter = LineFilter()
+              ) -> QuerySet[ReconciliationLine]:
+    """A run's lines the caller may see, costliest first (value is |difference| × unit
+    cost, so never negative), then in the order the run wrote them."""
+    lines = scope.filter(ReconciliationLine.objects.filter(run=run))
+    if filters.classification:
+        lines = lines.filter(classification=filters.classification)
+    if filters.decision is not None:
+        lines = lines.filter(decision=filters.decision)
+    if filters.location_code:
+        lines = lines.filter(location_code=filters.location_code)
+    if filters.sku_code:
+        lines = lines.filter(sku_code=filters.sku_code)
+    if filters.min_value is not None:
+        lines = lines.filter(value__gte=filters.min_value)
+    return lines.select_related("decided_by").order_by("-value", "pk")
+
+
+def lines_with_decisions(lines: QuerySet[ReconciliationLine]) -> QuerySet[ReconciliationLine]:
+    """`lines` with their decisions (oldest first) and what each made, in one more query."""
+    return lines.prefetch_related(Prefetch("decisions", queryset=decisions_log()))
+
+
+def decisions_log() -> QuerySet[LineDecision]:
+    return LineDecision.objects.select_related("actor", "adjustment", "case", "outbox_message").order_by(
+        "created_at", "pk")
+
+
+def line_for(*, scope: LocationScope, line_id: int) -> ReconciliationLine:
+    """One line the caller may see, with its run, system and decisions
+    (ReconciliationLine.DoesNotExist otherwise)."""
+    lines = scope.filter(ReconciliationLine.objects.select_related("run__system", "decided_by"))
+    return lines_with_decisions(lines).get(pk=line_id)
+
+
+def decisions_recent(*, run: ReconciliationRun, scope: LocationScope, limit: int = 20) -> list[LineDecision]:
+    """The run's latest decisions on lines the caller may see, newest first."""
+    decisions = scope.filter(LineDecision.objects.filter(line__run=run), field="line__location")
+    return list(decisions.select_related("actor", "line", "adjustment", "case").order_by("-created_at", "-pk")[:limit])
+
+
+def run_history(run: ReconciliationRun, *, limit: int = 10) -> list:
+    """The run's latest status changes, newest first, with who and why."""
+    return list(run.history.select_related("history_user").order_by("-history_date", "-history_id")[:limit])
+
+
+@dataclass(frozen=True)
+class StoryRow:
+    """One movement beside a line's as-of time, with on-hand after it (None: another bucket)."""
+
+    movement: object
+    on_hand_after: int | None
+
+
+@dataclass(frozen=True)
+class LedgerStory:
+    """The movements of a line's SKU × location around the run's `as_of`, explaining it:
+    the ledger as of `as_of` re-derived now (a fact that arrived late moves it), on-hand
+    now, and the nearest movements on each side."""
+
+    before: list[StoryRow]
+    after: list[StoryRow]
+    on_hand_then: int
+    on_hand_now: int
+    more_before: bool
+    more_after: bool
+
+
+def line_ledger_story(line: ReconciliationLine, *, each_side: int = 15) -> LedgerStory | None:
+    """None for a line the ledger does not know (no SKU or location)."""
+    if line.sku_id is None or line.location_id is None:
+        return None
+    key = (line.sku_id, line.location_id)
+    moment = line.run.as_of
+    before, after = movements_around(key, moment=moment, each_side=each_side + 1)
+    on_hand_now = on_hand_by_level([key]).get(key, 0)
+    on_hand_then = on_hand_now - on_hand_moved_after(key, moment=moment)
+    more_before, more_after = len(before) > each_side, len(after) > each_side
+    before, after = before[-each_side:], after[:each_side]
+    rows_before, balance = [], on_hand_then
+    for movement in reversed(before):  # newest first, walking back from as_of
+        rows_before.append(StoryRow(movement, balance if movement.bucket == Bucket.ON_HAND else None))
+        if movement.bucket == Bucket.ON_HAND:
+            balance -= movement.delta
+    rows_after, balance = [], on_hand_then
+    for movement in after:
+        if movement.bucket == Bucket.ON_HAND:
+            balance += movement.delta
+        rows_after.append(StoryRow(movement, balance if movement.bucket == Bucket.ON_HAND else None))
+    return LedgerStory(before=rows_before[::-1], after=rows_after, on_hand_then=on_hand_then,
+                       on_hand_now=on_hand_now, more_before=more_before, more_after=more_after)

@@ -54,6 +54,9 @@ _REFUNDS_APPROVE = ["returns.approve_refund"]
 _CONFIDENCE_RESCORE = ["inventory.add_locationconfidence"]
 # Reconciliation runs and their lines (store operations: their stores' lines only).
 _RECONCILIATION_READ = ["reconciliation.view_reconciliationrun", "reconciliation.view_reconciliationline"]
+# Deciding reconciliation lines (accept, keep, dismiss, escalate to a case): the roles that
+# review with every location.
+_RECONCILIATION_DECIDE = ["reconciliation.change_reconciliationline"]
 _APPROVAL_POLICY_EDIT = [f"inventory.{action}_approvalpolicy" for action in ("view", "add", "change")]
 # Staff accounts in the admin: a user, their role and stores (backoffice.staff). Roles
 # themselves are this table, so they are read, never edited there.
@@ -66,7 +69,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.INVENTORY_CONTROL: [*_MASTER_DATA_READ, *_LEDGER_READ, *_ALL_LOCATIONS, *_ORDERS_READ, *_ORDERS_ACT,
                              *_EVENTS_REPLAY, *_CASES_WORK, *_ADJUSTMENTS_READ, *_ADJUSTMENTS_REQUEST, *_TRANSFERS_READ,
                              *_TRANSFERS_ACT, *_COUNTS_READ, *_COUNTS_WORK, *_RETURNS_READ, *_RETURNS_ACT,
-                             *_CONFIDENCE_RESCORE, *_RECEIPTS_READ, *_RECEIPTS_ACT, *_RECONCILIATION_READ],
+                             *_CONFIDENCE_RESCORE, *_RECEIPTS_READ, *_RECEIPTS_ACT, *_RECONCILIATION_READ,
+                             *_RECONCILIATION_DECIDE],
     # Store operations act on orders too, but only at their stores (location scope).
     Role.STORE_OPS: [*_MASTER_DATA_READ, *_LEDGER_READ, *_ORDERS_READ, *_ORDERS_ACT, *_CASES_WORK,
                      *_ADJUSTMENTS_READ, *_ADJUSTMENTS_REQUEST, *_TRANSFERS_READ, *_TRANSFERS_ACT, *_COUNTS_READ,
@@ -74,7 +78,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
                      *_RECONCILIATION_READ],
     Role.FINANCE: [*_MASTER_DATA_READ, *_LEDGER_READ, *_ALL_LOCATIONS, *_ORDERS_READ, *_CASES_WORK,
                    *_ADJUSTMENTS_READ, *_ADJUSTMENTS_APPROVE, *_TRANSFERS_READ, *_COUNTS_READ, *_RETURNS_READ,
-                   *_REFUNDS_APPROVE, *_RECEIPTS_READ, *_RECONCILIATION_READ],
+                   *_REFUNDS_APPROVE, *_RECEIPTS_READ, *_RECONCILIATION_READ, *_RECONCILIATION_DECIDE],
     Role.INTEGRATION_SUPPORT: [
         *_MASTER_DATA_READ,
         *_LEDGER_READ,
@@ -99,6 +103,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_COUNTS_READ,
         *_RETURNS_READ,
         *_RECONCILIATION_READ,
+        *_RECONCILIATION_DECIDE,
         *_APPROVAL_POLICY_EDIT,
         *_CONFIDENCE_RESCORE,
         *_STAFF_ACCOUNTS_MANAGE,
@@ -154,6 +159,7 @@ NAVIGATION = [
     ("Adjust stock", "inventory:adjustment_request", "inventory.add_adjustment"),
     ("Counts", "inventory:counts", "inventory.view_cyclecount"),
     ("Transfers", "inventory:transfers", "inventory.view_transfer"),
+    ("Reconciliation", "reconciliation:runs", "reconciliation.view_reconciliationrun"),
     ("Returns desk", "returns:desk", "returns.change_returnauthorization"),
     ("Returns", "returns:list", "returns.view_returnauthorization"),
     ("Receiving", "receiving:index", "receiving.change_asn"),

@@ -366,9 +366,11 @@ IDEMPOTENCY_LOCK_SECONDS = int(os.environ.get("IDEMPOTENCY_LOCK_SECONDS", "120")
 # Counts whose variance value reaches this need a finance approver.
 APPROVAL_THRESHOLD = Decimal(os.environ.get("APPROVAL_THRESHOLD", "1000.00"))
 # Reasons an adjustment may give (API.md "Adjustments"); anything else is 400 invalid_reason.
+# `reconciliation` is what accepting a partner's quantity in reconciliation review asks for.
 ADJUSTMENT_REASONS = env_list(
     "ADJUSTMENT_REASONS",
-    "correction,cycle_count,damaged,shrink,theft,found_stock,expired,quality_control,received,restock,other",
+    "correction,cycle_count,damaged,shrink,theft,found_stock,expired,quality_control,received,restock,"
+    "reconciliation,other",
 )
 # A shipped transfer without an expected arrival is expected this many hours after it ships.
 TRANSFER_TRANSIT_HOURS = int(os.environ.get("TRANSFER_TRANSIT_HOURS", "72"))

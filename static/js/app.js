@@ -88,3 +88,56 @@ document.addEventListener("htmx:responseError", (event) => {
   });
 })();
 // === end Cases ==========================================================================
+
+// === Reconciliation review: a run's lines (reconciliation app) ===========================
+// j/k move through the lines, Enter explains the current one, x selects it, / jumps to the
+// filters; the header box selects every decidable line on the page; the bulk bar counts.
+(() => {
+  const table = document.querySelector("[data-recon-lines]");
+  if (!table) return;
+  const typing = (element) => Boolean(element) && (element.isContentEditable ||
+    ["SELECT", "TEXTAREA"].includes(element.tagName) ||
+    (element.tagName === "INPUT" && !["checkbox", "radio", "button", "submit"].includes(element.type)));
+  const rows = Array.from(table.querySelectorAll("[data-recon-row]"));
+  const boxes = () => Array.from(table.querySelectorAll("input[name=line]"));
+  const counter = document.querySelector("[data-selected-count]");
+  const count = () => {
+    if (!counter) return;
+    const chosen = boxes().filter((box) => box.checked).length;
+    counter.textContent = chosen ? `(${chosen} chosen)` : "(none chosen)";
+  };
+  const all = table.querySelector("[data-select-all]");
+  if (all) {
+    all.addEventListener("change", () => {
+      boxes().forEach((box) => { box.checked = all.checked; });
+      count();
+    });
+  }
+  table.addEventListener("change", (event) => {
+    if (event.target.name === "line") count();
+  });
+  count();
+
+  let current = -1;
+  const move = (step) => {
+    if (!rows.length) return;
+    current = Math.max(0, Math.min(rows.length - 1, current + step));
+    rows.forEach((row, index) => row.classList.toggle("is-current", index === current));
+    const link = rows[current].querySelector(".recon-line-link");
+    if (link) link.focus({ preventScroll: true });
+    rows[current].scrollIntoView({ block: "nearest" });
+  };
+  document.addEventListener("keydown", (event) => {
+    if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) return;
+    if (event.key === "j") { move(1); event.preventDefault(); }
+    else if (event.key === "k") { move(current < 0 ? 1 : -1); event.preventDefault(); }
+    else if (event.key === "x" && current >= 0) {
+      const box = rows[current].querySelector("input[name=line]");
+      if (box) { box.checked = !box.checked; count(); event.preventDefault(); }
+    } else if (event.key === "/") {
+      const filter = document.getElementById("id_classification");
+      if (filter) { filter.focus(); event.preventDefault(); }
+    }
+  });
+})();
+// === end Reconciliation review ============================================================

@@ -220,7 +220,8 @@ def test_bad_input_is_400_with_a_code(clerk, place, change, code, field):
 
 
 @pytest.mark.parametrize("reason", ["correction", "cycle_count", "damaged", "shrink", "theft", "found_stock",
-                                    "expired", "quality_control", "received", "restock", "other"])
+                                    "expired", "quality_control", "received", "restock", "reconciliation",
+                                    "other"])
 def test_the_default_reasons_are_accepted(clerk, place, reason):
     assert clerk.post(URL, body(sku="CHEAP", delta=1, reason=reason), format="json").status_code == 201
 

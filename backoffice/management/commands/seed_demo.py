@@ -4,8 +4,13 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from backoffice.demo import seed_demo_users
+from backoffice.staff import staff_users_named
 from connectors.demo import seed_demo_systems
 from inventory.demo import seed_master_data, seed_stock_and_history
+from reconciliation.demo import seed_demo_reconciliation
+
+# The demo user who reviewed the closed demo reconciliation.
+RECONCILIATION_REVIEWER = "control"
 
 
 class Command(BaseCommand):
@@ -35,14 +40,23 @@ class Command(BaseCommand):
         systems = seed_demo_systems()
         self.stdout.write(f"Demo external systems (played by the sandbox partner): "
                           f"{', '.join(system.code for system in systems)}.")
-        if no_users:
-            return
-        if not (settings.DEBUG or demo_users):
+        if not no_users and not (settings.DEBUG or demo_users):
             self.stdout.write("Demo users not created: their passwords are published. They are created under "
                               "DEBUG (as `make run` does) or with --demo-users.")
-            return
-        self.stdout.write("Demo users (username / password / role):")
-        for user, published in seed_demo_users():
-            where = f" at {', '.join(user.locations)}" if user.locations else ""
-            password = user.password if published else "(an existing account, left as it was)"
-            self.stdout.write(f"  {user.username:<22} {password:<22} {user.role}{where}")
+        elif not no_users:
+            self.stdout.write("Demo users (username / password / role):")
+            for user, published in seed_demo_users():
+                where = f" at {', '.join(user.locations)}" if user.locations else ""
+                password = user.password if published else "(an existing account, left as it was)"
+                self.stdout.write(f"  {user.username:<22} {password:<22} {user.role}{where}")
+        self._reconciliation({system.code: system for system in systems})
+
+    def _reconciliation(self, systems):
+        """One run reviewed (closed) by the demo inventory controller, one in review; without
+        that user both wait in review."""
+        reviewer = staff_users_named([RECONCILIATION_REVIEWER]).get(RECONCILIATION_REVIEWER)
+        runs = seed_demo_reconciliation(reviewed_system=systems["demo-wms"], open_system=systems["demo-erp"],
+                                        reviewer=reviewer)
+        if runs:
+            self.stdout.write("Demo reconciliation: " + ", ".join(
+                f"#{run.pk} {run.system.code} ({run.status}, {run.variance} variance lines)" for run in runs) + ".")
