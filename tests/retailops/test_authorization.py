@@ -727,11 +727,56 @@ def check_reconciliation_list(world, caller, screen):
         assert other.pk not in codes(response, "id")
 
 
+
+def check_reconciliation_runs_screen(world, caller, screen):
+    run = _reconciled_run(world, "screen-wms")
+    response = screen.get("/reconciliation/")
+    assert response.status_code == 200
+    # Store A sees the run, counted over its own lines only (one of the three).
+    assert [(row["figures"].lines) for row in response.context["rows"] if row["run"].pk == run.pk] == [1]
+
+
+def check_reconciliation_run_screen(world, caller, screen):
+    run = _reconciled_run(world, "screen-wms")
+    response = screen.get(f"/reconciliation/{run.pk}/")
+    assert response.status_code == 200
+    assert {row["line"].location_code for row in response.context["rows"]} == {world.a.code}
+
+
+def check_reconciliation_export_screen(world, caller, screen):
+    run = _reconciled_run(world, "screen-wms")
+    response = screen.get(f"/reconciliation/{run.pk}/lines.csv")
+    assert response.status_code == 200
+    assert world.b.code not in b"".join(response.streaming_content).decode()
+
+
+def check_reconciliation_line_screen(world, caller, screen):
+    run = _reconciled_run(world, "screen-wms")
+    line_b = run.line_set.get(location=world.b)
+    assert screen.get(f"/reconciliation/lines/{line_b.pk}/").status_code == 404
+
+
+def check_reconciliation_decide_screen(world, caller, screen):
+    from reconciliation.models import LineDecision
+
+    run = _reconciled_run(world, "screen-wms")
+    line_b = run.line_set.get(location=world.b)
+    response = screen.post(f"/reconciliation/{run.pk}/decide/", {"action": "dismiss", "line": [line_b.pk],
+                                                                 "reason": "not my store"})
+    assert response.status_code in DENIED
+    assert not LineDecision.objects.exists()
+
+
 CHECKS = {
     "snapshot-create": check_snapshot_create,
     "reconciliation-lines": check_reconciliation_lines,
     "reconciliation-detail": check_reconciliation_detail,
     "reconciliation-list": check_reconciliation_list,
+    "reconciliation:runs": check_reconciliation_runs_screen,
+    "reconciliation:run": check_reconciliation_run_screen,
+    "reconciliation:export": check_reconciliation_export_screen,
+    "reconciliation:line": check_reconciliation_line_screen,
+    "reconciliation:decide": check_reconciliation_decide_screen,
     "asn-create": check_asn_create,
     "asn-detail": _asn_action("detail"),
     "asn-receive": _asn_action("receive"),
