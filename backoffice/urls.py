@@ -3,8 +3,15 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from backoffice import mfa, password, views
+from backoffice import dashboard, mfa, password, views
 from retailops import health, problems
+
+dashboard_urls = ([
+    path("", dashboard.dashboard, name="index"),
+    path("<slug:key>.csv", dashboard.figure_csv, name="csv"),
+    path("counted-lines/", dashboard.count_lines, name="count_lines"),
+    path("adjustments/", dashboard.adjustments, name="adjustments"),
+], "dashboard")
 
 api_v1 = [
     path("", include("integrations.api.urls")),
@@ -32,6 +39,7 @@ urlpatterns = [
     path("cases/", include("casework.urls")),
     path("integrations/", include("connectors.urls")),
     path("inventory/", include("inventory.urls")),
+    path("dashboard/", include(dashboard_urls)),
 ]
 
 handler400 = "retailops.problems.bad_request"
