@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from backoffice import dashboard, mfa, password, views
+from backoffice import dashboard, mfa, password, preferences, views
 from retailops import health, problems
 
 dashboard_urls = ([
@@ -40,6 +40,7 @@ urlpatterns = [
     path("integrations/", include("connectors.urls")),
     path("inventory/", include("inventory.urls")),
     path("dashboard/", include(dashboard_urls)),
+    path("notifications/", preferences.preferences, name="notification_preferences"),
 ]
 
 handler400 = "retailops.problems.bad_request"

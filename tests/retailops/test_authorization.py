@@ -46,6 +46,7 @@ OPEN = {
     "sku-detail": "SKUs are not bound to a location",
     "channel-list": "channels are not bound to a location",
     "channel-detail": "channels are not bound to a location",
+    "notification_preferences": "the signed-in caller's own notification preferences; no data",
 }
 
 
