@@ -53,10 +53,10 @@ def _ceiling(peak: float) -> float:
     if peak <= 0:
         return 1.0
     magnitude = 10 ** (len(str(int(peak))) - 1)
-    for step in (1, 2, 2.5, 5, 10):
+    for step in (1, 2, 4, 6, 8, 12):  # each divides into GRID_LINES round steps
         if step * magnitude >= peak:
             return step * magnitude
-    return 10.0 * magnitude
+    return 12.0 * magnitude
 
 
 @register.inclusion_tag("backoffice/_chart.html")
