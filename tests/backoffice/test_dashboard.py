@@ -233,3 +233,23 @@ def test_csv_export_quotes_text_that_a_spreadsheet_would_run(world):
     admin = browser(Role.OPS_ADMIN, "boss")
     names = [row["Name"] for row in exported(admin, "accuracy", "days=90")]
     assert "'=HYPERLINK(1)" in names
+
+
+def test_on_seeded_demo_history_the_figures_equal_direct_queries():
+    from django.core.management import call_command
+
+    call_command("seed_demo", "--stores", "3", "--skus", "20", "--no-users", stdout=io.StringIO())
+    admin = browser(Role.OPS_ADMIN, "boss")
+    now = timezone.now()
+    start = now - timedelta(days=90)
+    rows = {row["Queue"]: row for row in exported(admin, "cases", "days=90")}
+    for queue in Queue:
+        cases = Case.objects.filter(queue=queue)
+        assert int(rows[queue.label]["Opened"]) == cases.filter(first_seen_at__gte=start).count()
+        assert int(rows[queue.label]["Closed"]) == cases.filter(resolved_at__gte=start).count()
+    assert sum(int(row["Opened"]) for row in rows.values()) > 100
+    for sync in exported(admin, "sync", "days=90"):
+        runs = SyncRun.objects.filter(system__code=sync["System"], started_at__gte=start)
+        p95s = sorted(runs.values_list("latency_p95_ms", flat=True))
+        assert int(sync["Runs"]) == len(p95s) > 2000
+        assert int(sync["p95 (ms)"]) == p95s[math.ceil(len(p95s) * 0.95) - 1]

@@ -4,8 +4,10 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from backoffice.demo import seed_demo_users
-from connectors.demo import seed_demo_systems
-from inventory.demo import seed_master_data, seed_stock_and_history
+from connectors.demo import seed_demo_systems, seed_sync_history
+from exceptions.demo import seed_case_history
+from inventory.demo import seed_master_data, seed_stock_and_history, store_code
+from inventory.selectors import locations_by_code
 
 
 class Command(BaseCommand):
@@ -35,6 +37,13 @@ class Command(BaseCommand):
         systems = seed_demo_systems()
         self.stdout.write(f"Demo external systems (played by the sandbox partner): "
                           f"{', '.join(system.code for system in systems)}.")
+        history_started = time.monotonic()
+        runs = seed_sync_history(systems=systems, seed=seed)
+        stores_by_code = locations_by_code(store_code(index) for index in range(1, stores + 1))
+        cases = seed_case_history(location_ids=sorted(location.pk for location in stores_by_code.values()), seed=seed)
+        self.stdout.write(f"Demo history (90 days): {runs} sync runs, {cases} cases added "
+                          f"in {time.monotonic() - history_started:.1f}s; all demo data in "
+                          f"{time.monotonic() - started:.1f}s.")
         if no_users:
             return
         if not (settings.DEBUG or demo_users):
