@@ -3,8 +3,15 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from backoffice import mfa, password, views
+from backoffice import dashboard, mfa, password, preferences, views
 from retailops import health, problems
+
+dashboard_urls = ([
+    path("", dashboard.dashboard, name="index"),
+    path("<slug:key>.csv", dashboard.figure_csv, name="csv"),
+    path("counted-lines/", dashboard.count_lines, name="count_lines"),
+    path("adjustments/", dashboard.adjustments, name="adjustments"),
+], "dashboard")
 
 api_v1 = [
     path("", include("integrations.api.urls")),
@@ -38,6 +45,8 @@ urlpatterns = [
     path("returns/", include("returns.urls")),
     path("receiving/", include("receiving.urls")),
     path("reconciliation/", include("reconciliation.urls")),
+    path("dashboard/", include(dashboard_urls)),
+    path("notifications/", preferences.preferences, name="notification_preferences"),
 ]
 
 handler400 = "retailops.problems.bad_request"

@@ -29,6 +29,8 @@ def home(request):
         return redirect("integrations:health")
     if role == Role.FINANCE:  # finance's work is the approval inbox
         return redirect("inventory:approvals")
+    if role == Role.OPS_ADMIN:  # ops admins watch the figures
+        return redirect("dashboard:index")
     return render(request, "home.html")
 
 

@@ -46,3 +46,44 @@ def seed_demo_systems() -> list[ExternalSystem]:
             system.save(update_fields=["base_url", "updated_at"])
         systems.append(system)
     return systems
+
+
+HISTORY_DAYS = 90
+# One availability push per system every this many minutes of demo history.
+HISTORY_RUN_MINUTES = 60
+
+
+def seed_sync_history(*, systems: list[ExternalSystem], seed: int, now=None) -> int:
+    """90 days of hourly sync runs per demo system, with latencies drawn from the seed,
+    so the dashboard's latency figures mean something. A second run adds nothing: the
+    history is written once, before the first real run of each system."""
+    import random
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from integrations.models import SyncRun
+
+    now = (now or timezone.now()).replace(minute=0, second=0, microsecond=0)
+    start = now - timedelta(days=HISTORY_DAYS)
+    seeded = set(SyncRun.objects.filter(system__in=systems, started_at__lt=start + timedelta(hours=1))
+                 .values_list("system_id", flat=True))
+    runs = []
+    for system in systems:
+        if system.pk in seeded:
+            continue
+        rng = random.Random(f"{seed}:sync:{system.code}")
+        typical = rng.randint(150, 900)
+        for step in range(HISTORY_DAYS * 24 * 60 // HISTORY_RUN_MINUTES):
+            started = start + timedelta(minutes=step * HISTORY_RUN_MINUTES)
+            p50 = int(typical * rng.uniform(0.6, 1.6))
+            failed = rng.random() < 0.02
+            runs.append(SyncRun(
+                system=system, job=SyncRun.Job.AVAILABILITY_PUSH,
+                status=SyncRun.Status.PARTIAL if failed else SyncRun.Status.SUCCEEDED, started_at=started,
+                finished_at=started + timedelta(milliseconds=p50 * 3), duration_ms=p50 * 3,
+                counts={"delivered": rng.randint(5, 80), "failed": 1 if failed else 0},
+                latency_p50_ms=p50, latency_p95_ms=int(p50 * rng.uniform(1.8, 4.0)),
+            ))
+    SyncRun.objects.bulk_create(runs, batch_size=2000)
+    return len(runs)

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from exceptions.models import Case, CaseComment
@@ -232,3 +233,64 @@ def cases_raised_by_location(*, kind: str, since) -> dict[int, int]:
     rows = (Case.objects.filter(kind=kind, first_seen_at__gte=since, location__isnull=False)
             .values("location_id").annotate(seen=Sum("occurrences")).values_list("location_id", "seen"))
     return dict(rows)
+
+
+# --- Figures for the KPI dashboard (backoffice.kpis): aggregates over indexed columns ---------
+
+# Active cases by age on the dashboard: (label, lower bound of age, upper bound or None).
+AGE_BANDS = [
+    ("under_1d", "Under 1 day", timedelta(0), timedelta(days=1)),
+    ("1d_3d", "1–3 days", timedelta(days=1), timedelta(days=3)),
+    ("3d_7d", "3–7 days", timedelta(days=3), timedelta(days=7)),
+    ("over_7d", "Over 7 days", timedelta(days=7), None),
+]
+
+
+def case_flow_by_queue(*, scope: LocationScope, start, end) -> dict[str, dict[str, int]]:
+    """Per queue: cases opened (first seen) and closed (resolved or dismissed) in
+    [start, end), and the cases whose SLA ran out in that span before they were closed."""
+    cases = cases_for(scope=scope)
+    flow: dict[str, dict[str, int]] = {queue: {"opened": 0, "closed": 0, "breached": 0} for queue in Queue.values}
+    opened = cases.filter(first_seen_at__gte=start, first_seen_at__lt=end).values("queue").annotate(n=Count("pk"))
+    closed = cases.filter(resolved_at__gte=start, resolved_at__lt=end).values("queue").annotate(n=Count("pk"))
+    breached = sla_breaches(scope=scope, start=start, end=end).values("queue").annotate(n=Count("pk"))
+    for rows, name in ((opened, "opened"), (closed, "closed"), (breached, "breached")):
+        for row in rows.order_by():
+            flow.setdefault(row["queue"], {"opened": 0, "closed": 0, "breached": 0})[name] = row["n"]
+    return flow
+
+
+def sla_breaches(*, scope: LocationScope, start, end, now=None) -> QuerySet[Case]:
+    """Cases whose SLA fell due in [start, end) (and before now) while they were still
+    open: never closed, or closed after it."""
+    now = now or timezone.now()
+    return cases_for(scope=scope).filter(sla_due_at__gte=start, sla_due_at__lt=min(end, now)).filter(
+        Q(resolved_at__isnull=True) | Q(resolved_at__gt=F("sla_due_at")))
+
+
+def case_aging_by_queue(*, scope: LocationScope, now=None) -> dict[str, dict[str, int]]:
+    """Active cases now, per queue and age band (age since first seen), in one query."""
+    now = now or timezone.now()
+    bands = {
+        key: Count("pk", filter=Q(first_seen_at__lte=now - low) & (Q(first_seen_at__gt=now - high) if high else Q()))
+        for key, _label, low, high in AGE_BANDS
+    }
+    rows = (cases_for(scope=scope).filter(status__in=ACTIVE_STATUSES).values("queue").annotate(**bands)
+            .order_by())
+    aging = {queue: dict.fromkeys(bands, 0) for queue in Queue.values}
+    for row in rows:
+        aging[row["queue"]] = {key: row[key] for key in bands}
+    return aging
+
+
+def detections_by_day(*, kind: str, scope: LocationScope, start, end) -> QuerySet[dict]:
+    """How many times a kind was detected per day, split by the document the report named
+    (its context's "document", e.g. "order W-1" or "reservation r-7"): each raise writes
+    one history row ("detected", or "detected again" for a repeat), so repeats count."""
+    history = Case.history.filter(kind=kind, history_date__gte=start, history_date__lt=end,
+                                  history_change_reason__in=("detected", "detected again"))
+    if not scope.is_all:
+        history = history.filter(location_id__in=scope.location_ids)
+    return history.annotate(day=TruncDate("history_date")).values("day").annotate(
+        total=Count("pk"), orders=Count("pk", filter=Q(context__document__startswith="order ")),
+    ).order_by("day")

@@ -13,8 +13,8 @@ from datetime import date, datetime, time, timedelta
 from functools import reduce
 from operator import or_
 
-from django.db.models import Exists, F, Max, OuterRef, Prefetch, Q, QuerySet, Sum, Window
-from django.db.models.functions import RowNumber
+from django.db.models import Count, Exists, F, Max, OuterRef, Prefetch, Q, QuerySet, Sum, Window
+from django.db.models.functions import Abs, RowNumber, TruncWeek
 from django.utils import timezone
 
 from inventory.eligibility import offered_to
@@ -454,3 +454,36 @@ def confidence_scores_of(location: Location, *, limit: int = 10) -> list[Locatio
     current score: its factors)."""
     return list(LocationConfidence.objects.filter(location=location).select_related("actor")
                 .order_by("-computed_at", "-pk")[:limit])
+
+
+# --- Figures for the KPI dashboard (backoffice.kpis) ------------------------------------------
+
+
+def count_lines_submitted(*, scope: LocationScope, start, end) -> QuerySet[CycleCountLine]:
+    """Lines counted in counts submitted in [start, end) at the caller's locations."""
+    lines = CycleCountLine.objects.filter(count__submitted_at__gte=start, count__submitted_at__lt=end,
+                                          variance__isnull=False)
+    return scope.filter(lines, "count__location")
+
+
+def count_accuracy_by_location(*, scope: LocationScope, start, end) -> QuerySet[dict]:
+    """Per location: lines counted, lines where the count matched the system, and the
+    units the system expected against the units it was off by."""
+    return (count_lines_submitted(scope=scope, start=start, end=end)
+            .values("count__location_id", "count__location__code", "count__location__name")
+            .annotate(lines=Count("pk"), exact=Count("pk", filter=Q(variance=0)),
+                      expected_units=Sum(Abs("system_quantity")), variance_units=Sum(Abs("variance")))
+            .order_by("count__location__code"))
+
+
+def adjustments_applied(*, scope: LocationScope, start, end) -> QuerySet[Adjustment]:
+    """Adjustments applied in [start, end) at the caller's locations."""
+    return scope.filter(Adjustment.objects.filter(status=AdjustmentStatus.APPLIED, applied_at__gte=start,
+                                                  applied_at__lt=end))
+
+
+def adjustment_value_by_week(*, scope: LocationScope, start, end) -> QuerySet[dict]:
+    """Value adjusted per week (starting Monday), reason and root cause."""
+    return (adjustments_applied(scope=scope, start=start, end=end).annotate(week=TruncWeek("applied_at"))
+            .values("week", "reason", "root_cause").annotate(n=Count("pk"), value=Sum("value"))
+            .order_by("week", "reason", "root_cause"))

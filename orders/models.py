@@ -53,6 +53,10 @@ class Order(models.Model):
         indexes = [
             models.Index(fields=["channel", "status"], name="order_channel_status"),
             models.Index(fields=["external_system", "status"], name="order_system_status"),
+            # The dashboard: orders placed, and pickups falling due, within a span.
+            models.Index(fields=["created_at"], name="order_created"),
+            models.Index(fields=["pickup_ack_due_at"], name="order_pickup_due",
+                         condition=models.Q(fulfillment=Fulfillment.PICKUP)),
             models.Index(fields=["status", "pickup_ack_due_at"], name="order_pickup_ack_due",
                          condition=models.Q(fulfillment=Fulfillment.PICKUP, pickup_acknowledged_at__isnull=True)),
         ]
@@ -117,6 +121,9 @@ class Allocation(models.Model):
             models.Index(fields=["expires_at"], name="allocation_hold_due",
                          condition=models.Q(status=AllocationStatus.RESERVED, line__isnull=True)),
             models.Index(fields=["sku", "location", "status"], name="allocation_key_status"),
+            # The dashboard: checkout holds made within a span.
+            models.Index(fields=["created_at"], name="allocation_hold_created",
+                         condition=models.Q(origin=AllocationOrigin.HOLD)),
         ]
 
     def __str__(self) -> str:

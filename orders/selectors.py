@@ -9,11 +9,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import TruncDate
 from simple_history.models import ModelChange
 
 from orders.callers import Caller
 from orders.models import Allocation, Order, OrderLine
 from orders.states import HOLDING_STATUSES, AllocationOrigin, Fulfillment, OrderStatus
+from retailops.access import LocationScope
 
 
 def orders_for(*, caller: Caller) -> QuerySet[Order]:
@@ -200,3 +202,39 @@ def open_allocations_today(location_ids: set[int], *, since: datetime) -> dict[i
                                       status__in=HOLDING_STATUSES, created_at__gte=since)
             .values("location_id").annotate(open=Count("pk")).order_by())
     return {row["location_id"]: row["open"] for row in rows}
+
+
+# --- Figures for the KPI dashboard (backoffice.kpis) ------------------------------------------
+
+
+def promises_by_day(*, scope: LocationScope, start: datetime, end: datetime) -> dict:
+    """Per day in [start, end): orders placed and checkout holds made (each one a promise
+    kept). The refused ones are `reservation_failure` detections (exceptions.selectors)."""
+    orders = orders_for(caller=Caller(actor=None, external_system_id=None, scope=scope))
+    placed = (orders.filter(created_at__gte=start, created_at__lt=end).annotate(day=TruncDate("created_at"))
+              .values("day").annotate(n=Count("pk")).order_by("day"))
+    holds = (scope.filter(Allocation.objects.filter(origin=AllocationOrigin.HOLD, created_at__gte=start,
+                                                    created_at__lt=end))
+             .annotate(day=TruncDate("created_at")).values("day").annotate(n=Count("pk")).order_by("day"))
+    return {"orders": {row["day"]: row["n"] for row in placed}, "holds": {row["day"]: row["n"] for row in holds}}
+
+
+def pickups_due(*, scope: LocationScope, start: datetime, end: datetime, now: datetime) -> QuerySet[Order]:
+    """Pickup orders whose acknowledgement fell due in [start, end) and before now (so the
+    window has closed), or that were acknowledged in it already."""
+    pickups = Order.objects.filter(fulfillment=Fulfillment.PICKUP, pickup_ack_due_at__gte=start,
+                                   pickup_ack_due_at__lt=end).filter(
+        Q(pickup_ack_due_at__lt=now) | Q(pickup_acknowledged_at__isnull=False))
+    return scope.filter(pickups, "pickup_location")
+
+
+def pickup_acknowledgement_by_location(*, scope: LocationScope, start: datetime, end: datetime,
+                                       now: datetime) -> QuerySet[dict]:
+    """Per pickup location: acknowledged within the window, late, and not at all."""
+    within = Q(pickup_acknowledged_at__isnull=False, pickup_acknowledged_at__lte=F("pickup_ack_due_at"))
+    late = Q(pickup_acknowledged_at__gt=F("pickup_ack_due_at"))
+    return (pickups_due(scope=scope, start=start, end=end, now=now)
+            .values("pickup_location_id", "pickup_location__code", "pickup_location__name")
+            .annotate(due=Count("pk"), within=Count("pk", filter=within), late=Count("pk", filter=late),
+                      missed=Count("pk", filter=Q(pickup_acknowledged_at__isnull=True)))
+            .order_by("pickup_location__code"))

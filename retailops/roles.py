@@ -151,6 +151,7 @@ def role_of(user) -> str | None:
 # exist yet are left out, so the bar only shows what works.
 NAVIGATION = [
     ("Home", "home", None),
+    ("Dashboard", "dashboard:index", None),
     ("Orders", "orders:list", "orders.view_order"),
     ("Cases", "cases:index", "exceptions.view_case"),
     ("My cases", "cases:mine", "exceptions.change_case"),

@@ -597,3 +597,30 @@ CELERY_BEAT_SCHEDULE["cases-resolve-cleared-negative-on-hand"] = {
     "task": "casework.tasks.negative_on_hand_resolve_cleared",
     "schedule": crontab(minute="*/5"),
 }
+
+# --- Email notifications (backoffice.notifications) -------------------------------------
+
+# Under DEBUG (`make run`) mail is printed on the console; production sets the SMTP server.
+EMAIL_BACKEND = os.environ.get(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "10"))
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "RetailOps <retailops@localhost>")
+# Where links in mail point: the address people open the app at.
+SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
+
+CELERY_BEAT_SCHEDULE["notifications-decide"] = {
+    "task": "backoffice.tasks.notifications_decide",
+    "schedule": crontab(minute="*/5"),
+}
+CELERY_BEAT_SCHEDULE["notifications-daily-digests"] = {
+    "task": "backoffice.tasks.notification_digests_send",
+    "schedule": crontab(hour=int(os.environ.get("NOTIFICATION_DIGEST_HOUR", "7")), minute=0),
+}

@@ -100,6 +100,9 @@ class Adjustment(models.Model):
         indexes = [
             models.Index(fields=["status", "-id"], name="adjustment_status"),
             models.Index(fields=["location", "status"], name="adjustment_location_status"),
+            # The dashboard's value per week: adjustments applied within a span.
+            models.Index(fields=["applied_at"], name="adjustment_applied",
+                         condition=models.Q(status=AdjustmentStatus.APPLIED)),
         ]
 
     def __str__(self) -> str:

@@ -101,3 +101,20 @@ def test_seed_demo_never_resets_an_existing_users_password(django_user_model):
     assert [group.name for group in admin.groups.all()] == ["finance"]
     assert "admin-demo-pass" not in output
     assert signs_in("control", "control-demo-pass")
+
+
+def test_seed_demo_adds_90_days_of_case_and_sync_history_once():
+    from integrations.models import SyncRun
+
+    seed("--no-users")
+    first = (Case.objects.filter(dedup_key__startswith="demo-history:").count(), SyncRun.objects.count(),
+             list(Case.objects.filter(dedup_key__startswith="demo-history:").order_by("dedup_key")
+                  .values_list("kind", "queue", "status")[:50]))
+    seed("--no-users")
+
+    assert first[0] > 0 and first[1] > 0
+    assert (Case.objects.filter(dedup_key__startswith="demo-history:").count(), SyncRun.objects.count()) == first[:2]
+    oldest = Case.objects.filter(dedup_key__startswith="demo-history:").order_by("first_seen_at").first()
+    assert (oldest.last_seen_at - oldest.first_seen_at).days == 0
+    assert Case.objects.filter(dedup_key__startswith="demo-history:", status="resolved").exists()
+    assert Case.objects.filter(dedup_key__startswith="demo-history:", status="open").exists()

@@ -47,6 +47,7 @@ OPEN = {
     "sku-detail": "SKUs are not bound to a location",
     "channel-list": "channels are not bound to a location",
     "channel-detail": "channels are not bound to a location",
+    "notification_preferences": "the signed-in caller's own notification preferences; no data",
 }
 
 
@@ -767,7 +768,38 @@ def check_reconciliation_decide_screen(world, caller, screen):
     assert not LineDecision.objects.exists()
 
 
+def check_dashboard(world, caller, screen):
+    """Store A's figures only: the pickup at store B is in no figure, table or export."""
+    page = screen.get("/dashboard/?days=7")
+    assert page.status_code == 200
+    assert world.b.code not in page.content.decode()
+
+
+def check_dashboard_csv(world, caller, screen):
+    for key in ("pickups", "promises", "cases", "accuracy", "adjustments"):
+        response = screen.get(f"/dashboard/{key}.csv?days=7")
+        assert response.status_code == 200
+        assert world.b.code not in b"".join(response.streaming_content).decode()
+    assert screen.get("/dashboard/sync.csv").status_code in DENIED
+
+
+def check_dashboard_count_lines(world, caller, screen):
+    response = screen.get(f"/dashboard/counted-lines/?location={world.b.code}&days=90")
+    assert response.status_code in (200, *DENIED)
+    assert "Nothing in this range" in response.content.decode() or response.status_code in DENIED
+
+
+def check_dashboard_adjustments(world, caller, screen):
+    response = screen.get("/dashboard/adjustments/?days=90&format=csv")
+    assert response.status_code == 200
+    assert world.b.code not in b"".join(response.streaming_content).decode()
+
+
 CHECKS = {
+    "dashboard:index": check_dashboard,
+    "dashboard:csv": check_dashboard_csv,
+    "dashboard:count_lines": check_dashboard_count_lines,
+    "dashboard:adjustments": check_dashboard_adjustments,
     "snapshot-create": check_snapshot_create,
     "reconciliation-lines": check_reconciliation_lines,
     "reconciliation-detail": check_reconciliation_detail,

@@ -68,7 +68,7 @@ def test_api_session_post_needs_csrf_too(alice):
 def test_navigation_shows_admin_only_to_ops_admin(staff_api):
     client = Client()
     force_login_verified(client, staff_api(Role.OPS_ADMIN).user)
-    assert b">Admin<" in client.get("/").content
+    assert b">Admin<" in client.get("/", follow=True).content
     force_login_verified(client, staff_api(Role.STORE_OPS).user)
     assert b">Admin<" not in client.get("/").content
 

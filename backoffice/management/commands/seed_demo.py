@@ -5,8 +5,10 @@ from django.core.management.base import BaseCommand
 
 from backoffice.demo import seed_demo_users
 from backoffice.staff import staff_users_named
-from connectors.demo import seed_demo_systems
-from inventory.demo import seed_master_data, seed_stock_and_history
+from connectors.demo import seed_demo_systems, seed_sync_history
+from exceptions.demo import seed_case_history
+from inventory.demo import seed_master_data, seed_stock_and_history, store_code
+from inventory.selectors import locations_by_code
 from reconciliation.demo import seed_demo_reconciliation
 
 # The demo user who reviewed the closed demo reconciliation.
@@ -40,6 +42,13 @@ class Command(BaseCommand):
         systems = seed_demo_systems()
         self.stdout.write(f"Demo external systems (played by the sandbox partner): "
                           f"{', '.join(system.code for system in systems)}.")
+        history_started = time.monotonic()
+        runs = seed_sync_history(systems=systems, seed=seed)
+        stores_by_code = locations_by_code(store_code(index) for index in range(1, stores + 1))
+        cases = seed_case_history(location_ids=sorted(location.pk for location in stores_by_code.values()), seed=seed)
+        self.stdout.write(f"Demo history (90 days): {runs} sync runs, {cases} cases added "
+                          f"in {time.monotonic() - history_started:.1f}s; all demo data in "
+                          f"{time.monotonic() - started:.1f}s.")
         if not no_users and not (settings.DEBUG or demo_users):
             self.stdout.write("Demo users not created: their passwords are published. They are created under "
                               "DEBUG (as `make run` does) or with --demo-users.")

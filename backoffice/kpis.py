@@ -1,0 +1,363 @@
+"""The KPI dashboard's figures: each one a table (the same rows feed its chart, its CSV
+export and its drill-down links), read through the apps' selectors over a time span.
+
+Every figure is an aggregate over indexed columns, computed when the page is asked for;
+none reads a rollup table (the benchmark, bench/dashboard.py, keeps that honest at a
+year of 300 stores × 2,000 SKUs). Scoping is the selectors': a store user's figures are
+their stores'.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from urllib.parse import urlencode
+
+from django.urls import reverse
+from django.utils import timezone
+
+from connectors import selectors as sync_selectors
+from connectors.selectors import duration_label
+from exceptions import selectors as case_selectors
+from exceptions.states import CaseKind, Queue, RootCause
+from inventory import selectors as inventory_selectors
+from orders import selectors as order_selectors
+from retailops.access import LocationScope
+
+PRESET_DAYS = (7, 30, 90)
+DEFAULT_DAYS = 30
+# A custom span may cover at most this many days (a year of history, and a leap day).
+LONGEST_SPAN_DAYS = 366
+
+
+@dataclass(frozen=True)
+class Span:
+    """[start, end): a preset (the last N days up to now) or whole custom days."""
+
+    start: datetime
+    end: datetime
+    days: int | None = None  # the preset; None for a custom span
+    first_day: date | None = None
+    last_day: date | None = None
+
+    @property
+    def params(self) -> dict[str, str]:
+        if self.days is not None:
+            return {"days": str(self.days)}
+        return {"from": self.first_day.isoformat(), "to": self.last_day.isoformat()}
+
+    @property
+    def query(self) -> str:
+        return urlencode(self.params)
+
+    @property
+    def label(self) -> str:
+        if self.days is not None:
+            return f"the last {self.days} days"
+        return f"{self.first_day:%d %b %Y} to {self.last_day:%d %b %Y}"
+
+
+def span_from(params, *, now: datetime | None = None) -> tuple[Span, str]:
+    """The span a request asks for, and a message when it asked for one it cannot have
+    (then the default span). `days` is 7, 30 or 90; `from`/`to` are whole days, inclusive."""
+    now = now or timezone.now()
+    first, last = params.get("from", "").strip(), params.get("to", "").strip()
+    if first or last:
+        try:
+            first_day, last_day = date.fromisoformat(first), date.fromisoformat(last)
+        except ValueError:
+            return preset_span(DEFAULT_DAYS, now=now), "Give both dates of a custom range as YYYY-MM-DD."
+        if first_day > last_day:
+            return preset_span(DEFAULT_DAYS, now=now), "The range's first day is after its last day."
+        if (last_day - first_day).days + 1 > LONGEST_SPAN_DAYS:
+            return preset_span(DEFAULT_DAYS, now=now), f"A custom range covers at most {LONGEST_SPAN_DAYS} days."
+        zone = timezone.get_current_timezone()
+        return Span(start=datetime.combine(first_day, time.min, tzinfo=zone),
+                    end=datetime.combine(last_day + timedelta(days=1), time.min, tzinfo=zone),
+                    first_day=first_day, last_day=last_day), ""
+    days = params.get("days", "")
+    if not days:
+        return preset_span(DEFAULT_DAYS, now=now), ""
+    if days not in {str(preset) for preset in PRESET_DAYS}:
+        return preset_span(DEFAULT_DAYS, now=now), "Choose 7, 30 or 90 days, or a custom range."
+    return preset_span(int(days), now=now), ""
+
+
+def preset_span(days: int, *, now: datetime) -> Span:
+    return Span(start=now - timedelta(days=days), end=now, days=days)
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    label: str
+    kind: str = "text"  # text | number | percent | money | duration
+
+
+@dataclass
+class Figure:
+    """One figure: its rows (dicts keyed by the columns), the chart drawn from them, and
+    for each row where the list behind it is (row["link"])."""
+
+    key: str
+    title: str
+    description: str
+    columns: list[Column]
+    rows: list[dict] = field(default_factory=list)
+    chart: str = "bar"  # bar | line
+    chart_label: str = ""  # the column whose values label the bars or points
+    chart_series: list[str] = field(default_factory=list)  # the columns drawn
+    chart_unit: str = ""
+    notes: str = ""
+
+
+def _rate(part: int, whole: int) -> Decimal | None:
+    return (Decimal(part) * 100 / whole).quantize(Decimal("0.1")) if whole else None
+
+
+def _days(span: Span) -> list[date]:
+    zone = timezone.get_current_timezone()
+    first, last = timezone.localtime(span.start, zone).date(), timezone.localtime(span.end, zone).date()
+    if span.days is None:
+        last -= timedelta(days=1)
+    return [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
+
+
+def _link(url_name: str, params: dict | None = None, *args) -> str:
+    url = reverse(url_name, args=args)
+    return f"{url}?{urlencode(params)}" if params else url
+
+
+# --- The figures ------------------------------------------------------------------------------
+
+
+def promise_figure(*, scope: LocationScope, span: Span) -> Figure:
+    """Short allocations (orders refused for want of stock) and failed reservations
+    (checkout holds refused), as shares of the promises asked for, per day."""
+    kept = order_selectors.promises_by_day(scope=scope, start=span.start, end=span.end)
+    refused = {row["day"]: row for row in case_selectors.detections_by_day(
+        kind=CaseKind.RESERVATION_FAILURE, scope=scope, start=span.start, end=span.end)}
+    drill = _link("cases:index", {"kind": CaseKind.RESERVATION_FAILURE, "status": "all"})
+    rows = []
+    for day in _days(span):
+        orders, holds = kept["orders"].get(day, 0), kept["holds"].get(day, 0)
+        detected = refused.get(day, {"total": 0, "orders": 0})
+        short, failed = detected["orders"], detected["total"] - detected["orders"]
+        rows.append({"day": day.isoformat(), "orders": orders, "short": short,
+                     "short_rate": _rate(short, orders + short), "holds": holds, "failed": failed,
+                     "failed_rate": _rate(failed, holds + failed), "link": drill if short or failed else ""})
+    return Figure(
+        key="promises", title="Short allocations and failed reservations",
+        description="Per day: orders placed and orders refused for want of stock (short allocations), checkout "
+                    "holds made and holds refused (failed reservations), each refusal as a share of what was "
+                    "asked for. Every refusal is a detection of a reservation failure case.",
+        columns=[Column("day", "Day"), Column("orders", "Orders placed", "number"),
+                 Column("short", "Orders short", "number"), Column("short_rate", "Short rate", "percent"),
+                 Column("holds", "Holds made", "number"), Column("failed", "Holds refused", "number"),
+                 Column("failed_rate", "Failed rate", "percent")],
+        rows=rows, chart="line", chart_label="day", chart_series=["short_rate", "failed_rate"], chart_unit="%",
+    )
+
+
+def sync_figure(*, span: Span) -> Figure:
+    rows = [{"system": figure.system.code, "name": figure.system.name, "runs": figure.runs,
+             "p50_ms": figure.p50_ms, "p95_ms": figure.p95_ms,
+             "link": reverse("integrations:system", args=[figure.system.code])}
+            for figure in sync_selectors.sync_latency_by_system(start=span.start, end=span.end)]
+    return Figure(
+        key="sync", title="Sync latency by system",
+        description="Time from commit to the partner's acknowledgement, over the sync runs in the range: p50 is the "
+                    "median of the runs' medians, p95 the 95th percentile of the runs' p95s.",
+        columns=[Column("system", "System"), Column("name", "Name"), Column("runs", "Runs", "number"),
+                 Column("p50_ms", "p50 (ms)", "duration"), Column("p95_ms", "p95 (ms)", "duration")],
+        rows=rows, chart_label="system", chart_series=["p50_ms", "p95_ms"], chart_unit="ms",
+    )
+
+
+def case_figure(*, scope: LocationScope, span: Span, now: datetime) -> Figure:
+    flow = case_selectors.case_flow_by_queue(scope=scope, start=span.start, end=span.end)
+    aging = case_selectors.case_aging_by_queue(scope=scope, now=now)
+    rows = []
+    for queue in Queue:
+        row = {"queue": queue.label, **flow.get(queue.value, {}), **aging.get(queue.value, {}),
+               "link": _link("cases:queue", {"status": "all"}, queue.value)}
+        rows.append(row)
+    age_columns = [Column(key, f"Active {label.lower()}", "number") for key, label, _low, _high
+                   in case_selectors.AGE_BANDS]
+    return Figure(
+        key="cases", title="Cases by queue",
+        description="Per team queue: cases opened and closed in the range, cases whose SLA ran out in the range "
+                    "before they were closed, and the cases active now by age.",
+        columns=[Column("queue", "Queue"), Column("opened", "Opened", "number"), Column("closed", "Closed", "number"),
+                 Column("breached", "SLA breached", "number"), *age_columns],
+        rows=rows, chart_label="queue", chart_series=["opened", "closed", "breached"],
+    )
+
+
+def accuracy_figure(*, scope: LocationScope, span: Span) -> Figure:
+    rows = []
+    for row in inventory_selectors.count_accuracy_by_location(scope=scope, start=span.start, end=span.end):
+        expected, off = row["expected_units"] or 0, row["variance_units"] or 0
+        rows.append({
+            "location": row["count__location__code"], "name": row["count__location__name"], "lines": row["lines"],
+            "exact": row["exact"], "line_accuracy": _rate(row["exact"], row["lines"]),
+            "expected_units": expected, "variance_units": off,
+            "unit_accuracy": _rate(max(expected - off, 0), expected) if expected else None,
+            "link": _link("dashboard:count_lines", {"location": row["count__location__code"]}),
+        })
+    return Figure(
+        key="accuracy", title="Inventory accuracy by location",
+        description="From the cycle counts submitted in the range: the share of counted lines that matched the "
+                    "system, and the units off against the units the system expected.",
+        columns=[Column("location", "Location"), Column("name", "Name"), Column("lines", "Lines counted", "number"),
+                 Column("exact", "Lines exact", "number"), Column("line_accuracy", "Line accuracy", "percent"),
+                 Column("expected_units", "Units expected", "number"),
+                 Column("variance_units", "Units off", "number"), Column("unit_accuracy", "Unit accuracy", "percent")],
+        rows=rows, chart_label="location", chart_series=["line_accuracy"], chart_unit="%",
+        notes="Accuracy from reconciliation runs (snapshots against the ledger) is not shown yet.",
+    )
+
+
+def reason_label(reason: str) -> str:
+    return reason.replace("_", " ").capitalize()
+
+
+def root_cause_label(root_cause: str) -> str:
+    if not root_cause:
+        return "Not given"
+    return RootCause(root_cause).label if root_cause in RootCause.values else root_cause
+
+
+def adjustment_figure(*, scope: LocationScope, span: Span) -> Figure:
+    rows = []
+    for row in inventory_selectors.adjustment_value_by_week(scope=scope, start=span.start, end=span.end):
+        week = row["week"].date() if isinstance(row["week"], datetime) else row["week"]
+        rows.append({
+            "week": week.isoformat(), "reason": reason_label(row["reason"]),
+            "root_cause": root_cause_label(row["root_cause"]), "adjustments": row["n"], "value": row["value"],
+            "link": _link("dashboard:adjustments", {"week": week.isoformat(), "reason": row["reason"],
+                                                     "root_cause": row["root_cause"] or "-"}),
+        })
+    return Figure(
+        key="adjustments", title="Adjustment value by reason and root cause",
+        description="Applied adjustments per week (weeks start on Monday), by reason and root cause; the value is "
+                    "the units changed at their unit cost.",
+        columns=[Column("week", "Week of"), Column("reason", "Reason"), Column("root_cause", "Root cause"),
+                 Column("adjustments", "Adjustments", "number"), Column("value", "Value", "money")],
+        rows=rows, chart_label="week", chart_series=["value"], chart_unit="",
+    )
+
+
+def pickup_figure(*, scope: LocationScope, span: Span, now: datetime) -> Figure:
+    rows = []
+    for row in order_selectors.pickup_acknowledgement_by_location(scope=scope, start=span.start, end=span.end,
+                                                                  now=now):
+        rows.append({
+            "location": row["pickup_location__code"], "name": row["pickup_location__name"], "due": row["due"],
+            "within": row["within"], "late": row["late"], "missed": row["missed"],
+            "within_rate": _rate(row["within"], row["due"]),
+            "link": _link("orders:list", {"fulfillment": "pickup", "location": row["pickup_location__code"]}),
+        })
+    return Figure(
+        key="pickups", title="Pickups acknowledged within their window",
+        description="Pickup orders whose acknowledgement fell due in the range, per store: acknowledged in time, "
+                    "late, or not at all.",
+        columns=[Column("location", "Location"), Column("name", "Name"), Column("due", "Due", "number"),
+                 Column("within", "In time", "number"), Column("late", "Late", "number"),
+                 Column("missed", "Not acknowledged", "number"), Column("within_rate", "In time", "percent")],
+        rows=rows, chart_label="location", chart_series=["within_rate"], chart_unit="%",
+    )
+
+
+# Which figures a person sees: (key, permission needed).
+FIGURE_PERMISSIONS = {
+    "promises": "orders.view_order",
+    "sync": "integrations.view_externalsystem",
+    "cases": "exceptions.view_case",
+    "accuracy": "inventory.view_cyclecount",
+    "adjustments": "inventory.view_adjustment",
+    "pickups": "orders.view_order",
+}
+
+
+def figure_keys_for(user) -> list[str]:
+    return [key for key, permission in FIGURE_PERMISSIONS.items() if user.has_perm(permission)]
+
+
+def figure(key: str, *, scope: LocationScope, span: Span, now: datetime | None = None) -> Figure:
+    now = now or timezone.now()
+    if key == "promises":
+        return promise_figure(scope=scope, span=span)
+    if key == "sync":
+        return sync_figure(span=span)
+    if key == "cases":
+        return case_figure(scope=scope, span=span, now=now)
+    if key == "accuracy":
+        return accuracy_figure(scope=scope, span=span)
+    if key == "adjustments":
+        return adjustment_figure(scope=scope, span=span)
+    if key == "pickups":
+        return pickup_figure(scope=scope, span=span, now=now)
+    raise KeyError(key)
+
+
+def figures_for(*, user, scope: LocationScope, span: Span, now: datetime | None = None) -> list[Figure]:
+    return [figure(key, scope=scope, span=span, now=now) for key in figure_keys_for(user)]
+
+
+def cell_text(value, kind: str) -> str:
+    """A cell as people read it (and as the CSV carries it)."""
+    if value is None:
+        return "—" if kind != "text" else ""
+    if kind == "percent":
+        return f"{value}%"
+    if kind == "money":
+        return f"{Decimal(value):,.2f}"
+    if kind == "duration":
+        return duration_label(value)
+    if kind == "number":
+        return f"{value:,}" if isinstance(value, int) else str(value)
+    return str(value)
+
+
+# --- The lists behind figures that no other screen lists ---------------------------------------
+
+LIST_LIMIT = 500
+
+
+def count_line_rows(*, scope: LocationScope, span: Span, location: str) -> tuple[list[Column], list[dict]]:
+    """The counted lines behind a location's accuracy (at most LIST_LIMIT, largest variance first)."""
+    lines = (inventory_selectors.count_lines_submitted(scope=scope, start=span.start, end=span.end)
+             .filter(count__location__code=location).select_related("count", "sku")
+             .order_by("-count__submitted_at", "pk")[:LIST_LIMIT])
+    rows = [{"count": f"#{line.count_id}", "submitted": timezone.localtime(line.count.submitted_at).strftime(
+                 "%Y-%m-%d %H:%M"), "sku": line.sku.code, "system": line.system_quantity,
+             "counted": line.counted_quantity, "variance": line.variance,
+             "link": reverse("inventory:count_detail", args=[line.count_id])} for line in lines]
+    columns = [Column("count", "Count"), Column("submitted", "Submitted"), Column("sku", "SKU"),
+               Column("system", "Expected", "number"), Column("counted", "Counted", "number"),
+               Column("variance", "Variance", "number")]
+    return columns, rows
+
+
+def adjustment_rows(*, scope: LocationScope, span: Span, week: date | None, reason: str,
+                    root_cause: str) -> tuple[list[Column], list[dict]]:
+    """The applied adjustments behind a week × reason × root cause (root cause "-": none given)."""
+    adjustments = inventory_selectors.adjustments_applied(scope=scope, start=span.start, end=span.end)
+    if week is not None:
+        zone = timezone.get_current_timezone()
+        monday = datetime.combine(week, time.min, tzinfo=zone)
+        adjustments = adjustments.filter(applied_at__gte=monday, applied_at__lt=monday + timedelta(days=7))
+    if reason:
+        adjustments = adjustments.filter(reason=reason)
+    if root_cause:
+        adjustments = adjustments.filter(root_cause="" if root_cause == "-" else root_cause)
+    adjustments = adjustments.select_related("sku", "location").order_by("-applied_at", "-pk")[:LIST_LIMIT]
+    rows = [{"applied": timezone.localtime(adjustment.applied_at).strftime("%Y-%m-%d %H:%M"),
+             "location": adjustment.location.code, "sku": adjustment.sku.code,
+             "delta": adjustment.applied_delta if adjustment.applied_delta is not None else adjustment.delta,
+             "reason": reason_label(adjustment.reason), "root_cause": root_cause_label(adjustment.root_cause),
+             "value": adjustment.value, "link": ""} for adjustment in adjustments]
+    columns = [Column("applied", "Applied"), Column("location", "Location"), Column("sku", "SKU"),
+               Column("delta", "Units", "number"), Column("reason", "Reason"), Column("root_cause", "Root cause"),
+               Column("value", "Value", "money")]
+    return columns, rows
