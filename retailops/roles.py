@@ -161,7 +161,6 @@ NAVIGATION = [
     ("Counts", "inventory:counts", "inventory.view_cyclecount"),
     ("Transfers", "inventory:transfers", "inventory.view_transfer"),
     ("Reconciliation", "reconciliation:runs", "reconciliation.view_reconciliationrun"),
-    ("Returns desk", "returns:desk", "returns.change_returnauthorization"),
     ("Returns", "returns:list", "returns.view_returnauthorization"),
     ("Receiving", "receiving:index", "receiving.change_asn"),
     ("Integrations", "integrations:health", "integrations.view_externalsystem"),
