@@ -29,6 +29,9 @@ class ReturnAuthorization(models.Model):
     # False for units that arrived with no authorisation: recorded as they are, and a case.
     authorized = models.BooleanField(default=True)
     note = models.TextField(blank=True)
+    # A return taken at a till whose location inspects returns: the till's reference for
+    # it (its receipt number), or the event id when it sent none. The desk finds it by this.
+    till_reference = models.CharField(max_length=255, blank=True)
     content_hash = models.CharField(max_length=64, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
                                    related_name="+")
@@ -48,6 +51,10 @@ class ReturnAuthorization(models.Model):
         permissions = [("approve_refund", "Can approve or reject refunds of returns (finance)")]
         constraints = [
             models.UniqueConstraint(fields=["source_system", "external_id"], name="return_external_id_per_system"),
+            # Events of one till return add to one return while it waits for inspection.
+            models.UniqueConstraint(
+                fields=["source_system", "location", "till_reference"], name="one_open_till_return_per_reference",
+                condition=models.Q(authorized=False, status=ReturnStatus.RECEIVED) & ~models.Q(till_reference="")),
         ]
         indexes = [
             models.Index(fields=["status", "created_at"], name="return_status_created"),
@@ -135,9 +142,17 @@ class ReturnReceipt(models.Model):
                                     related_name="+")
     received_at = models.DateTimeField(auto_now_add=True)
     note = models.CharField(max_length=2000, blank=True)
+    # The receipt's source when the units came back at a till: the POS `return` event that
+    # put them into quality control (its units are on the ledger through that event).
+    event = models.ForeignKey("inventory.InventoryEvent", null=True, blank=True, on_delete=models.PROTECT,
+                              related_name="+")
 
     class Meta:
-        constraints = [models.CheckConstraint(condition=models.Q(quantity__gt=0), name="return_receipt_positive")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(quantity__gt=0), name="return_receipt_positive"),
+            models.UniqueConstraint(fields=["event"], condition=models.Q(event__isnull=False),
+                                    name="return_receipt_once_per_event"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.quantity} received on line {self.line_id}"

@@ -31,17 +31,20 @@ def returns_aged(returns: QuerySet[ReturnAuthorization], *, days: int) -> QueryS
 
 def return_by_reference(*, scope: LocationScope, reference: str) -> ReturnAuthorization | None:
     """What the desk finds for a typed or scanned reference: the return with that
-    external id (the RA number), else the one with that id, inside the caller's scope."""
+    external id (the RA number), else the one with that id, else the newest till return
+    with that till reference (the till's receipt number, or its event id), inside the
+    caller's scope."""
     reference = reference.strip()
     if not reference:
         return None
     visible = returns_for(scope=scope)
-    matching = Q(external_id=reference)
+    matching = Q(external_id=reference) | Q(till_reference=reference)
     if reference.isdigit() and len(reference) < 18:
         matching |= Q(pk=int(reference))
-    found = list(visible.filter(matching)[:2])
+    found = list(visible.filter(matching)[:20])
     exact = [authorization for authorization in found if authorization.external_id == reference]
-    return (exact or found or [None])[0]
+    by_id = [authorization for authorization in found if str(authorization.pk) == reference]
+    return (exact or by_id or found or [None])[0]
 
 
 def refunds_pending_for(*, scope: LocationScope) -> QuerySet[Refund]:
