@@ -7,8 +7,18 @@ from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from retailops.access import LocationScope
-from returns.models import Refund, ReturnAuthorization, ReturnInspection, ReturnLine, ReturnPosting, ReturnReceipt
+from returns.models import (
+    Refund,
+    RefundDecision,
+    ReturnAuthorization,
+    ReturnInspection,
+    ReturnLine,
+    ReturnPosting,
+    ReturnReceipt,
+)
 from returns.states import OPEN_STATUSES, RefundStatus
+
+_DECISIONS = Prefetch("decisions", queryset=RefundDecision.objects.select_related("decided_by").order_by("pk"))
 
 
 def returns_for(*, scope: LocationScope, source_system: str | None = None) -> QuerySet[ReturnAuthorization]:
@@ -16,7 +26,8 @@ def returns_for(*, scope: LocationScope, source_system: str | None = None) -> Qu
     a fixed number of queries for any page; newest first."""
     returns = (ReturnAuthorization.objects.select_related("location", "created_by").prefetch_related(
         Prefetch("lines", queryset=ReturnLine.objects.select_related("sku").order_by("pk")),
-        Prefetch("refunds", queryset=Refund.objects.select_related("requested_by", "decided_by").order_by("pk")),
+        Prefetch("refunds", queryset=Refund.objects.select_related("requested_by", "decided_by")
+                 .prefetch_related(_DECISIONS).order_by("pk")),
         Prefetch("postings", queryset=ReturnPosting.objects.select_related("message").order_by("pk")),
     ).order_by("-pk"))
     if source_system is not None:
@@ -52,7 +63,8 @@ def refunds_pending_for(*, scope: LocationScope) -> QuerySet[Refund]:
     refunds = (Refund.objects.filter(status=RefundStatus.PENDING_APPROVAL)
                .select_related("return_authorization__location", "requested_by")
                .prefetch_related(Prefetch("return_authorization__lines",
-                                          queryset=ReturnLine.objects.select_related("sku").order_by("pk")))
+                                          queryset=ReturnLine.objects.select_related("sku").order_by("pk")),
+                                 _DECISIONS)
                .order_by("-amount", "pk"))
     return scope.filter(refunds, field="return_authorization__location")
 
