@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand
 from backoffice.demo import seed_demo_users
 from connectors.demo import seed_demo_systems
 from inventory.demo import seed_master_data, seed_stock_and_history
+from returns.demo import seed_demo_returns
 
 
 class Command(BaseCommand):
@@ -35,6 +36,9 @@ class Command(BaseCommand):
         systems = seed_demo_systems()
         self.stdout.write(f"Demo external systems (played by the sandbox partner): "
                           f"{', '.join(system.code for system in systems)}.")
+        returns = seed_demo_returns(skus=skus)
+        states = ", ".join(f"{count} {status}" for status, count in sorted(returns.by_status.items()))
+        self.stdout.write(f"Demo returns: {states} ({returns.created} new).")
         if no_users:
             return
         if not (settings.DEBUG or demo_users):
