@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import transaction
 
 from integrations.models import ExternalSystem
+from integrations.services import IssuedToken, api_client_create, api_clients_revoke
 from inventory.selectors import channels_list
 
 DEMO_SYSTEMS = [
@@ -87,3 +88,19 @@ def seed_sync_history(*, systems: list[ExternalSystem], seed: int, now=None) -> 
             ))
     SyncRun.objects.bulk_create(runs, batch_size=2000)
     return len(runs)
+
+
+WEB_RETURNS_CLIENT = "demo-web returns (sandbox)"
+
+
+@transaction.atomic
+def sandbox_web_returns_token() -> IssuedToken | None:
+    """A token of the demo web shop with the `returns` scope alone, for the sandbox to ask
+    for return authorisations as the shop: `make run` issues one at each start, hands it
+    to the sandbox process (never printed) and revokes the one of the start before. None
+    without the demo web system (`seed_demo` makes it)."""
+    system = ExternalSystem.objects.filter(code="demo-web").first()
+    if system is None:
+        return None
+    api_clients_revoke(system=system, name=WEB_RETURNS_CLIENT, reason="replaced at the sandbox's start")
+    return api_client_create(system=system, scopes=["returns"], name=WEB_RETURNS_CLIENT)

@@ -65,6 +65,17 @@ def external_system_ensure(*, code: str, kind: str, name: str = "") -> ExternalS
 
 
 @in_retrying_transaction
+def api_clients_revoke(*, system: ExternalSystem, name: str, reason: str) -> int:
+    """Revoke the system's live tokens of this name (a token replaced by a new one);
+    returns how many. Each keeps its history, with the reason."""
+    clients = list(ApiClient.objects.filter(external_system=system, name=name, revoked_at__isnull=True))
+    for client in clients:
+        client.revoked_at = timezone.now()
+        client._change_reason = reason[:100]
+        client.save(update_fields=["revoked_at"])
+    return len(clients)
+
+
 def api_client_create(*, system: ExternalSystem, scopes: Iterable[str] | None = None, locations=None,
                       name: str = "") -> IssuedToken:
     """A new partner token for `system`. No locations given (a list of

@@ -198,11 +198,33 @@ def adjustment_from_count(*, sku: Sku, level: StockLevel, counted: int, counted_
 # --- Deciding -------------------------------------------------------------------------------
 
 
+# The approval policy's rule for every decision it asks for (adjustments here, refunds of
+# returns too): only a holder of the approving permission decides, never on what they
+# asked for; at the second threshold two different people approve.
+
+
+def approval_decider_check(*, user, requested_by_id: int | None, permission: str = APPROVE_PERMISSION,
+                           not_approver: str | None = None, self_approval: str | None = None) -> None:
+    """`user` may approve or reject something `requested_by_id` asked for, or raise
+    `NotAnApprover` (403 `not_an_approver`) / `SelfApproval` (403 `self_approval`)."""
+    if not user.has_perm(permission):
+        raise NotAnApprover(not_approver)
+    if requested_by_id is not None and requested_by_id == user.pk:
+        raise SelfApproval(self_approval)
+
+
+def approval_counted(*, approver, earlier_approvers: set[int], required: int) -> tuple[int, bool]:
+    """Count `approver`'s approval after `earlier_approvers` (user ids): returns (how
+    many approvals there are with it, whether that is all `required`), or raises
+    `DuplicateApprover` (403 `duplicate_approver`) when they approved already."""
+    if approver.pk in earlier_approvers:
+        raise DuplicateApprover()
+    approvals = len(earlier_approvers) + 1
+    return approvals, approvals >= max(required, 1)
+
+
 def _check_decider(adjustment: Adjustment, user) -> None:
-    if not user.has_perm(APPROVE_PERMISSION):
-        raise NotAnApprover()
-    if adjustment.requested_by_id is not None and adjustment.requested_by_id == user.pk:
-        raise SelfApproval()
+    approval_decider_check(user=user, requested_by_id=adjustment.requested_by_id)
 
 
 @in_retrying_transaction
@@ -214,12 +236,11 @@ def adjustment_approve(*, adjustment: Adjustment, approver, note: str = "") -> A
     check_transition(ADJUSTMENT_TRANSITIONS, locked.status, AdjustmentStatus.APPROVED, noun="adjustment")
     earlier = set(locked.decisions.filter(decision=AdjustmentDecision.Decision.APPROVE)
                   .values_list("decided_by_id", flat=True))
-    if approver.pk in earlier:
-        raise DuplicateApprover()
+    approvals, enough = approval_counted(approver=approver, earlier_approvers=earlier,
+                                         required=locked.approvals_required)
     AdjustmentDecision.objects.create(adjustment=locked, decided_by=approver,
                                       decision=AdjustmentDecision.Decision.APPROVE, note=note)
-    approvals = len(earlier) + 1
-    if approvals < locked.approvals_required:
+    if not enough:
         locked._history_user = approver
         locked._change_reason = _with_note(f"approval {approvals} of {locked.approvals_required}", note)
         locked.save(update_fields=["updated_at"])

@@ -56,16 +56,18 @@ def returns_unreconciled_detect(*, now: datetime | None = None) -> dict[str, int
         created_at__lte=now - timedelta(days=settings.RETURN_AUTHORIZATION_EXPIRY_DAYS))
         .exclude(Exists(standing)).values_list("pk", flat=True))
     for authorization_id in list(stale):
-        found["expired"] += _expire(authorization_id)
+        found["expired"] += return_expire(authorization_id)
     return found
 
 
 @in_retrying_transaction
-def _expire(authorization_id: int) -> int:
+def return_expire(authorization_id: int, *, actor=None, reason: str = "") -> int:
+    """Expire an authorisation nothing came back on (1), unless something arrived or a
+    refund stands on it meanwhile (0)."""
     locked = return_lock(authorization_id)
     if locked.status != ReturnStatus.AUTHORIZED or locked.refunds.filter(
             status__in=ACTIVE_REFUND_STATUSES).exists():
         return 0  # something arrived or a refund came meanwhile
-    return_transition(locked, ReturnStatus.EXPIRED, actor=None,
-                      reason=f"nothing came back within {settings.RETURN_AUTHORIZATION_EXPIRY_DAYS} days")
+    return_transition(locked, ReturnStatus.EXPIRED, actor=actor,
+                      reason=reason or f"nothing came back within {settings.RETURN_AUTHORIZATION_EXPIRY_DAYS} days")
     return 1

@@ -29,6 +29,9 @@ class ReturnAuthorization(models.Model):
     # False for units that arrived with no authorisation: recorded as they are, and a case.
     authorized = models.BooleanField(default=True)
     note = models.TextField(blank=True)
+    # A return taken at a till whose location inspects returns: the till's reference for
+    # it (its receipt number), or the event id when it sent none. The desk finds it by this.
+    till_reference = models.CharField(max_length=255, blank=True)
     content_hash = models.CharField(max_length=64, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
                                    related_name="+")
@@ -48,6 +51,10 @@ class ReturnAuthorization(models.Model):
         permissions = [("approve_refund", "Can approve or reject refunds of returns (finance)")]
         constraints = [
             models.UniqueConstraint(fields=["source_system", "external_id"], name="return_external_id_per_system"),
+            # Events of one till return add to one return while it waits for inspection.
+            models.UniqueConstraint(
+                fields=["source_system", "location", "till_reference"], name="one_open_till_return_per_reference",
+                condition=models.Q(authorized=False, status=ReturnStatus.RECEIVED) & ~models.Q(till_reference="")),
         ]
         indexes = [
             models.Index(fields=["status", "created_at"], name="return_status_created"),
@@ -135,9 +142,17 @@ class ReturnReceipt(models.Model):
                                     related_name="+")
     received_at = models.DateTimeField(auto_now_add=True)
     note = models.CharField(max_length=2000, blank=True)
+    # The receipt's source when the units came back at a till: the POS `return` event that
+    # put them into quality control (its units are on the ledger through that event).
+    event = models.ForeignKey("inventory.InventoryEvent", null=True, blank=True, on_delete=models.PROTECT,
+                              related_name="+")
 
     class Meta:
-        constraints = [models.CheckConstraint(condition=models.Q(quantity__gt=0), name="return_receipt_positive")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(quantity__gt=0), name="return_receipt_positive"),
+            models.UniqueConstraint(fields=["event"], condition=models.Q(event__isnull=False),
+                                    name="return_receipt_once_per_event"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.quantity} received on line {self.line_id}"
@@ -175,6 +190,9 @@ class Refund(models.Model):
     amount = models.DecimalField(max_digits=14, decimal_places=2)
     status = models.CharField(max_length=24, choices=RefundStatus.choices, default=RefundStatus.REQUESTED)
     held_for = models.CharField(max_length=16, choices=Hold.choices, blank=True)
+    # What the approval policy asked when it was requested: 0 (paid at once), 1, or 2 (worth
+    # its second threshold or more: two different finance approvers).
+    approvals_required = models.PositiveSmallIntegerField(default=0)
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
                                      related_name="+")
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
@@ -198,6 +216,47 @@ class Refund(models.Model):
 
     def __str__(self) -> str:
         return f"refund {self.pk} of {self.amount} ({self.status})"
+
+    @property
+    def needs_two_approvers(self) -> bool:
+        """Worth the approval policy's second threshold or more when it was requested."""
+        return self.approvals_required >= 2
+
+    # Read from prefetched decisions (`returns.selectors.refunds_pending_for`).
+    @property
+    def approvers(self) -> list:
+        """Who approved it so far, in order."""
+        return [decision.decided_by for decision in sorted(self.decisions.all(), key=lambda d: d.pk)
+                if decision.decision == RefundDecision.Decision.APPROVE]
+
+    @property
+    def approver_ids(self) -> list[int]:
+        return [user.pk for user in self.approvers]
+
+
+class RefundDecision(models.Model):
+    """One finance decision on a held refund: who, when, approve or reject, and why.
+    Append-only; the refund's history has the status changes they caused."""
+
+    class Decision(models.TextChoices):
+        APPROVE = "approve"
+        REJECT = "reject"
+
+    refund = models.ForeignKey(Refund, on_delete=models.PROTECT, related_name="decisions")
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    decision = models.CharField(max_length=8, choices=Decision.choices)
+    note = models.TextField(blank=True)
+    decided_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            # The two approvals of a two-approver refund come from two different people.
+            models.UniqueConstraint(fields=["refund", "decided_by"], condition=models.Q(decision="approve"),
+                                    name="one_refund_approval_per_person"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.decision} of refund {self.refund_id} by {self.decided_by_id}"
 
 
 class ReturnPosting(models.Model):

@@ -2,8 +2,12 @@
 
 The active `ApprovalPolicy` (inventory.adjustments) decides: a refund worth its threshold
 or more waits for a finance approver, and so does any refund asked for before a single
-unit of the return arrived (money out before the goods are back). Otherwise it is paid
-at once. Nobody approves or rejects a refund they asked for (403 `self_approval`).
+unit of the return arrived (money out before the goods are back); one worth its second
+threshold or more waits for two different finance approvers. Otherwise it is paid at
+once. The rule of who may decide is the adjustments' own (`approval_decider_check`,
+`approval_counted`): nobody approves or rejects a refund they asked for (403
+`self_approval`), nobody approves one twice (403 `duplicate_approver`). Every decision is
+a `RefundDecision` row; the last approval it needs pays it.
 
 A paid refund posts the return's credit note to the ERP through the outbox, in the same
 transaction; each ERP system's message is linked to the return (`ReturnPosting`), so the
@@ -15,15 +19,22 @@ from decimal import Decimal
 from django.utils import timezone
 
 from integrations import outbox
-from inventory.adjustments import approval_policy_current
-from inventory.errors import LocationOutOfScope, NotAnApprover, SelfApproval
+from inventory.adjustments import approval_counted, approval_decider_check, approval_policy_current
+from inventory.errors import LocationOutOfScope
 from retailops.access import LocationScope
 from retailops.errors import InvalidInput, InvalidState
+from retailops.lifecycle import check_transition
 from retailops.transactions import in_retrying_transaction
 from returns.cases import report_unreconciled
 from returns.lifecycle import lines_lock, refund_transition, return_lock, settle_if_done
-from returns.models import Refund, ReturnAuthorization, ReturnPosting
-from returns.states import ACTIVE_REFUND_STATUSES, REFUNDABLE_STATUSES, RefundStatus, ReturnStatus
+from returns.models import Refund, RefundDecision, ReturnAuthorization, ReturnPosting
+from returns.states import (
+    ACTIVE_REFUND_STATUSES,
+    REFUND_TRANSITIONS,
+    REFUNDABLE_STATUSES,
+    RefundStatus,
+    ReturnStatus,
+)
 
 APPROVE_PERMISSION = "returns.approve_refund"
 MAX_AMOUNT = Decimal("999999999999.99")
@@ -53,16 +64,18 @@ def refund_request(*, authorization: ReturnAuthorization, amount: Decimal, actor
                            current_status=locked.status)
     received = sum(line.received for line in lines_lock(locked))
     policy = approval_policy_current()
+    approvals = policy.approvals_required(amount)
     held_for = (Refund.Hold.BEFORE_RECEIPT if received == 0
-                else Refund.Hold.VALUE if policy.approvals_required(amount) else Refund.Hold.NONE)
+                else Refund.Hold.VALUE if approvals else Refund.Hold.NONE)
     refund = Refund(return_authorization=locked, amount=amount, requested_by=actor, held_for=held_for,
-                    decision_note="")
+                    approvals_required=max(approvals, 1) if held_for else 0, decision_note="")
     refund._history_user = actor
     refund._change_reason = f"requested{': ' + note if note else ''}"[:100]
     refund.save()
     if held_for:
+        two = " (two approvers)" if refund.needs_two_approvers else ""
         refund_transition(refund, RefundStatus.PENDING_APPROVAL, actor=actor,
-                          reason=f"held for finance: {Refund.Hold(held_for).label.lower()}")
+                          reason=f"held for finance{two}: {Refund.Hold(held_for).label.lower()}")
         return refund
     refund_transition(refund, RefundStatus.APPROVED, actor=actor, reason=f"{amount} is below the approval threshold")
     _pay(locked, refund, actor=actor)
@@ -70,10 +83,9 @@ def refund_request(*, authorization: ReturnAuthorization, amount: Decimal, actor
 
 
 def _check_decider(refund: Refund, user) -> None:
-    if not user.has_perm(APPROVE_PERMISSION):
-        raise NotAnApprover("Only finance approves or rejects refunds.")
-    if refund.requested_by_id is not None and refund.requested_by_id == user.pk:
-        raise SelfApproval("Nobody approves or rejects their own refund.")
+    approval_decider_check(user=user, requested_by_id=refund.requested_by_id, permission=APPROVE_PERMISSION,
+                           not_approver="Only finance approves or rejects refunds.",
+                           self_approval="Nobody approves or rejects their own refund.")
 
 
 def _lock_refund(authorization: ReturnAuthorization) -> tuple[ReturnAuthorization, Refund]:
@@ -88,12 +100,27 @@ def _lock_refund(authorization: ReturnAuthorization) -> tuple[ReturnAuthorizatio
 
 @in_retrying_transaction
 def refund_approve(*, authorization: ReturnAuthorization, approver, note: str = "") -> Refund:
-    """Finance approves the held refund of a return; approving pays it."""
+    """Finance approves the held refund of a return. The last approval it needs (two from
+    different people at the policy's second threshold) pays it; an earlier one is recorded
+    and the refund keeps waiting."""
     locked, refund = _lock_refund(authorization)
     _check_decider(refund, approver)
+    check_transition(REFUND_TRANSITIONS, refund.status, RefundStatus.APPROVED, noun="refund")
+    earlier = set(refund.decisions.filter(decision=RefundDecision.Decision.APPROVE)
+                  .values_list("decided_by_id", flat=True))
+    approvals, enough = approval_counted(approver=approver, earlier_approvers=earlier,
+                                         required=refund.approvals_required)
+    RefundDecision.objects.create(refund=refund, decided_by=approver, decision=RefundDecision.Decision.APPROVE,
+                                  note=note)
+    required = max(refund.approvals_required, 1)
+    if not enough:
+        refund._history_user = approver
+        refund._change_reason = f"approval {approvals} of {required}{': ' + note if note else ''}"[:100]
+        refund.save(update_fields=["updated_at"])
+        return refund
     refund.decided_by, refund.decided_at, refund.decision_note = approver, timezone.now(), note
     refund_transition(refund, RefundStatus.APPROVED, actor=approver,
-                      reason=f"approved{': ' + note if note else ''}",
+                      reason=f"approved ({approvals} of {required}){': ' + note if note else ''}",
                       fields=("decided_by", "decided_at", "decision_note"))
     _pay(locked, refund, actor=approver)
     return refund
@@ -106,6 +133,9 @@ def refund_reject(*, authorization: ReturnAuthorization, decider, note: str) -> 
         raise InvalidInput("A rejection needs a note saying why.", code="required", field="note")
     _locked, refund = _lock_refund(authorization)
     _check_decider(refund, decider)
+    check_transition(REFUND_TRANSITIONS, refund.status, RefundStatus.REJECTED, noun="refund")
+    RefundDecision.objects.create(refund=refund, decided_by=decider, decision=RefundDecision.Decision.REJECT,
+                                  note=note)
     refund.decided_by, refund.decided_at, refund.decision_note = decider, timezone.now(), note
     refund_transition(refund, RefundStatus.REJECTED, actor=decider, reason=f"rejected: {note}",
                       fields=("decided_by", "decided_at", "decision_note"))

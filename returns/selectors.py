@@ -7,8 +7,18 @@ from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from retailops.access import LocationScope
-from returns.models import Refund, ReturnAuthorization, ReturnInspection, ReturnLine, ReturnPosting, ReturnReceipt
+from returns.models import (
+    Refund,
+    RefundDecision,
+    ReturnAuthorization,
+    ReturnInspection,
+    ReturnLine,
+    ReturnPosting,
+    ReturnReceipt,
+)
 from returns.states import OPEN_STATUSES, RefundStatus
+
+_DECISIONS = Prefetch("decisions", queryset=RefundDecision.objects.select_related("decided_by").order_by("pk"))
 
 
 def returns_for(*, scope: LocationScope, source_system: str | None = None) -> QuerySet[ReturnAuthorization]:
@@ -16,7 +26,8 @@ def returns_for(*, scope: LocationScope, source_system: str | None = None) -> Qu
     a fixed number of queries for any page; newest first."""
     returns = (ReturnAuthorization.objects.select_related("location", "created_by").prefetch_related(
         Prefetch("lines", queryset=ReturnLine.objects.select_related("sku").order_by("pk")),
-        Prefetch("refunds", queryset=Refund.objects.select_related("requested_by", "decided_by").order_by("pk")),
+        Prefetch("refunds", queryset=Refund.objects.select_related("requested_by", "decided_by")
+                 .prefetch_related(_DECISIONS).order_by("pk")),
         Prefetch("postings", queryset=ReturnPosting.objects.select_related("message").order_by("pk")),
     ).order_by("-pk"))
     if source_system is not None:
@@ -31,17 +42,20 @@ def returns_aged(returns: QuerySet[ReturnAuthorization], *, days: int) -> QueryS
 
 def return_by_reference(*, scope: LocationScope, reference: str) -> ReturnAuthorization | None:
     """What the desk finds for a typed or scanned reference: the return with that
-    external id (the RA number), else the one with that id, inside the caller's scope."""
+    external id (the RA number), else the one with that id, else the newest till return
+    with that till reference (the till's receipt number, or its event id), inside the
+    caller's scope."""
     reference = reference.strip()
     if not reference:
         return None
     visible = returns_for(scope=scope)
-    matching = Q(external_id=reference)
+    matching = Q(external_id=reference) | Q(till_reference=reference)
     if reference.isdigit() and len(reference) < 18:
         matching |= Q(pk=int(reference))
-    found = list(visible.filter(matching)[:2])
+    found = list(visible.filter(matching)[:20])
     exact = [authorization for authorization in found if authorization.external_id == reference]
-    return (exact or found or [None])[0]
+    by_id = [authorization for authorization in found if str(authorization.pk) == reference]
+    return (exact or by_id or found or [None])[0]
 
 
 def refunds_pending_for(*, scope: LocationScope) -> QuerySet[Refund]:
@@ -49,7 +63,8 @@ def refunds_pending_for(*, scope: LocationScope) -> QuerySet[Refund]:
     refunds = (Refund.objects.filter(status=RefundStatus.PENDING_APPROVAL)
                .select_related("return_authorization__location", "requested_by")
                .prefetch_related(Prefetch("return_authorization__lines",
-                                          queryset=ReturnLine.objects.select_related("sku").order_by("pk")))
+                                          queryset=ReturnLine.objects.select_related("sku").order_by("pk")),
+                                 _DECISIONS)
                .order_by("-amount", "pk"))
     return scope.filter(refunds, field="return_authorization__location")
 

@@ -30,6 +30,7 @@ from inventory.errors import LocationOutOfScope, UnknownSku
 from inventory.ledger import Movement, post_movements
 from inventory.models import Bucket
 from inventory.selectors import location_by_code, skus_by_code, units_out_by_document
+from inventory.signals import TillReturnHeld
 from retailops.access import LocationScope
 from retailops.errors import InvalidInput, InvalidState
 from retailops.transactions import in_retrying_transaction
@@ -200,16 +201,24 @@ def _post(authorization: ReturnAuthorization, movements: list[Movement], *, acto
                    document_id=str(authorization.pk))
 
 
+def _record_receipts(authorization: ReturnAuthorization, receipts: list[tuple[ReturnLine, int, int | None]], *,
+                     actor, note: str) -> None:
+    """Record units that arrived as (line, units, source event id or None): the lines'
+    counts and one receipt row each. Posting them is the caller's business."""
+    for line, quantity, _event in receipts:
+        line.received += quantity
+    changed = list({line.pk: line for line, _quantity, _event in receipts}.values())
+    bulk_update_with_history(changed, ReturnLine, ["received"], default_user=actor, default_change_reason="received")
+    ReturnReceipt.objects.bulk_create([
+        ReturnReceipt(return_authorization=authorization, line=line, quantity=quantity, received_by=actor,
+                      note=note[:2000], event_id=event) for line, quantity, event in receipts])
+
+
 def _receive_lines(authorization: ReturnAuthorization, received: dict[int, int], lines: dict[int, ReturnLine], *,
                    actor, note: str) -> None:
     """Record and post units that arrived (line id → units), into quality control."""
-    for line_id, quantity in received.items():
-        lines[line_id].received += quantity
-    changed = [lines[line_id] for line_id in received]
-    bulk_update_with_history(changed, ReturnLine, ["received"], default_user=actor, default_change_reason="received")
-    ReturnReceipt.objects.bulk_create([
-        ReturnReceipt(return_authorization=authorization, line=lines[line_id], quantity=quantity, received_by=actor,
-                      note=note[:2000]) for line_id, quantity in received.items()])
+    _record_receipts(authorization, [(lines[line_id], quantity, None) for line_id, quantity in received.items()],
+                     actor=actor, note=note)
     movements = []
     for line_id, quantity in received.items():
         sku_id = lines[line_id].sku_id
@@ -280,6 +289,98 @@ def return_receive_unauthorized(*, location_code: str, lines: list[LineInput], a
         money_at_risk=sum((skus[line.sku].price * line.quantity for line in lines), Decimal("0")),
         context={"lines": [{"sku": line.sku, "received": line.quantity} for line in lines]})
     return authorization
+
+
+# --- Till returns into inspection ------------------------------------------------------------
+
+TILL_RETURN_PREFIX = "TILL-"
+
+
+def till_returns_receive(*, held: list[TillReturnHeld], actor) -> list[ReturnAuthorization]:
+    """POS `return` events whose units went into quality control (the location inspects
+    till returns): each lands on an unauthorised return, received, with the event as its
+    receipt's source, so the desk can find and inspect the units like any return's.
+
+    Events with the same till reference (else each event alone), from one system at one
+    location, add to one return while it waits for inspection (`till_reference`); its RA
+    number is generated (`TILL-` and the first event's id). Like any unauthorised receipt
+    it opens the return's `return_unreconciled` case (bumped, never doubled). The units
+    are already on the ledger through their events, so nothing is posted again; an event
+    already on a receipt is skipped. Runs inside the ingest's transaction (the receiver of
+    `inventory.signals.till_returns_held`)."""
+    groups: dict[tuple[str, int, str], list[TillReturnHeld]] = defaultdict(list)
+    for item in held:
+        groups[(item.source, item.location_id, item.reference.strip() or item.event_id)].append(item)
+    touched = []
+    for (source, location_id, reference), items in sorted(groups.items()):
+        authorization = _till_return_receive(source=source, location_id=location_id, reference=reference,
+                                             items=items, actor=actor)
+        if authorization is not None:
+            touched.append(authorization)
+    return touched
+
+
+def _till_return_receive(*, source: str, location_id: int, reference: str, items: list[TillReturnHeld],
+                         actor) -> ReturnAuthorization | None:
+    recorded = set(ReturnReceipt.objects.filter(event_id__in=[item.event_pk for item in items])
+                   .values_list("event_id", flat=True))
+    items = [item for item in items if item.event_pk not in recorded]
+    if not items:
+        return None
+    authorization, new = _till_return_open(source=source, location_id=location_id, reference=reference,
+                                           first=items[0], actor=actor)
+    lines = {line.sku_id: line for line in lines_lock(authorization)}
+    missing = sorted({item.sku_id for item in items} - set(lines))
+    if missing:
+        bulk_create_with_history(
+            [ReturnLine(return_authorization=authorization, sku_id=sku_id, authorized=0, reason="returned at the till")
+             for sku_id in missing], ReturnLine, default_user=actor, default_change_reason="returned at the till")
+        lines = {line.sku_id: line for line in lines_lock(authorization)}
+    note = f"returned at the till ({source})"
+    _record_receipts(authorization, [(lines[item.sku_id], item.quantity, item.event_pk) for item in items],
+                     actor=actor, note=note)
+    if new:
+        return_transition(authorization, ReturnStatus.RECEIVED, actor=actor,
+                          reason="returned at the till without an authorisation")
+    else:
+        authorization._history_user = actor
+        authorization._change_reason = "more units returned at the till"
+        authorization.save(update_fields=["updated_at"])
+    units = sum(item.quantity for item in items)
+    report_unreconciled(
+        authorization, why=f"{units} unit(s) returned at the till without an authorisation", actor=actor,
+        money_at_risk=sum((lines[item.sku_id].sku.price * item.quantity for item in items), Decimal("0")),
+        context={"till_reference": reference, "source": source,
+                 "events": [{"event_id": item.event_id, "sku": lines[item.sku_id].sku.code,
+                             "quantity": item.quantity} for item in items]})
+    return authorization
+
+
+def _till_return_open(*, source: str, location_id: int, reference: str, first: TillReturnHeld,
+                      actor) -> tuple[ReturnAuthorization, bool]:
+    """The till return waiting for inspection under this reference, locked; else a new
+    one (still `authorized`, the caller receives it). Returns (it, whether it is new)."""
+    waiting = ReturnAuthorization.objects.filter(source_system=source, location_id=location_id,
+                                                 till_reference=reference, authorized=False,
+                                                 status=ReturnStatus.RECEIVED)
+    existing = waiting.values_list("pk", flat=True).first()
+    if existing is not None:
+        return return_lock(existing), False
+    external_id = f"{TILL_RETURN_PREFIX}{first.event_pk}"
+    if ReturnAuthorization.objects.filter(source_system=source, external_id=external_id).exists():
+        external_id = f"{external_id}-{uuid.uuid4().hex[:6].upper()}"  # a partner's own RA took the number
+    authorization = ReturnAuthorization(
+        external_id=external_id, source_system=source, location_id=location_id, authorized=False,
+        till_reference=reference, created_by=actor,
+        note=f"Returned at a till of {source}: reference {reference}, first event {first.event_id}."[:2000])
+    authorization._history_user = actor
+    authorization._change_reason = "units returned at the till into inspection"
+    try:
+        with transaction.atomic():
+            authorization.save()
+    except IntegrityError:  # a concurrent batch opened it first under the same reference
+        return return_lock(waiting.values_list("pk", flat=True).get()), False
+    return return_lock(authorization.pk), True
 
 
 # --- Inspecting -------------------------------------------------------------------------------

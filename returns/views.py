@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from retailops.access import location_scope
 from retailops.screens import act_and_report, form_problems
+from retailops.sessions import password_confirmation_due, password_confirmation_redirect
 from returns import refunds, selectors, services
 from returns.forms import FindReturnForm, ReturnFilterForm, ReturnInspectForm, ReturnReceiveForm
 from returns.states import INSPECTING_STATUSES, RECEIVING_STATUSES, Disposition, RefundStatus
@@ -172,11 +173,23 @@ def refund_inbox_section(request) -> dict | None:
 
 @_staff(refunds.APPROVE_PERMISSION, post=True)
 def refund_approve(request, return_id: int):
+    """Approving a refund worth the second threshold or more asks for the password again
+    first, unless it was typed a few minutes ago (`retailops.sessions`), as adjustments do."""
     authorization = _visible(request, return_id)
-    act_and_report(request, lambda: refunds.refund_approve(authorization=authorization, approver=request.user,
-                                                           note=request.POST.get("note", "")[:2000]),
-                   done=f"Refund of return {authorization.external_id} approved and paid.",
-                   failed=f"The refund of return {authorization.external_id} was not changed: ")
+    refund = authorization.current_refund
+    if refund is not None and refund.needs_two_approvers and password_confirmation_due(request):
+        return password_confirmation_redirect(
+            request, then=f"{reverse('inventory:approvals')}#refund-{refund.pk}",
+            why=f"The refund of return {authorization.external_id} is {refund.amount}: type your password again "
+                "to approve it.")
+    act_and_report(request, lambda: refunds.refund_approve(
+        authorization=authorization, approver=request.user, note=request.POST.get("note", "")[:2000]),
+        done=lambda approved: (
+            f"Refund of return {authorization.external_id} approved and paid."
+            if approved.status == RefundStatus.REFUNDED else
+            f"Refund of return {authorization.external_id}: your approval is recorded; it needs "
+            f"{approved.approvals_required - len(approved.approvers)} more, from another finance approver."),
+        failed=f"The refund of return {authorization.external_id} was not changed: ")
     return redirect("inventory:approvals")
 
 

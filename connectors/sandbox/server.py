@@ -11,6 +11,14 @@ Every POST must carry `Idempotency-Key`; a key seen before gets the first answer
 with `Idempotent-Replayed: true` and no second effect. Availability is applied by
 `version`, so an older value arriving late does not overwrite a newer one.
 
+The web shop's customers send some parcels back: with `returns` configured
+(`{"api_url", "token", "partner"?: "web", "every"?: 5}`), every `every`-th shipment
+accepted for that partner (`documents/shipment`, once per key) is followed by a return
+authorisation for one unit of its first line, `POST {api_url}/api/v1/returns` with the
+token (a web system's, scope `returns`) and an Idempotency-Key of its own, sent from a
+background thread so the shipment's answer never waits for it. What came of each is in
+`/_received` under "returns".
+
 Control endpoints, for tests and demos:
 
     GET  /_received[?partner=P]   what was accepted (once per key), and counters
@@ -32,6 +40,8 @@ import random
 import socket
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections import deque
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -53,7 +63,9 @@ DEFAULT_CONFIG = {
     "snapshot_lag_seconds": 0,  # as of this long ago, with the on_hand held then (newer pushes: timing)
     "snapshot_variance_every": 0,  # every Nth line (by sku, location) is off by…
     "snapshot_variance_units": 1,  # …this many units: a true variance
+    "returns": None,            # {"api_url", "token", "partner", "every"}: the web shop's returns (above)
 }
+RETURN_REASONS = ["did not fit", "changed mind", "not as pictured", "arrived damaged"]
 
 
 class SandboxState:
@@ -71,7 +83,8 @@ class SandboxState:
             # (wall time, item) per key as applied, so a lagging snapshot can state the past.
             self.applied_history: dict[str, list[tuple[float, dict]]] = {}
             self.counts = {"requests": 0, "accepted": 0, "duplicates": 0, "injected_errors": 0, "throttled": 0,
-                           "dropped": 0, "stale_ignored": 0}
+                           "dropped": 0, "stale_ignored": 0, "shipments": 0}
+            self.returns: list[dict] = []  # the return authorisations asked for, and their answers
             self.recent_posts: deque[float] = deque()
 
     def configure(self, changes: dict) -> dict:
@@ -82,7 +95,10 @@ class SandboxState:
             self.config.update(changes)
             if "seed" in changes:
                 self.random.seed(changes["seed"])
-            return dict(self.config)
+            shown = dict(self.config)
+            if shown["returns"]:  # the token is the web shop's secret: not echoed
+                shown["returns"] = {**shown["returns"], "token": "…"}
+            return shown
 
     def fault_for_post(self) -> tuple[str, int] | None:
         """Decide, under the lock, whether this POST meets an injected fault."""
@@ -150,6 +166,48 @@ class SandboxState:
 
     def apply_document(self, partner: str, body: dict) -> tuple[int, dict]:
         return 201, {"id": f"{partner}-doc-{self.counts['accepted'] + 1}"}
+
+    def return_for(self, partner: str, path: str, body: dict) -> tuple[dict, dict] | None:
+        """Whether this newly accepted document brings a parcel back: (the returns
+        settings, the authorisation to ask for), or None."""
+        with self.lock:
+            settings = self.config["returns"]
+            if not settings or not path.endswith("/documents/shipment") or partner != settings.get("partner", "web"):
+                return None
+            self.counts["shipments"] += 1
+            every = max(1, int(settings.get("every", 5)))
+            lines = body.get("lines") or []
+            if self.counts["shipments"] % every or not lines or body.get("order_id") is None:
+                return None
+            first = lines[0]
+            order = body.get("order") or body["order_id"]
+            authorisation = {
+                "external_id": f"RA-{order}", "order": body["order_id"], "location": first["location"],
+                "lines": [{"sku": first["sku"], "quantity": 1,
+                           "reason": RETURN_REASONS[self.counts["shipments"] // every % len(RETURN_REASONS)]}],
+            }
+            return settings, authorisation
+
+    def request_return(self, settings: dict, authorisation: dict) -> None:
+        """Ask the app for the return authorisation, as the web shop would; record the answer."""
+        url = settings["api_url"].rstrip("/") + "/api/v1/returns"
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(f"returns.api_url must be an http(s) address, not {url!r}")
+        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {settings['token']}",
+                   "Idempotency-Key": f"sandbox-return-{authorisation['order']}"}
+        request = urllib.request.Request(  # noqa: S310 (checked above: http or https only)
+            url, data=json.dumps(authorisation).encode(), method="POST", headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (the configured app)
+                status, answer = response.status, json.loads(response.read() or b"{}")
+        except urllib.error.HTTPError as error:
+            status, answer = error.code, {"error": error.read()[:500].decode(errors="replace")}
+        except OSError as error:
+            status, answer = 0, {"error": str(error)}
+        if status >= 400 or status == 0:
+            logger.warning("return authorisation %s refused: %s %s", authorisation["external_id"], status, answer)
+        with self.lock:
+            self.returns.append({"request": authorisation, "status": status, "answer": answer})
 
     def snapshot(self) -> dict:
         with self.lock:
@@ -224,7 +282,8 @@ class SandboxHandler(BaseHTTPRequestHandler):
             with state.lock:
                 received = [r for r in state.received if partner is None or r["partner"] == partner]
                 counts = dict(state.counts)
-            return self._send_json(200, {"received": received, "counts": counts})
+                returns = list(state.returns)
+            return self._send_json(200, {"received": received, "counts": counts, "returns": returns})
         if url.path == "/_state":
             with state.lock:
                 return self._send_json(200, {"availability": state.availability})
@@ -278,8 +337,12 @@ class SandboxHandler(BaseHTTPRequestHandler):
         apply = state.apply_availability if parts[1] == "availability" else state.apply_document
         try:
             status, answer, replayed = state.accept(partner, url.path, key, body, apply)
+            comes_back = None if replayed or status >= 400 else state.return_for(partner, url.path, body)
         except (KeyError, TypeError, AttributeError) as exc:
             return self._send_json(400, {"error": f"malformed: {exc!r}"})
+        if comes_back is not None:
+            threading.Thread(target=state.request_return, args=comes_back, daemon=True,
+                             name="sandbox-web-return").start()
         return self._send_json(status, answer, {"Idempotent-Replayed": "true"} if replayed else None)
 
     def _wait(self) -> None:

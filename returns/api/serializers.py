@@ -81,6 +81,13 @@ class ReturnRefundSerializer(serializers.Serializer):
     held_for = serializers.CharField(help_text="Addition: why it waits for finance (value, before_receipt), or ''.")
     requested_by = serializers.CharField(source="requested_by.username", allow_null=True, default=None)
     decided_by = serializers.CharField(source="decided_by.username", allow_null=True, default=None)
+    approvals_required = serializers.IntegerField(
+        help_text="Addition: finance approvals it needs (2 at the approval policy's second threshold), 0 when "
+                  "paid at once.")
+    approved_by = serializers.SerializerMethodField(help_text="Addition: who approved it so far, in order.")
+
+    def get_approved_by(self, refund) -> list[str]:
+        return [user.username for user in refund.approvers]
 
 
 class ReturnErpPostingSerializer(serializers.Serializer):

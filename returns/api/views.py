@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 from retailops.access import Scope, location_scope, partner_system_code
 from retailops.filters import FilterSet
 from retailops.idempotency import idempotent
+from retailops.sessions import PasswordConfirmationRequired, password_confirmation_due
 from returns import refunds, selectors, services
 from returns.api import serializers
 from returns.models import ReturnAuthorization
@@ -158,15 +159,19 @@ class RefundDecisionView(ReturnsApiView):
 
 
 class RefundApproveView(RefundDecisionView):
-    @extend_schema(summary="Addition: approve a held refund (finance; never the requester: 403 self_approval); "
-                           "approving pays it", request=serializers.ReturnNoteInSerializer,
-                   responses={200: serializers.ReturnSerializer})
+    @extend_schema(summary="Addition: approve a held refund (finance; never the requester: 403 self_approval; "
+                           "never twice by one person: 403 duplicate_approver); the last approval it needs (two at "
+                           "the approval policy's second threshold) pays it",
+                   request=serializers.ReturnNoteInSerializer, responses={200: serializers.ReturnSerializer})
     @idempotent
     def post(self, request, return_id: int):
         data = serializers.ReturnNoteInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        refunds.refund_approve(authorization=self.visible_return(return_id), approver=request.user,
-                               note=data.validated_data["note"])
+        authorization = self.visible_return(return_id)
+        refund = authorization.current_refund
+        if refund is not None and refund.needs_two_approvers and password_confirmation_due(request):
+            raise PasswordConfirmationRequired()  # a browser session, as on the screen; tokens go on
+        refunds.refund_approve(authorization=authorization, approver=request.user, note=data.validated_data["note"])
         return self.respond(return_id)
 
 

@@ -118,3 +118,54 @@ def test_seed_demo_adds_90_days_of_case_and_sync_history_once():
     assert (oldest.last_seen_at - oldest.first_seen_at).days == 0
     assert Case.objects.filter(dedup_key__startswith="demo-history:", status="resolved").exists()
     assert Case.objects.filter(dedup_key__startswith="demo-history:", status="open").exists()
+
+
+# --- Demo returns: one in each state, through the returns services -----------------------------
+
+
+def returns_state():
+    from returns.models import Refund, ReturnAuthorization, ReturnInspection, ReturnReceipt
+
+    return (
+        sorted(ReturnAuthorization.objects.values_list("external_id", "status", "authorized")),
+        sorted(Refund.objects.values_list("return_authorization__external_id", "status", "amount")),
+        ReturnReceipt.objects.count(), ReturnInspection.objects.count(),
+        Case.objects.filter(kind=CaseKind.RETURN_UNRECONCILED).count(), StockMovement.objects.count(),
+    )
+
+
+def test_seed_demo_makes_returns_in_every_state_and_a_rerun_adds_nothing():
+    from returns.models import Refund, ReturnAuthorization
+
+    output = seed("--no-users")
+    first = returns_state()
+    seed("--no-users")
+
+    assert returns_state() == first
+    assert "Demo returns:" in output
+    statuses = set(ReturnAuthorization.objects.values_list("status", flat=True))
+    assert statuses == {"authorized", "partially_received", "received", "inspected", "refunded", "closed",
+                        "cancelled", "expired"}
+    pending = Refund.objects.get(status="pending_approval")
+    assert pending.held_for == "value" and pending.return_authorization.status == "received"
+    unauthorised = ReturnAuthorization.objects.get(authorized=False)
+    case = Case.objects.get(kind=CaseKind.RETURN_UNRECONCILED)
+    assert case.dedup_key == f"return_unreconciled:{unauthorised.pk}"
+    # The paid refunds sent their credit notes; the units that came back are on the ledger.
+    assert Refund.objects.filter(status="refunded").count() == 2
+    assert StockMovement.objects.filter(document_type="return").exists()
+    assert ledger_drifts() == []
+
+
+def test_seed_demo_returns_are_the_same_for_the_same_seed():
+    seed("--no-users")
+    from returns.models import ReturnAuthorization
+
+    assert list(ReturnAuthorization.objects.order_by("external_id").values_list(
+        "external_id", "location__code", "lines__sku__code", "lines__authorized")) == [
+        ("DEMO-RA-0001", "S001", "SKU-00003", 2), ("DEMO-RA-0002", "DC-NORTH", "SKU-00007", 3),
+        ("DEMO-RA-0003", "DC-NORTH", "SKU-00011", 2), ("DEMO-RA-0004", "DARK-01", "SKU-00013", 2),
+        ("DEMO-RA-0005", "DC-SOUTH", "SKU-00017", 1), ("DEMO-RA-0006", "S001", "SKU-00019", 1),
+        ("DEMO-RA-0007", "DARK-01", "SKU-00023", 1), ("DEMO-RA-0008", "DC-SOUTH", "SKU-00029", 2),
+        ("DEMO-RA-0009", "DC-NORTH", "SKU-00005", 4), ("DEMO-UNAUTHORISED-1", "DC-NORTH", "SKU-00001", 0),
+    ]

@@ -52,7 +52,8 @@ def test_a_refund_worth_the_threshold_waits_for_finance_with_202(control, financ
     response = act(control, return_id, "refund", {"amount": "60.00"})
     assert response.status_code == 202
     assert response.json()["refund"] == {"amount": "60.00", "status": "pending_approval", "held_for": "value",
-                                         "requested_by": control.user.username, "decided_by": None}
+                                         "requested_by": control.user.username, "decided_by": None,
+                                         "approvals_required": 1, "approved_by": []}
     assert not OutboxMessage.objects.filter(topic=OutboxMessage.Topic.DOCUMENT).exists()
     approved = act(finance, return_id, "refund/approve", {"note": "ok"})
     assert approved.status_code == 200, approved.json()

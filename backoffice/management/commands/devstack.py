@@ -18,6 +18,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from backoffice.demo import demo_sign_ins
+from connectors.demo import sandbox_web_returns_token
 
 
 def web_command(*, host: str, port: int, workers: int) -> list[str]:
@@ -37,9 +38,16 @@ class Command(BaseCommand):
 
     def handle(self, *args, port, host, **options):
         python = sys.executable
+        sandbox = [python, "-m", "connectors.sandbox", "--port", str(settings.INTEGRATIONS_SANDBOX_PORT)]
+        sandbox_env = os.environ.copy()
+        web_returns = sandbox_web_returns_token()
+        if web_returns is not None:  # the web shop asks for return authorisations of some shipments
+            api_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 (a comparison)
+            sandbox += ["--returns-api-url", f"http://{api_host}:{port}"]
+            sandbox_env["SANDBOX_RETURNS_TOKEN"] = web_returns.token
         commands = {
             # The sandbox partner plays the demo external systems (see connectors/demo.py).
-            "sandbox": [python, "-m", "connectors.sandbox", "--port", str(settings.INTEGRATIONS_SANDBOX_PORT)],
+            "sandbox": sandbox,
             "web": web_command(host=host, port=port, workers=options["workers"]),
             # Warnings and errors only: the routine lines (task received, succeeded, beat
             # sending) would scroll the address and the demo users away within seconds.
@@ -48,7 +56,8 @@ class Command(BaseCommand):
                        "--concurrency=2", "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME,
                        "--queues", ",".join(dict.fromkeys(["celery", settings.INTEGRATIONS_QUEUE]))],
         }
-        processes = {name: subprocess.Popen(command, env=os.environ.copy()) for name, command in commands.items()}
+        processes = {name: subprocess.Popen(command, env=sandbox_env if name == "sandbox" else os.environ.copy())
+                     for name, command in commands.items()}
         stopping = False
 
         def stop(*_signal_args):

@@ -10,6 +10,7 @@ from exceptions.demo import seed_case_history
 from inventory.demo import seed_master_data, seed_stock_and_history, store_code
 from inventory.selectors import locations_by_code
 from reconciliation.demo import seed_demo_reconciliation
+from returns.demo import seed_demo_returns
 
 # The demo user who reviewed the closed demo reconciliation.
 RECONCILIATION_REVIEWER = "control"
@@ -49,6 +50,9 @@ class Command(BaseCommand):
         self.stdout.write(f"Demo history (90 days): {runs} sync runs, {cases} cases added "
                           f"in {time.monotonic() - history_started:.1f}s; all demo data in "
                           f"{time.monotonic() - started:.1f}s.")
+        returns = seed_demo_returns(skus=skus)
+        states = ", ".join(f"{count} {status}" for status, count in sorted(returns.by_status.items()))
+        self.stdout.write(f"Demo returns: {states} ({returns.created} new).")
         if not no_users and not (settings.DEBUG or demo_users):
             self.stdout.write("Demo users not created: their passwords are published. They are created under "
                               "DEBUG (as `make run` does) or with --demo-users.")
