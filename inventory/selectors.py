@@ -37,6 +37,7 @@ from inventory.models import (
 )
 from inventory.states import AdjustmentStatus
 from retailops.access import LocationScope
+from retailops.errors import InvalidInput
 
 LevelKey = tuple[int, int]  # (sku id, location id)
 
@@ -79,6 +80,28 @@ def active_skus(codes_by_field: dict[str, str]) -> dict[str, Sku]:
     for field, code in codes_by_field.items():
         if code not in skus or not skus[code].active:
             raise UnknownSku(f"Unknown SKU '{code}'.", field=field)
+    return skus
+
+
+def line_skus(lines, *, noun: str, max_lines: int, max_quantity: int | None = None) -> dict[str, Sku]:
+    """The active SKUs of a document's lines (each with `.sku` and `.quantity`), by code:
+    1 to `max_lines` lines, each SKU once, each quantity positive (and at most
+    `max_quantity`). The first line that breaks a rule is named in the error."""
+    if not 1 <= len(lines) <= max_lines:
+        raise InvalidInput(f"{noun} has 1 to {max_lines} lines.", code="invalid_lines", field="lines")
+    skus = skus_by_code(line.sku for line in lines)
+    seen: set[str] = set()
+    for index, line in enumerate(lines):
+        if line.sku not in skus or not skus[line.sku].active:
+            raise UnknownSku(f"Unknown SKU '{line.sku}'.", field=f"lines[{index}].sku")
+        if line.quantity <= 0:
+            raise InvalidInput("quantity must be positive.", code="min_value", field=f"lines[{index}].quantity")
+        if max_quantity is not None and line.quantity > max_quantity:
+            raise InvalidInput(f"quantity must be at most {max_quantity:,}.", code="max_value",
+                               field=f"lines[{index}].quantity")
+        if line.sku in seen:
+            raise InvalidInput(f"SKU '{line.sku}' appears twice.", code="duplicate_sku", field=f"lines[{index}].sku")
+        seen.add(line.sku)
     return skus
 
 

@@ -25,10 +25,10 @@ from simple_history.utils import bulk_create_with_history, bulk_update_with_hist
 
 from exceptions.services import CaseReport, raise_case
 from exceptions.states import CaseKind
-from inventory.errors import InsufficientStock, LocationOutOfScope, UnknownSku
+from inventory.errors import InsufficientStock, LocationOutOfScope
 from inventory.ledger import Movement, NotAvailable, post_movements
-from inventory.models import Bucket, Sku, Transfer, TransferLine
-from inventory.selectors import location_by_code, skus_by_code
+from inventory.models import Bucket, Transfer, TransferLine
+from inventory.selectors import line_skus, location_by_code
 from inventory.states import TRANSFER_TRANSITIONS, TransferStatus
 from retailops.access import LocationScope
 from retailops.errors import InvalidInput
@@ -47,27 +47,11 @@ class LineInput:
 # --- Requesting ----------------------------------------------------------------------------
 
 
-def _skus(lines: list[LineInput]) -> dict[str, Sku]:
-    skus = skus_by_code(line.sku for line in lines)
-    seen: set[str] = set()
-    for index, line in enumerate(lines):
-        if line.sku not in skus or not skus[line.sku].active:
-            raise UnknownSku(f"Unknown SKU '{line.sku}'.", field=f"lines[{index}].sku")
-        if line.quantity <= 0:
-            raise InvalidInput("quantity must be positive.", code="min_value", field=f"lines[{index}].quantity")
-        if line.sku in seen:
-            raise InvalidInput(f"SKU '{line.sku}' appears twice.", code="duplicate_sku", field=f"lines[{index}].sku")
-        seen.add(line.sku)
-    return skus
-
-
 @in_retrying_transaction
 def transfer_request(*, from_code: str, to_code: str, lines: list[LineInput], actor, scope: LocationScope,
                      reference: str = "", note: str = "", expected_at: datetime | None = None,
                      source_system: str = "") -> Transfer:
     """Ask for units to move from one location to another. Either side may ask."""
-    if not 1 <= len(lines) <= MAX_LINES:
-        raise InvalidInput(f"A transfer has 1 to {MAX_LINES} lines.", code="invalid_lines", field="lines")
     source = location_by_code(from_code, field="from_location")
     destination = location_by_code(to_code, field="to_location")
     if source.pk == destination.pk:
@@ -75,7 +59,7 @@ def transfer_request(*, from_code: str, to_code: str, lines: list[LineInput], ac
                            field="to_location")
     if not (scope.allows(source.pk) or scope.allows(destination.pk)):
         raise LocationOutOfScope("Neither location is inside the caller's location scope.")
-    skus = _skus(lines)
+    skus = line_skus(lines, noun="A transfer", max_lines=MAX_LINES)
     transfer = Transfer(source=source, destination=destination, reference=reference, note=note,
                         expected_at=expected_at, requested_by=actor, source_system=source_system)
     transfer._history_user = actor

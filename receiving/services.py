@@ -35,7 +35,7 @@ from integrations import outbox
 from inventory.errors import LocationOutOfScope, UnknownSku
 from inventory.ledger import Movement, post_movements
 from inventory.models import Bucket, Sku
-from inventory.selectors import location_by_code, skus_by_code
+from inventory.selectors import line_skus, location_by_code, skus_by_code
 from receiving.errors import AsnExists
 from receiving.models import Asn, AsnLine
 from receiving.states import ASN_TRANSITIONS, AWAITED_STATUSES, AsnStatus
@@ -74,22 +74,6 @@ def _content_hash(*, supplier: str, purchase_order: str, location: str, expected
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 
-def _announced_skus(lines: list[AsnLineInput]) -> dict[str, Sku]:
-    if not 1 <= len(lines) <= MAX_LINES:
-        raise InvalidInput(f"A notice has 1 to {MAX_LINES} lines.", code="invalid_lines", field="lines")
-    skus = skus_by_code(line.sku for line in lines)
-    seen: set[str] = set()
-    for index, line in enumerate(lines):
-        if line.sku not in skus or not skus[line.sku].active:
-            raise UnknownSku(f"Unknown SKU '{line.sku}'.", field=f"lines[{index}].sku")
-        if line.quantity <= 0:
-            raise InvalidInput("quantity must be positive.", code="min_value", field=f"lines[{index}].quantity")
-        if line.sku in seen:
-            raise InvalidInput(f"SKU '{line.sku}' appears twice.", code="duplicate_sku", field=f"lines[{index}].sku")
-        seen.add(line.sku)
-    return skus
-
-
 def _same_notice(*, source_system: str, external_id: str, content_hash: str) -> Asn | None:
     existing = Asn.objects.filter(source_system=source_system, external_id=external_id).first()
     if existing is None:
@@ -109,7 +93,7 @@ def asn_create(*, actor, scope: LocationScope, source_system: str, external_id: 
     """Announce units on their way to a location. Returns (notice, created); a resend of
     the same notice returns the existing one."""
     location = location_by_code(location_code, scope=scope)
-    skus = _announced_skus(lines)
+    skus = line_skus(lines, noun="A notice", max_lines=MAX_LINES)
     content_hash = _content_hash(supplier=supplier, purchase_order=purchase_order, location=location.code,
                                  expected_at=expected_at, lines=lines)
     existing = _same_notice(source_system=source_system, external_id=external_id, content_hash=content_hash)

@@ -29,7 +29,7 @@ from simple_history.utils import bulk_create_with_history, bulk_update_with_hist
 from inventory.errors import LocationOutOfScope, UnknownSku
 from inventory.ledger import Movement, post_movements
 from inventory.models import Bucket
-from inventory.selectors import location_by_code, skus_by_code, units_out_by_document
+from inventory.selectors import line_skus, location_by_code, skus_by_code, units_out_by_document
 from inventory.signals import TillReturnHeld
 from retailops.access import LocationScope
 from retailops.errors import InvalidInput, InvalidState
@@ -80,21 +80,6 @@ def _check_lines(lines: list, *, noun: str = "A return") -> None:
         raise InvalidInput(f"{noun} has 1 to {MAX_LINES} lines.", code="invalid_lines", field="lines")
 
 
-def _new_skus(lines: list[LineInput]) -> dict:
-    """The active SKUs of new lines, each named once with a positive quantity."""
-    _check_lines(lines)
-    skus = skus_by_code(line.sku for line in lines)
-    seen: set[str] = set()
-    for index, line in enumerate(lines):
-        if line.sku not in skus or not skus[line.sku].active:
-            raise UnknownSku(f"Unknown SKU '{line.sku}'.", field=f"lines[{index}].sku")
-        _check_quantity(line.quantity, f"lines[{index}].quantity")
-        if line.sku in seen:
-            raise InvalidInput(f"SKU '{line.sku}' appears twice.", code="duplicate_sku", field=f"lines[{index}].sku")
-        seen.add(line.sku)
-    return skus
-
-
 def _content_hash(*, order_id: int | None, location_code: str, lines: list[LineInput]) -> str:
     content = {"order": order_id, "location": location_code,
                "lines": sorted([line.sku, line.quantity, line.reason] for line in lines)}
@@ -143,7 +128,7 @@ def return_authorize(*, external_id: str, location_code: str, lines: list[LineIn
     if existing is not None:
         return _same_or_refused(existing, content_hash), False
     location = location_by_code(location_code, scope=scope)
-    skus = _new_skus(lines)
+    skus = line_skus(lines, noun="A return", max_lines=MAX_LINES, max_quantity=MAX_QUANTITY)
     if order_id is not None:
         _check_against_order(order_id, lines, skus)
     authorization = ReturnAuthorization(external_id=external_id, source_system=source_system, order_id=order_id,
@@ -265,7 +250,7 @@ def return_receive_unauthorized(*, location_code: str, lines: list[LineInput], a
     (into quality control) like any return, on a return of their own marked unauthorised,
     and a `return_unreconciled` case asks someone to find out whose they are."""
     location = location_by_code(location_code, scope=scope)
-    skus = _new_skus(lines)
+    skus = line_skus(lines, noun="A return", max_lines=MAX_LINES, max_quantity=MAX_QUANTITY)
     external_id = external_id.strip() or f"UNAUTHORISED-{uuid.uuid4().hex[:10].upper()}"
     if ReturnAuthorization.objects.filter(source_system=source_system, external_id=external_id).exists():
         raise ReturnExists(f"Return {external_id} already exists: receive the units on it instead.")
