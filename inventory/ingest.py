@@ -27,6 +27,7 @@ from inventory.errors import LocationOutOfScope
 from inventory.ledger import Movement, lock_levels, post_movements
 from inventory.models import Bucket, InventoryEvent
 from inventory.selectors import locations_by_code, skus_by_code
+from inventory.signals import ReceiptRecorded, receipts_recorded
 from retailops.access import LocationScope
 from retailops.errors import InvalidState
 from retailops.transactions import in_retrying_transaction
@@ -162,7 +163,7 @@ def events_ingest(*, source: str, events: list[IncomingEvent], actor, scope: Loc
     statuses, stale = _apply_new_events(
         [event for event in events if event.event_id in ours and first[event.event_id] is event
          and ours[event.event_id].status == Status.APPLIED],
-        ours=ours, skus=skus, locations=locations, actor=actor,
+        ours=ours, skus=skus, locations=locations, actor=actor, source=source,
     )
 
     results: list[EventResult] = []
@@ -226,9 +227,10 @@ def _stored_events(source: str, event_ids: list[str]) -> dict[str, _StoredEvent]
         source=source, event_id__in=event_ids).values_list(*_StoredEvent._fields))}
 
 
-def _apply_new_events(events, *, ours, skus, locations, actor):
+def _apply_new_events(events, *, ours, skus, locations, actor, source):
     """Post the new, valid events; returns their statuses and the stale ones, as
-    (event, last counted at, sku, location)."""
+    (event, last counted at, sku, location). Receipts put on hand are told to whoever
+    listens (`inventory.signals.receipts_recorded`), in this transaction."""
     if not events:
         return {}, []
     keys = {(skus[e.sku].pk, locations[e.location].pk) for e in events}
@@ -243,6 +245,7 @@ def _apply_new_events(events, *, ours, skus, locations, actor):
     movements: list[Movement] = []
     newly_counted: dict[tuple[int, int], datetime] = {}
     stale: list[tuple] = []
+    receipts: list[ReceiptRecorded] = []
     for event in events:
         sku, location = skus[event.sku], locations[event.location]
         key = (sku.pk, location.pk)
@@ -279,6 +282,10 @@ def _apply_new_events(events, *, ours, skus, locations, actor):
                 sku_id=sku.pk, location_id=location.pk, bucket=Bucket.QUALITY_CONTROL, delta=delta,
                 reason="return_to_inspection", occurred_at=event.occurred_at, event_id=row.pk,
             ))
+        if event.type == EventType.RECEIPT:
+            receipts.append(ReceiptRecorded(event_pk=row.pk, source=source, event_id=event.event_id,
+                                            reference=event.reference, sku_id=sku.pk, location_id=location.pk,
+                                            quantity=event.quantity, occurred_at=event.occurred_at))
         statuses[event.event_id] = Status.APPLIED
 
     post_movements(movements, counted_at=newly_counted, actor=actor, document_type="inventory_event")
@@ -290,6 +297,8 @@ def _apply_new_events(events, *, ours, skus, locations, actor):
         _record_count_variances({ours[event_id].pk: variance for event_id, variance in variances.items()})
     if pending_counts:  # finance approves them as adjustments
         adjustments_from_counts(pending_counts, actor=actor, policy=policy)
+    if receipts:  # receiving decides what a delivery without a notice means
+        receipts_recorded.send(sender=InventoryEvent, receipts=receipts, actor=actor)
     return statuses, stale
 
 
@@ -386,7 +395,7 @@ def event_replay(*, event: InventoryEvent, actor, scope: LocationScope | None = 
                           delivery_id=row.delivery_id, status=row.status, error_code="", error_detail="",
                           sku_id=row.sku_id, location_id=row.location_id)
     _statuses, stale = _apply_new_events([incoming], ours={row.event_id: stored}, skus=skus, locations=locations,
-                                         actor=actor)
+                                         actor=actor, source=row.source)
     row.refresh_from_db()
     if stale:
         raise_cases([_stale_case(row.source, stale_event, row, counted_at, stale_sku, stale_location)

@@ -1,0 +1,34 @@
+"""What inventory tells the apps above it, without importing them.
+
+Inventory sits below the apps that act on its facts (layers in pyproject.toml), so it
+cannot call them; it sends a Django signal instead, and an app that cares connects a
+receiver when it starts (`AppConfig.ready`). The signal is sent inside the transaction
+that recorded the fact: a receiver's work commits with it or not at all, and an error in
+a receiver undoes the fact too, so the two never disagree.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.dispatch import Signal
+
+
+@dataclass(frozen=True)
+class ReceiptRecorded:
+    """One partner `receipt` event put on hand: units that arrived at a location outside
+    any advance shipping notice (the ingest never receives against a notice)."""
+
+    event_pk: int  # the stored InventoryEvent
+    source: str
+    event_id: str
+    reference: str
+    sku_id: int
+    location_id: int
+    quantity: int
+    occurred_at: datetime
+
+
+# Sent by the ingest (`inventory.ingest`) once per batch that applied receipts, with
+# `receipts=[ReceiptRecorded, …]` (in event order) and `actor`. Each event is sent once:
+# the ingest applies an event exactly once, and so does a replay.
+receipts_recorded = Signal()
