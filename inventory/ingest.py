@@ -3,9 +3,10 @@
 A batch of up to 1,000 events costs a fixed number of statements, whatever its size:
 resolve codes (2), insert the events ignoring conflicts (1) and read back which were
 ours (1), lock every level once (1, plus 2 when levels are new), then the posting
-(`inventory.ledger.post_movements`). Dedup is the unique constraint on (source, event
-id), never a read-then-write, so two deliveries of one event racing each other apply it
-once.
+(`inventory.ledger.post_movements`); applied receipts add one case raise per sender,
+location and day (receiving's receiver of `inventory.signals.receipts_recorded`). Dedup
+is the unique constraint on (source, event id), never a read-then-write, so two
+deliveries of one event racing each other apply it once.
 """
 
 import hashlib
@@ -285,7 +286,9 @@ def _apply_new_events(events, *, ours, skus, locations, actor, source):
         if event.type == EventType.RECEIPT:
             receipts.append(ReceiptRecorded(event_pk=row.pk, source=source, event_id=event.event_id,
                                             reference=event.reference, sku_id=sku.pk, location_id=location.pk,
-                                            quantity=event.quantity, occurred_at=event.occurred_at))
+                                            quantity=event.quantity, occurred_at=event.occurred_at,
+                                            sku_code=sku.code, location_code=location.code,
+                                            unit_cost=sku.unit_cost))
         statuses[event.event_id] = Status.APPLIED
 
     post_movements(movements, counted_at=newly_counted, actor=actor, document_type="inventory_event")

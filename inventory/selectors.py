@@ -93,11 +93,6 @@ def sku_codes(ids: Iterable[int]) -> dict[int, str]:
     return dict(Sku.objects.filter(pk__in=set(ids)).values_list("pk", "code"))
 
 
-def skus_by_id(ids: Iterable[int]) -> dict[int, Sku]:
-    """These SKUs by id: one query."""
-    return Sku.objects.in_bulk(set(ids))
-
-
 def location_codes(ids: Iterable[int]) -> dict[int, str]:
     """The codes of these location ids, by id: one query."""
     return dict(Location.objects.filter(pk__in=set(ids)).values_list("pk", "code"))

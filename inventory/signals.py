@@ -9,6 +9,7 @@ a receiver undoes the fact too, so the two never disagree.
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from django.dispatch import Signal
 
@@ -26,6 +27,10 @@ class ReceiptRecorded:
     location_id: int
     quantity: int
     occurred_at: datetime
+    # What a receiver names and values them by, so that it need not read them again.
+    sku_code: str
+    location_code: str
+    unit_cost: Decimal
 
 
 # Sent by the ingest (`inventory.ingest`) once per batch that applied receipts, with

@@ -39,7 +39,7 @@ from integrations import outbox
 from inventory.errors import LocationOutOfScope, UnknownSku
 from inventory.ledger import Movement, post_movements
 from inventory.models import Bucket, Sku
-from inventory.selectors import location_by_code, location_codes, skus_by_code, skus_by_id
+from inventory.selectors import location_by_code, skus_by_code
 from inventory.signals import ReceiptRecorded
 from receiving.errors import AsnExists
 from receiving.models import Asn, AsnLine
@@ -357,8 +357,7 @@ def receipts_without_asn_report(*, receipts: list[ReceiptRecorded], actor) -> in
     Runs inside the ingest's transaction (the receiver of
     `inventory.signals.receipts_recorded`), so the fact and its case commit together; the
     ingest sends each event once. Returns the number of cases opened or bumped."""
-    skus = skus_by_id(receipt.sku_id for receipt in receipts)
-    codes = location_codes(receipt.location_id for receipt in receipts)
+    codes = {receipt.location_id: receipt.location_code for receipt in receipts}
     references = {receipt.reference.strip() for receipt in receipts if receipt.reference.strip()}
     notices = {}
     if references:
@@ -374,7 +373,7 @@ def receipts_without_asn_report(*, receipts: list[ReceiptRecorded], actor) -> in
         lines = []
         for receipt in arrived:
             notice = notices.get((location_id, receipt.reference.strip()))
-            lines.append({"event_id": receipt.event_id, "sku": skus[receipt.sku_id].code,
+            lines.append({"event_id": receipt.event_id, "sku": receipt.sku_code,
                           "quantity": receipt.quantity, "reference": receipt.reference,
                           "asn": notice[0] if notice else None, "asn_status": notice[1] if notice else None})
         named = sorted({line["reference"] for line in lines if line["asn"] is not None})
@@ -391,11 +390,12 @@ def receipts_without_asn_report(*, receipts: list[ReceiptRecorded], actor) -> in
                if named else ". No notice announced them: ask the supplier or buyer which order they belong to."),
             location_id=location_id,
             sku_id=next(iter(sku_ids)) if len(sku_ids) == 1 else None,
-            money_at_risk=sum((Decimal(receipt.quantity) * skus[receipt.sku_id].unit_cost for receipt in arrived),
+            money_at_risk=sum((Decimal(receipt.quantity) * receipt.unit_cost for receipt in arrived),
                               Decimal("0")),
             occurrences=len(arrived),
             context={"variance": "receipt_without_asn", "source": source, "day": day, "receipts": lines,
                      "asns_named": named},
         ))
-    raise_cases(reports, actor=actor)
+    # Cases locked in one order (their keys), so two batches raising the same ones cannot deadlock.
+    raise_cases(sorted(reports, key=lambda report: report.dedup_key), actor=actor)
     return len(reports)
