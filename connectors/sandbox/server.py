@@ -11,6 +11,9 @@ Every POST must carry `Idempotency-Key`; a key seen before gets the first answer
 with `Idempotent-Replayed: true` and no second effect. Availability is applied by
 `version`, so an older value arriving late does not overwrite a newer one.
 
+As the demo supplier it also sends: `POST /_supplier/asns` makes it announce a delivery
+to RetailOps, the way a supplier's system does (below).
+
 Control endpoints, for tests and demos:
 
     GET  /_received[?partner=P]   what was accepted (once per key), and counters
@@ -22,6 +25,12 @@ Control endpoints, for tests and demos:
                                   (merged into the config)
     POST /_reset                  forget everything, default config
     GET  /_health
+    POST /_supplier/asns          {"api": RetailOps' base URL, "token": a `receipts` token,
+                                   "asn": the notice (API.md "Supplier receipts")}: the
+                                  supplier posts it to {api}/api/v1/asns with the token and an
+                                  Idempotency-Key of its external id (a resend is safe), and
+                                  answers {"status", "body"} as RetailOps answered it
+    GET  /_supplier/sent          what the supplier sent, with each answer's status
 """
 
 import csv
@@ -32,6 +41,8 @@ import random
 import socket
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections import deque
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -73,6 +84,7 @@ class SandboxState:
             self.counts = {"requests": 0, "accepted": 0, "duplicates": 0, "injected_errors": 0, "throttled": 0,
                            "dropped": 0, "stale_ignored": 0}
             self.recent_posts: deque[float] = deque()
+            self.supplier_sent: list[dict] = []
 
     def configure(self, changes: dict) -> dict:
         with self.lock:
@@ -171,6 +183,33 @@ class SandboxState:
         return {"as_of": datetime.fromtimestamp(as_of, UTC).isoformat(), "lines": lines}
 
 
+SUPPLIER_TIMEOUT_SECONDS = 10
+
+
+def supplier_send_asn(state: SandboxState, *, api: str, token: str, asn: dict) -> tuple[int, object]:
+    """Play the demo supplier: announce a delivery to RetailOps through its partner API.
+    Called outside the state's lock (it waits on the network)."""
+    if urlparse(api).scheme not in ("http", "https"):
+        raise ValueError("api must be an http(s) URL")
+    request = urllib.request.Request(  # noqa: S310 (the scheme is checked above)
+        api.rstrip("/") + "/api/v1/asns", data=json.dumps(asn).encode(), method="POST",
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}",
+                 "Idempotency-Key": f"asn-{asn.get('external_id', '')}"[:255]})
+    try:
+        with urllib.request.urlopen(request, timeout=SUPPLIER_TIMEOUT_SECONDS) as response:  # noqa: S310
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as refused:  # RetailOps said no: pass its problem on
+        status, raw = refused.code, refused.read()
+    try:
+        body = json.loads(raw or b"null")
+    except ValueError:
+        body = raw.decode(errors="replace")
+    with state.lock:
+        state.supplier_sent.append({"external_id": asn.get("external_id"), "status": status,
+                                    "sent_at": time.time()})
+    return status, body
+
+
 class SandboxHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: "SandboxServer"
@@ -225,6 +264,9 @@ class SandboxHandler(BaseHTTPRequestHandler):
                 received = [r for r in state.received if partner is None or r["partner"] == partner]
                 counts = dict(state.counts)
             return self._send_json(200, {"received": received, "counts": counts})
+        if url.path == "/_supplier/sent":
+            with state.lock:
+                return self._send_json(200, {"sent": list(state.supplier_sent)})
         if url.path == "/_state":
             with state.lock:
                 return self._send_json(200, {"availability": state.availability})
@@ -259,6 +301,17 @@ class SandboxHandler(BaseHTTPRequestHandler):
         if url.path == "/_reset":
             state.reset()
             return self._send_json(200, {"status": "reset"})
+        if url.path == "/_supplier/asns":
+            if not (isinstance(body, dict) and isinstance(body.get("api"), str) and isinstance(body.get("token"), str)
+                    and isinstance(body.get("asn"), dict)):
+                return self._send_json(400, {"error": "send {\"api\", \"token\", \"asn\"}"})
+            try:
+                status, answer = supplier_send_asn(state, api=body["api"], token=body["token"], asn=body["asn"])
+            except ValueError as exc:
+                return self._send_json(400, {"error": str(exc)})
+            except (urllib.error.URLError, OSError) as exc:  # RetailOps did not answer
+                return self._send_json(502, {"error": f"RetailOps did not answer: {exc}"})
+            return self._send_json(200, {"status": status, "body": answer})
         parts = url.path.strip("/").split("/")
         if len(parts) < 2 or parts[1] not in ("availability", "documents"):
             return self._send_json(404, {"error": "not found"})
