@@ -18,7 +18,7 @@ from inventory.adjustments import adjustment_request
 from inventory.counts import count_schedule
 from inventory.ingest import event_replay
 from inventory.models import Adjustment, CycleCount, InventoryEvent
-from inventory.selectors import event_by_id, rejected_events_like
+from inventory.selectors import event_by_id, levels_of_skus, rejected_events_like
 from orders.callers import Caller
 from orders.models import Allocation, Order
 from orders.selectors import orders_for, reservations_for
@@ -40,11 +40,23 @@ RESERVATION_KINDS = frozenset({CaseKind.RESERVATION_FAILURE})
 # Where a detector names one hold in a case's context.
 HOLD_CONTEXT_KEYS = ("reservation_id", "hold_id", "allocation_id")
 MAX_HOLDS_SHOWN = 50
+# Locations named per SKU as where a pickup's units could come from by transfer.
+TRANSFER_SOURCES_SHOWN = 3
 # A case may stand for many rejected events: one "replay all" takes at most this many
 # (the rest wait for the next run), so a request stays short and its locks brief.
 REPLAY_ALL_BATCH = 200
 # Event ids named per outcome in the comment a "replay all" leaves on the case.
 EVENT_IDS_NAMED = 20
+
+
+@dataclass(frozen=True)
+class TransferSource:
+    """Where a pickup order's units of one SKU could be transferred from: other active
+    locations with at least the line's quantity available, most available first."""
+
+    sku: str
+    quantity: int
+    locations: list[tuple[str, int]]  # (code, available)
 
 
 @dataclass
@@ -59,6 +71,11 @@ class AvailableActions:
     # A ship order of the case whose open allocations may be sourced again elsewhere, and from where.
     reallocate_order: Order | None = None
     reallocate_from: list[str] = field(default_factory=list)
+    # A pickup order of the case. It is not re-sourced: its store is the customer's choice,
+    # so the units must come to that store (a transfer) or the customer be asked; the
+    # screen says so, with where each SKU is available.
+    pickup_order: Order | None = None
+    transfer_sources: list[TransferSource] = field(default_factory=list)
 
     @property
     def replay_all(self) -> bool:
@@ -68,7 +85,7 @@ class AvailableActions:
     @property
     def any(self) -> bool:
         return (self.adjust or self.replay_event is not None or self.replay_all or bool(self.holds) or self.recount
-                or self.reallocate_order is not None)
+                or self.reallocate_order is not None or self.pickup_order is not None)
 
 
 def actions_for(case: Case, *, caller: Caller) -> AvailableActions:
@@ -92,7 +109,24 @@ def actions_for(case: Case, *, caller: Caller) -> AvailableActions:
                             if allocation.status in HOLDING_STATUSES and caller.scope.allows(allocation.location_id)})
             if where:
                 available.reallocate_order, available.reallocate_from = order, where
+        elif order is not None and order.fulfillment == Fulfillment.PICKUP and order.status in REALLOCATABLE_STATUSES:
+            available.pickup_order = order
+            available.transfer_sources = _transfer_sources(order)
     return available
+
+
+def _transfer_sources(order: Order) -> list[TransferSource]:
+    """For each line of a pickup order, the other active locations that could send its
+    quantity to the pickup store: one query for every line."""
+    lines = sorted(order.lines.all(), key=lambda line: line.line_id)
+    candidates: dict[int, list[tuple[str, int]]] = {}
+    for row in levels_of_skus(line.sku_id for line in lines).order_by("-available", "location__code"):
+        if row["location__active"] and row["location_id"] != order.pickup_location_id and row["available"] > 0:
+            candidates.setdefault(row["sku_id"], []).append((row["location__code"], row["available"]))
+    return [TransferSource(sku=line.sku.code, quantity=line.quantity,
+                           locations=[(code, units) for code, units in candidates.get(line.sku_id, [])
+                                      if units >= line.quantity][:TRANSFER_SOURCES_SHOWN])
+            for line in lines]
 
 
 def _case_order_id(case: Case) -> int | None:
@@ -112,7 +146,7 @@ def _case_order(case: Case, *, caller: Caller) -> Order | None:
     if order_id is None:
         return None
     return (orders_for(caller=caller).filter(pk=order_id)
-            .prefetch_related("allocations__location").first())
+            .select_related("pickup_location").prefetch_related("allocations__location", "lines__sku").first())
 
 
 def replayable_event(case: Case) -> InventoryEvent | None:

@@ -3,9 +3,10 @@
 A batch of up to 1,000 events costs a fixed number of statements, whatever its size:
 resolve codes (2), insert the events ignoring conflicts (1) and read back which were
 ours (1), lock every level once (1, plus 2 when levels are new), then the posting
-(`inventory.ledger.post_movements`). Dedup is the unique constraint on (source, event
-id), never a read-then-write, so two deliveries of one event racing each other apply it
-once.
+(`inventory.ledger.post_movements`); applied receipts add one case raise per sender,
+location and day (receiving's receiver of `inventory.signals.receipts_recorded`). Dedup
+is the unique constraint on (source, event id), never a read-then-write, so two
+deliveries of one event racing each other apply it once.
 """
 
 import hashlib
@@ -27,7 +28,7 @@ from inventory.errors import LocationOutOfScope
 from inventory.ledger import Movement, lock_levels, post_movements
 from inventory.models import Bucket, InventoryEvent
 from inventory.selectors import locations_by_code, skus_by_code
-from inventory.signals import TillReturnHeld, till_returns_held
+from inventory.signals import AppliedEvent, receipts_recorded, till_returns_held
 from retailops.access import LocationScope
 from retailops.errors import InvalidState
 from retailops.transactions import in_retrying_transaction
@@ -227,10 +228,18 @@ def _stored_events(source: str, event_ids: list[str]) -> dict[str, _StoredEvent]
         source=source, event_id__in=event_ids).values_list(*_StoredEvent._fields))}
 
 
+def _applied(row, event, *, sku, location, source: str) -> AppliedEvent:
+    return AppliedEvent(event_pk=row.pk, source=source, event_id=event.event_id, reference=event.reference,
+                        sku_id=sku.pk, location_id=location.pk, quantity=event.quantity,
+                        occurred_at=event.occurred_at, sku_code=sku.code, location_code=location.code,
+                        unit_cost=sku.unit_cost)
+
+
 def _apply_new_events(events, *, ours, skus, locations, actor, source):
     """Post the new, valid events; returns their statuses and the stale ones, as
-    (event, last counted at, sku, location). Till returns held for inspection are told
-    to whoever listens (`inventory.signals.till_returns_held`), in this transaction."""
+    (event, last counted at, sku, location). Till returns held for inspection and
+    receipts put on hand are told to whoever listens (`inventory.signals`), in this
+    transaction."""
     if not events:
         return {}, []
     keys = {(skus[e.sku].pk, locations[e.location].pk) for e in events}
@@ -245,7 +254,8 @@ def _apply_new_events(events, *, ours, skus, locations, actor, source):
     movements: list[Movement] = []
     newly_counted: dict[tuple[int, int], datetime] = {}
     stale: list[tuple] = []
-    held: list[TillReturnHeld] = []
+    held: list[AppliedEvent] = []
+    receipts: list[AppliedEvent] = []
     for event in events:
         sku, location = skus[event.sku], locations[event.location]
         key = (sku.pk, location.pk)
@@ -282,9 +292,9 @@ def _apply_new_events(events, *, ours, skus, locations, actor, source):
                 sku_id=sku.pk, location_id=location.pk, bucket=Bucket.QUALITY_CONTROL, delta=delta,
                 reason="return_to_inspection", occurred_at=event.occurred_at, event_id=row.pk,
             ))
-            held.append(TillReturnHeld(event_pk=row.pk, source=source, event_id=event.event_id,
-                                       reference=event.reference, sku_id=sku.pk, location_id=location.pk,
-                                       quantity=event.quantity, occurred_at=event.occurred_at))
+            held.append(_applied(row, event, sku=sku, location=location, source=source))
+        if event.type == EventType.RECEIPT:
+            receipts.append(_applied(row, event, sku=sku, location=location, source=source))
         statuses[event.event_id] = Status.APPLIED
 
     post_movements(movements, counted_at=newly_counted, actor=actor, document_type="inventory_event")
@@ -298,6 +308,8 @@ def _apply_new_events(events, *, ours, skus, locations, actor, source):
         adjustments_from_counts(pending_counts, actor=actor, policy=policy)
     if held:  # the returns desk takes them from here
         till_returns_held.send(sender=InventoryEvent, held=held, actor=actor)
+    if receipts:  # receiving decides what a delivery without a notice means
+        receipts_recorded.send(sender=InventoryEvent, receipts=receipts, actor=actor)
     return statuses, stale
 
 

@@ -12,7 +12,11 @@ The rules, in order (DESIGN.md "Orders and reservations"):
    highest-priority channels, so a lower-priority channel stops short of it
    (rules `capacity` and `channel_priority`). The count is read with the candidates,
    without a lock: capacity is a planning limit, not a promise (two orders placed at the
-   same instant may both take the last slot).
+   same instant may both take the last slot, so a busy location can end the day a few
+   allocations over). This is deliberate: an exact limit needs a per-location, per-day
+   counter row locked by every order and hold placed there, which serialises the
+   reservation path at that location; units are never over-promised either way, since
+   the ledger re-checks availability under its row lock (README "Re-sourcing").
 2. Enough *available* units after the channel's buffer:
    on_hand − committed − damaged − quality_control − safety_stock − channel.safety_buffer.
 3. Fewest splits: one location for the whole order if one can serve every line; else

@@ -11,6 +11,9 @@
 - `asn_close`, `asn_cancel` (before anything arrived: the units leave `incoming`).
 - `asns_overdue_detect`: a notice still awaited after its expected date (plus
   ASN_OVERDUE_GRACE_HOURS) opens a `receipt_variance` case.
+- `receipts_without_asn_report`: a partner's `receipt` event put units on hand with no
+  notice received against (the ingest records the fact; receiving says what it means): a
+  `receipt_variance` case per sender, location and day.
 
 Quantities change only through `inventory.ledger.post_movements` with document type
 `asn`. Each verb locks the notice first, then the levels through the ledger, and
@@ -19,6 +22,7 @@ re-checks its move under the lock; who and why are in the notice's and its lines
 
 import hashlib
 import json
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -29,13 +33,14 @@ from django.db.models import DecimalField, ExpressionWrapper, F, Sum
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
-from exceptions.services import CaseReport, raise_case
+from exceptions.services import CaseReport, raise_case, raise_cases
 from exceptions.states import CaseKind
 from integrations import outbox
 from inventory.errors import LocationOutOfScope, UnknownSku
 from inventory.ledger import Movement, post_movements
 from inventory.models import Bucket, Sku
 from inventory.selectors import line_skus, location_by_code, skus_by_code
+from inventory.signals import AppliedEvent
 from receiving.errors import AsnExists
 from receiving.models import Asn, AsnLine
 from receiving.states import ASN_TRANSITIONS, AWAITED_STATUSES, AsnStatus
@@ -322,3 +327,61 @@ def asns_overdue_detect(*, now: datetime | None = None) -> int:
         ))
         count += 1
     return count
+
+
+def receipts_without_asn_report(*, receipts: list[AppliedEvent], actor) -> int:
+    """Partner `receipt` events (a WMS or store system saying units arrived) are facts the
+    ingest has already put on hand, but none of them was received against a notice: a
+    delivery nobody announced, or one announced and then recorded past the dock's
+    receiving (its notice still holds the units as incoming, so receiving it again would
+    count them twice). Either way a person looks: one open `receipt_variance` case per
+    sender and location, bumped by each further event until someone resolves it (a dock
+    that keeps receiving without notices is one problem to fix, not one a day), valued at
+    unit cost. An
+    event whose reference is the external id of a notice at that location names it.
+
+    Runs inside the ingest's transaction (the receiver of
+    `inventory.signals.receipts_recorded`), so the fact and its case commit together; the
+    ingest sends each event once. Returns the number of cases opened or bumped."""
+    codes = {receipt.location_id: receipt.location_code for receipt in receipts}
+    references = {receipt.reference.strip() for receipt in receipts if receipt.reference.strip()}
+    notices = {}
+    if references:
+        notices = {(location_id, external_id): (pk, status) for pk, location_id, external_id, status in
+                   Asn.objects.filter(location_id__in=set(codes), external_id__in=references)
+                   .order_by("pk").values_list("pk", "location_id", "external_id", "status")}
+    groups: dict[tuple[str, int], list[AppliedEvent]] = defaultdict(list)
+    for receipt in receipts:
+        groups[(receipt.source, receipt.location_id)].append(receipt)
+    reports = []
+    for (source, location_id), arrived in groups.items():
+        day = timezone.localdate(min(receipt.occurred_at for receipt in arrived)).isoformat()
+        lines = []
+        for receipt in arrived:
+            notice = notices.get((location_id, receipt.reference.strip()))
+            lines.append({"event_id": receipt.event_id, "sku": receipt.sku_code,
+                          "quantity": receipt.quantity, "reference": receipt.reference,
+                          "asn": notice[0] if notice else None, "asn_status": notice[1] if notice else None})
+        named = sorted({line["reference"] for line in lines if line["asn"] is not None})
+        sku_ids = {receipt.sku_id for receipt in arrived}
+        reports.append(CaseReport(
+            kind=CaseKind.RECEIPT_VARIANCE,
+            dedup_key=f"receipt_without_asn:{source}:{location_id}"[:255],
+            title=f"{source} recorded receipts at {codes[location_id]} without a notice",
+            detail="; ".join(
+                f"{line['quantity']} × {line['sku']} (event {line['event_id']}"
+                + (f", names ASN {line['reference']}, {line['asn_status'].replace('_', ' ')}" if line["asn"] else "")
+                + ")" for line in lines)
+            + (". The notices named still expect their units: close or cancel them rather than receive them again."
+               if named else ". No notice announced them: ask the supplier or buyer which order they belong to."),
+            location_id=location_id,
+            sku_id=next(iter(sku_ids)) if len(sku_ids) == 1 else None,
+            money_at_risk=sum((Decimal(receipt.quantity) * receipt.unit_cost for receipt in arrived),
+                              Decimal("0")),
+            occurrences=len(arrived),
+            context={"variance": "receipt_without_asn", "source": source, "day": day, "receipts": lines,
+                     "asns_named": named},
+        ))
+    # Cases locked in one order (their keys), so two batches raising the same ones cannot deadlock.
+    raise_cases(sorted(reports, key=lambda report: report.dedup_key), actor=actor)
+    return len(reports)

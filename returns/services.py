@@ -30,7 +30,7 @@ from inventory.errors import LocationOutOfScope, UnknownSku
 from inventory.ledger import Movement, post_movements
 from inventory.models import Bucket
 from inventory.selectors import line_skus, location_by_code, skus_by_code, units_out_by_document
-from inventory.signals import TillReturnHeld
+from inventory.signals import AppliedEvent
 from retailops.access import LocationScope
 from retailops.errors import InvalidInput, InvalidState
 from retailops.transactions import in_retrying_transaction
@@ -281,7 +281,7 @@ def return_receive_unauthorized(*, location_code: str, lines: list[LineInput], a
 TILL_RETURN_PREFIX = "TILL-"
 
 
-def till_returns_receive(*, held: list[TillReturnHeld], actor) -> list[ReturnAuthorization]:
+def till_returns_receive(*, held: list[AppliedEvent], actor) -> list[ReturnAuthorization]:
     """POS `return` events whose units went into quality control (the location inspects
     till returns): each lands on an unauthorised return, received, with the event as its
     receipt's source, so the desk can find and inspect the units like any return's.
@@ -293,7 +293,7 @@ def till_returns_receive(*, held: list[TillReturnHeld], actor) -> list[ReturnAut
     are already on the ledger through their events, so nothing is posted again; an event
     already on a receipt is skipped. Runs inside the ingest's transaction (the receiver of
     `inventory.signals.till_returns_held`)."""
-    groups: dict[tuple[str, int, str], list[TillReturnHeld]] = defaultdict(list)
+    groups: dict[tuple[str, int, str], list[AppliedEvent]] = defaultdict(list)
     for item in held:
         groups[(item.source, item.location_id, item.reference.strip() or item.event_id)].append(item)
     touched = []
@@ -305,7 +305,7 @@ def till_returns_receive(*, held: list[TillReturnHeld], actor) -> list[ReturnAut
     return touched
 
 
-def _till_return_receive(*, source: str, location_id: int, reference: str, items: list[TillReturnHeld],
+def _till_return_receive(*, source: str, location_id: int, reference: str, items: list[AppliedEvent],
                          actor) -> ReturnAuthorization | None:
     recorded = set(ReturnReceipt.objects.filter(event_id__in=[item.event_pk for item in items])
                    .values_list("event_id", flat=True))
@@ -341,7 +341,7 @@ def _till_return_receive(*, source: str, location_id: int, reference: str, items
     return authorization
 
 
-def _till_return_open(*, source: str, location_id: int, reference: str, first: TillReturnHeld,
+def _till_return_open(*, source: str, location_id: int, reference: str, first: AppliedEvent,
                       actor) -> tuple[ReturnAuthorization, bool]:
     """The till return waiting for inspection under this reference, locked; else a new
     one (still `authorized`, the caller receives it). Returns (it, whether it is new)."""

@@ -19,6 +19,9 @@ token (a web system's, scope `returns`) and an Idempotency-Key of its own, sent 
 background thread so the shipment's answer never waits for it. What came of each is in
 `/_received` under "returns".
 
+As the demo supplier it also sends: `POST /_supplier/asns` makes it announce a delivery
+to RetailOps, the way a supplier's system does (below).
+
 Control endpoints, for tests and demos:
 
     GET  /_received[?partner=P]   what was accepted (once per key), and counters
@@ -30,6 +33,12 @@ Control endpoints, for tests and demos:
                                   (merged into the config)
     POST /_reset                  forget everything, default config
     GET  /_health
+    POST /_supplier/asns          {"api": RetailOps' base URL, "token": a `receipts` token,
+                                   "asn": the notice (API.md "Supplier receipts")}: the
+                                  supplier posts it to {api}/api/v1/asns with the token and an
+                                  Idempotency-Key of its external id (a resend is safe), and
+                                  answers {"status", "body"} as RetailOps answered it
+    GET  /_supplier/sent          what the supplier sent, with each answer's status
 """
 
 import csv
@@ -86,6 +95,7 @@ class SandboxState:
                            "dropped": 0, "stale_ignored": 0, "shipments": 0}
             self.returns: list[dict] = []  # the return authorisations asked for, and their answers
             self.recent_posts: deque[float] = deque()
+            self.supplier_sent: list[dict] = []
 
     def configure(self, changes: dict) -> dict:
         with self.lock:
@@ -229,6 +239,33 @@ class SandboxState:
         return {"as_of": datetime.fromtimestamp(as_of, UTC).isoformat(), "lines": lines}
 
 
+SUPPLIER_TIMEOUT_SECONDS = 10
+
+
+def supplier_send_asn(state: SandboxState, *, api: str, token: str, asn: dict) -> tuple[int, object]:
+    """Play the demo supplier: announce a delivery to RetailOps through its partner API.
+    Called outside the state's lock (it waits on the network)."""
+    if urlparse(api).scheme not in ("http", "https"):
+        raise ValueError("api must be an http(s) URL")
+    request = urllib.request.Request(  # noqa: S310 (the scheme is checked above)
+        api.rstrip("/") + "/api/v1/asns", data=json.dumps(asn).encode(), method="POST",
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}",
+                 "Idempotency-Key": f"asn-{asn.get('external_id', '')}"[:255]})
+    try:
+        with urllib.request.urlopen(request, timeout=SUPPLIER_TIMEOUT_SECONDS) as response:  # noqa: S310
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as refused:  # RetailOps said no: pass its problem on
+        status, raw = refused.code, refused.read()
+    try:
+        body = json.loads(raw or b"null")
+    except ValueError:
+        body = raw.decode(errors="replace")
+    with state.lock:
+        state.supplier_sent.append({"external_id": asn.get("external_id"), "status": status,
+                                    "sent_at": time.time()})
+    return status, body
+
+
 class SandboxHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: "SandboxServer"
@@ -284,6 +321,9 @@ class SandboxHandler(BaseHTTPRequestHandler):
                 counts = dict(state.counts)
                 returns = list(state.returns)
             return self._send_json(200, {"received": received, "counts": counts, "returns": returns})
+        if url.path == "/_supplier/sent":
+            with state.lock:
+                return self._send_json(200, {"sent": list(state.supplier_sent)})
         if url.path == "/_state":
             with state.lock:
                 return self._send_json(200, {"availability": state.availability})
@@ -318,6 +358,17 @@ class SandboxHandler(BaseHTTPRequestHandler):
         if url.path == "/_reset":
             state.reset()
             return self._send_json(200, {"status": "reset"})
+        if url.path == "/_supplier/asns":
+            if not (isinstance(body, dict) and isinstance(body.get("api"), str) and isinstance(body.get("token"), str)
+                    and isinstance(body.get("asn"), dict)):
+                return self._send_json(400, {"error": "send {\"api\", \"token\", \"asn\"}"})
+            try:
+                status, answer = supplier_send_asn(state, api=body["api"], token=body["token"], asn=body["asn"])
+            except ValueError as exc:
+                return self._send_json(400, {"error": str(exc)})
+            except (urllib.error.URLError, OSError) as exc:  # RetailOps did not answer
+                return self._send_json(502, {"error": f"RetailOps did not answer: {exc}"})
+            return self._send_json(200, {"status": status, "body": answer})
         parts = url.path.strip("/").split("/")
         if len(parts) < 2 or parts[1] not in ("availability", "documents"):
             return self._send_json(404, {"error": "not found"})

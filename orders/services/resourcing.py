@@ -58,8 +58,11 @@ def order_reallocate(*, order: Order, caller: Caller, from_location_code: str, r
     if locked.status not in REALLOCATABLE_STATUSES:
         raise InvalidState(f"The order is {locked.status}; it cannot be re-sourced.", current_status=locked.status)
     if locked.fulfillment == Fulfillment.PICKUP:
-        raise InvalidState("A pickup order is served only at its pickup location; cancel it or move the pickup "
-                           "instead.", current_status=locked.status)
+        # The customer chose where to collect it: sourcing it elsewhere would break that
+        # promise. The units go to the store by transfer, or the customer is asked.
+        raise InvalidState(f"A pickup order is collected at {locked.pickup_location.code}, the customer's choice, "
+                           f"so it is not re-sourced: transfer the units to {locked.pickup_location.code}, or tell "
+                           "the customer and cancel the order.", current_status=locked.status)
     open_here = allocations_lock(locked.allocations.filter(status__in=HOLDING_STATUSES, location=from_location)
                                  .select_related("line", "sku"))
     if not open_here:

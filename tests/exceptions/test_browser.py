@@ -58,7 +58,9 @@ def test_inventory_control_resolves_a_negative_on_hand_case_with_a_root_cause(op
     assert page.url.endswith("/cases/queue/inventory_control/")
     row = page.locator(f"#case-row-{case.pk}")
     assert "On-hand is -3" in row.inner_text() and "S001" in row.inner_text()
-    assert page.locator("[data-case-row]").count() == 3
+    # Three negative on-hands, and the till's receipt, which no supplier notice announced.
+    assert page.locator("[data-case-row]").count() == 4
+    assert "recorded receipts at S001" in page.locator("[data-case-row]", has_text="receipts").inner_text()
     audit(page, axe)
     screenshot(page, "cases-queue.png")
 
@@ -78,7 +80,7 @@ def test_inventory_control_resolves_a_negative_on_hand_case_with_a_root_cause(op
     assert "/cases/queue/inventory_control/" in page.url
     assert f"Case #{case.pk} resolved." in page.locator(".messages").inner_text()
     assert page.locator(f"#case-row-{case.pk}").count() == 0
-    assert page.locator("[data-case-row]").count() == 2
+    assert page.locator("[data-case-row]").count() == 3
 
     page.goto(f"/cases/{case.pk}/")
     activity = page.locator(".activity").inner_text()
@@ -103,7 +105,8 @@ def test_a_store_user_lands_on_their_stores_cases_and_pickups(open_page, oversol
     assert page.get_by_role("heading", name="Cases at your stores").is_visible()
     assert page.get_by_role("heading", name="Pickups waiting").is_visible()
     home_cases = page.locator("[data-store-cases] [data-case-row]")
-    assert home_cases.count() == 2 and "S003" not in page.locator("[data-store-cases]").inner_text()
+    # S001's and S002's negative on-hands and S001's receipt without a notice; none of S003.
+    assert home_cases.count() == 3 and "S003" not in page.locator("[data-store-cases]").inner_text()
     pickups = page.locator("[data-pickup-row]")
     assert [pickups.nth(i).get_by_role("link").inner_text() for i in range(pickups.count())] == ["WEB-1001",
                                                                                                 "WEB-1002"]

@@ -1,11 +1,12 @@
 """Resolution actions on the case detail: each does its work through the owning service,
 records who and why on the case, and stays inside the person's locations."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.contrib.messages import get_messages
 from django.test import Client
+from django.utils import timezone
 
 from backoffice.staff import staff_user_upsert
 from casework import actions
@@ -366,3 +367,44 @@ def test_re_sourcing_from_a_case_needs_a_reason(control, stores, sku):
     assert flash(response) == ["Say why the order is re-sourced."]
     assert Allocation.objects.get(order=order).location == first
     assert comments(case) == []
+
+
+def test_a_pickup_overdue_case_says_why_it_is_not_re_sourced_and_where_units_could_come_from(control, stores, sku):
+    ChannelFactory(code="web")
+    dc = LocationFactory(code="DC9", kind="dc", pickup=False)
+    post_movements([Movement(sku.pk, dc.pk, Bucket.ON_HAND, 40, reason="receipt")])
+    caller = Caller(actor=control.user, external_system_id=None, scope=EVERYWHERE)
+    order, _created = order_services.order_create(
+        caller=caller, external_id="COLLECT-1", channel_code="web", fulfillment="pickup",
+        pickup_location_code="S1", lines=[order_services.LineInput(line_id="1", sku="A-1", quantity=3)])
+    order_services.pickups_overdue_detect(now=timezone.now() + timedelta(days=2))
+    case = Case.objects.get(kind=CaseKind.PICKUP_OVERDUE)
+
+    page = control.get(f"/cases/{case.pk}/")
+
+    offered = page.context["actions"]
+    assert offered.reallocate_order is None and offered.pickup_order == order
+    assert offered.transfer_sources == [actions.TransferSource(sku="A-1", quantity=3,
+                                                               locations=[("DC9", 40), ("S2", 10)])]
+    html = page.content.decode()
+    assert "is not re-sourced" in html and "the customer chose to collect it at S1".lower() in html.lower()
+    assert "DC9 (40 available)" in html
+    assert f'action="/cases/{case.pk}/reallocate/"' not in html
+
+    refused = control.post(f"/cases/{case.pk}/reallocate/", {"from_location": "S1", "reason": "store closed"})
+    assert flash(refused) == ["A pickup order is collected at S1, the customer's choice, so it is not re-sourced: "
+                              "transfer the units to S1, or tell the customer and cancel the order."]
+    assert Allocation.objects.get(order=order).location == stores[0]
+    assert comments(case) == []
+
+
+def test_a_pickup_order_no_longer_open_shows_no_pickup_advice(control, stores, sku):
+    ChannelFactory(code="web")
+    caller = Caller(actor=control.user, external_system_id=None, scope=EVERYWHERE)
+    order, _created = order_services.order_create(
+        caller=caller, external_id="COLLECT-2", channel_code="web", fulfillment="pickup",
+        pickup_location_code="S1", lines=[order_services.LineInput(line_id="1", sku="A-1", quantity=3)])
+    order_services.order_cancel(order=order, caller=caller, reason="customer called")
+    case = CaseFactory(kind=CaseKind.PICKUP_OVERDUE, location=stores[0], context={"order": order.pk})
+
+    assert control.get(f"/cases/{case.pk}/").context["actions"].pickup_order is None

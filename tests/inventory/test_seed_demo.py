@@ -169,3 +169,66 @@ def test_seed_demo_returns_are_the_same_for_the_same_seed():
         ("DEMO-RA-0007", "DARK-01", "SKU-00023", 1), ("DEMO-RA-0008", "DC-SOUTH", "SKU-00029", 2),
         ("DEMO-RA-0009", "DC-NORTH", "SKU-00005", 4), ("DEMO-UNAUTHORISED-1", "DC-NORTH", "SKU-00001", 0),
     ]
+
+
+# --- Demo supplier notices: one in each state, through the receiving services ------------------
+
+
+def asns_state():
+    from receiving.models import Asn, AsnLine
+
+    return (
+        sorted(Asn.objects.values_list("external_id", "status", "expected_at", "location__code")),
+        sorted(AsnLine.objects.values_list("asn__external_id", "sku__code", "expected", "received", "damaged",
+                                           "released")),
+        sorted(Case.objects.filter(kind=CaseKind.RECEIPT_VARIANCE)
+               .exclude(dedup_key__startswith="receipt_without_asn:")
+               .values_list("dedup_key", "occurrences", "money_at_risk")),
+        StockMovement.objects.filter(document_type="asn").count(),
+    )
+
+
+def test_seed_demo_makes_asns_in_every_state_with_their_cases_and_a_rerun_adds_nothing():
+    from receiving.models import Asn
+    from receiving.selectors import erp_posting
+
+    output = seed("--no-users")
+    first = asns_state()
+    again = seed("--no-users")
+
+    assert asns_state() == first
+    assert "Demo supplier notices:" in output and "(7 new)" in output and "(0 new)" in again
+    by_id = {asn.external_id: asn for asn in Asn.objects.all()}
+    assert {external_id: asn.status for external_id, asn in by_id.items()} == {
+        "DEMO-ASN-0001": "expected", "DEMO-ASN-0002": "partially_received", "DEMO-ASN-0003": "received",
+        "DEMO-ASN-0004": "closed", "DEMO-ASN-0005": "cancelled", "DEMO-ASN-0006": "expected",
+        "DEMO-ASN-0007": "received"}
+    assert {asn.source_system for asn in by_id.values()} == {"demo-supplier"}
+    cases = {key: occurrences for key, occurrences, _value in first[2]}
+    assert cases == {f"asn_overdue:{by_id['DEMO-ASN-0006'].pk}": 1,
+                     f"receipt_variance:{by_id['DEMO-ASN-0007'].pk}": 1}
+    variance = Case.objects.get(dedup_key=f"receipt_variance:{by_id['DEMO-ASN-0007'].pk}")
+    assert {line["sku"]: line["variance"] for line in variance.context["lines"]} == {
+        "SKU-00020": ["short"], "SKU-00022": ["damaged"]}
+    # Each delivery's goods receipt went to the ERP through the outbox; a cancelled notice sent none.
+    assert erp_posting(by_id["DEMO-ASN-0002"])["documents"] == 1
+    assert erp_posting(by_id["DEMO-ASN-0005"]) is None
+    incoming = StockLevel.objects.filter(location__code="DC-NORTH", sku__code="SKU-00002").get().incoming
+    assert incoming == 120  # DEMO-ASN-0001 is on its way
+    assert ledger_drifts() == []
+
+
+def test_seed_demo_asns_are_the_same_for_the_same_seed():
+    seed("--no-users")
+    from receiving.models import AsnLine
+
+    assert list(AsnLine.objects.order_by("asn__external_id", "sku__code").values_list(
+        "asn__external_id", "asn__location__code", "sku__code", "expected", "received", "damaged")) == [
+        ("DEMO-ASN-0001", "DC-NORTH", "SKU-00002", 120, 0, 0), ("DEMO-ASN-0001", "DC-NORTH", "SKU-00004", 60, 0, 0),
+        ("DEMO-ASN-0002", "DC-SOUTH", "SKU-00006", 80, 40, 0), ("DEMO-ASN-0002", "DC-SOUTH", "SKU-00008", 40, 0, 0),
+        ("DEMO-ASN-0003", "DC-NORTH", "SKU-00010", 50, 50, 0),
+        ("DEMO-ASN-0004", "DC-SOUTH", "SKU-00012", 30, 30, 0), ("DEMO-ASN-0004", "DC-SOUTH", "SKU-00014", 30, 30, 0),
+        ("DEMO-ASN-0005", "DC-NORTH", "SKU-00016", 25, 0, 0),
+        ("DEMO-ASN-0006", "DC-SOUTH", "SKU-00018", 90, 0, 0),
+        ("DEMO-ASN-0007", "DC-NORTH", "SKU-00020", 40, 36, 0), ("DEMO-ASN-0007", "DC-NORTH", "SKU-00022", 20, 20, 3),
+    ]

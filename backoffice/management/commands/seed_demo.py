@@ -9,6 +9,7 @@ from connectors.demo import seed_demo_systems, seed_sync_history
 from exceptions.demo import seed_case_history
 from inventory.demo import seed_master_data, seed_stock_and_history, store_code
 from inventory.selectors import locations_by_code
+from receiving.demo import seed_demo_asns
 from reconciliation.demo import seed_demo_reconciliation
 from returns.demo import seed_demo_returns
 
@@ -43,6 +44,9 @@ class Command(BaseCommand):
         systems = seed_demo_systems()
         self.stdout.write(f"Demo external systems (played by the sandbox partner): "
                           f"{', '.join(system.code for system in systems)}.")
+        asns = seed_demo_asns(skus=skus)
+        states = ", ".join(f"{count} {status.replace('_', ' ')}" for status, count in sorted(asns.by_status.items()))
+        self.stdout.write(f"Demo supplier notices: {states} ({asns.created} new).")
         history_started = time.monotonic()
         runs = seed_sync_history(systems=systems, seed=seed)
         stores_by_code = locations_by_code(store_code(index) for index in range(1, stores + 1))
