@@ -118,7 +118,7 @@ def test_a_store_user_lands_on_their_stores_cases_and_pickups(open_page, oversol
     page.wait_for_load_state("networkidle")
     assert page.url.endswith(f"/orders/{late.pk}/")
     page.go_back()
-    page.get_by_role("link", name="All 2 active cases →").click()
+    page.get_by_role("link", name="All 3 active cases →").click()
     page.wait_for_load_state("networkidle")
     assert "/cases/queue/all/" in page.url
     shown = page.locator("[data-case-row]")
