@@ -28,6 +28,8 @@ KEYS = 500
 LOCATIONS = 5
 WRITERS = int(os.environ.get("BENCH_OUTBOX_WRITERS", "4"))
 WORKER_CONCURRENCY = int(os.environ.get("BENCH_OUTBOX_WORKERS", "4"))
+# The bench's own database, so that two runs on one server do not share one.
+DATABASE = os.environ.get("BENCH_OUTBOX_DB", "bench_outbox")
 
 
 def writer_main(out_path: str, sandbox_url: str) -> None:
@@ -97,7 +99,7 @@ def main() -> None:
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"
     extra = {"INTEGRATIONS_QUEUE": queue, "INTEGRATIONS_RELAY_BATCH": "100", "INTEGRATIONS_LEASE_SECONDS": "30",
              "INTEGRATIONS_RELAY_INTERVAL_SECONDS": "1"}
-    with h.app_with_database("bench_outbox", extra_env=extra) as app:
+    with h.app_with_database(DATABASE, extra_env=extra) as app:
         with h.sandbox_and_worker(app, sandbox_port=sandbox_port, queue=queue, concurrency=WORKER_CONCURRENCY):
             h.note(f"{CHANGES} changes over {KEYS} keys by {WRITERS} writer threads; worker concurrency "
                    f"{WORKER_CONCURRENCY}; {os.cpu_count()} CPUs")
