@@ -507,7 +507,10 @@ CELERY_BEAT_SCHEDULE["receiving-detect-overdue-asns"] = {
 # The Celery queue the integration tasks go to (a dedicated worker pool may serve it).
 INTEGRATIONS_QUEUE = os.environ.get("INTEGRATIONS_QUEUE", "celery")
 # Messages one relay claim takes per system, and how long one relay task keeps claiming.
-INTEGRATIONS_RELAY_BATCH = int(os.environ.get("INTEGRATIONS_RELAY_BATCH", "50"))
+INTEGRATIONS_RELAY_BATCH = int(os.environ.get("INTEGRATIONS_RELAY_BATCH", "200"))
+# Threads per worker process that send the relay's requests (each system also has its own
+# `max_in_flight` limit).
+INTEGRATIONS_RELAY_THREADS = int(os.environ.get("INTEGRATIONS_RELAY_THREADS", "16"))
 INTEGRATIONS_RELAY_TIME_BUDGET_SECONDS = float(os.environ.get("INTEGRATIONS_RELAY_TIME_BUDGET_SECONDS", "20"))
 # Beat also runs the relay this often, so a lost wake-up only delays a message.
 INTEGRATIONS_RELAY_INTERVAL_SECONDS = float(os.environ.get("INTEGRATIONS_RELAY_INTERVAL_SECONDS", "5"))
