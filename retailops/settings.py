@@ -532,6 +532,13 @@ CELERY_BEAT_SCHEDULE["integrations-outbox-relay"] = {
     "schedule": INTEGRATIONS_RELAY_INTERVAL_SECONDS,
     "options": {"queue": INTEGRATIONS_QUEUE, "expires": INTEGRATIONS_RELAY_INTERVAL_SECONDS * 4},
 }
+# Partners' freshness: a sync_lagging case opens and closes within this long of the lag.
+INTEGRATIONS_LAG_CHECK_SECONDS = float(os.environ.get("INTEGRATIONS_LAG_CHECK_SECONDS", "30"))
+CELERY_BEAT_SCHEDULE["integrations-sync-lag-check"] = {
+    "task": "connectors.tasks.sync_lag_check",
+    "schedule": INTEGRATIONS_LAG_CHECK_SECONDS,
+    "options": {"queue": INTEGRATIONS_QUEUE, "expires": INTEGRATIONS_LAG_CHECK_SECONDS * 2},
+}
 CELERY_BEAT_SCHEDULE["integrations-availability-full-push"] = {
     "task": "connectors.tasks.availability_full_push_all",
     "schedule": crontab(minute=5),  # hourly
