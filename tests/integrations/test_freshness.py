@@ -84,7 +84,8 @@ def test_a_system_lagging_past_its_threshold_gets_one_case_that_resolves_when_it
 
 def test_the_threshold_is_per_system():
     ExternalSystemFactory(code="patient", lag_threshold_seconds=600)
-    OutboxMessageFactory(system=ExternalSystemFactory(code="strict", lag_threshold_seconds=5), age=timedelta(seconds=30))
+    OutboxMessageFactory(system=ExternalSystemFactory(code="strict", lag_threshold_seconds=5),
+                         age=timedelta(seconds=30))
     OutboxMessageFactory(system=ExternalSystemFactory(code="lenient", lag_threshold_seconds=600),
                          age=timedelta(seconds=30))
 
