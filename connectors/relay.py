@@ -336,7 +336,11 @@ def _claim(system: ExternalSystem, *, limit: int, run: RelayRun) -> list[Push]:
     if not rows:
         return []
     rows += _rest_of_their_pushes(system, rows, now=now)
-    superseded = _superseded(rows)
+    superseded, newer = _superseded(rows)
+    # What supersedes goes now: left for a later claim, a busy level would be superseded
+    # again and again, and its partner would not hear of it while it keeps changing.
+    rows += list(OutboxMessage.objects.select_for_update(skip_locked=True)
+                 .filter(pk__in=newer, status=Status.PENDING, next_attempt_at__lte=now).order_by("pk"))
     superseded |= _assign_levels([message for message in rows if message.pk not in superseded])
     if superseded:
         OutboxMessage.objects.filter(pk__in=superseded).update(status=Status.SUPERSEDED, claim_token=None)
@@ -367,17 +371,22 @@ def _rest_of_their_pushes(system: ExternalSystem, rows: list[OutboxMessage], *, 
     )
 
 
-def _superseded(rows: list[OutboxMessage]) -> set[int]:
+def _superseded(rows: list[OutboxMessage]) -> tuple[set[int], set[int]]:
     """One-level availability messages with a newer message for the same level, wherever
-    that one is (in this claim, waiting, in flight or delivered): latest wins."""
+    that one is (in this claim, waiting, in flight or delivered): latest wins. Returns
+    them, and the newest messages that supersede them from outside the claim."""
     keys = {message.coalescing_key for message in rows if message.coalescing_key}
     if not keys:
-        return set()
+        return set(), set()
     newest = dict(
         OutboxMessage.objects.filter(coalescing_key__in=keys)
         .values("coalescing_key").annotate(newest=Max("pk")).values_list("coalescing_key", "newest")
     )
-    return {message.pk for message in rows if message.coalescing_key and newest[message.coalescing_key] > message.pk}
+    superseded = {message.pk for message in rows
+                  if message.coalescing_key and newest[message.coalescing_key] > message.pk}
+    claimed = {message.pk for message in rows}
+    return superseded, {newest[message.coalescing_key] for message in rows
+                        if message.pk in superseded and newest[message.coalescing_key] not in claimed}
 
 
 def _assign_levels(rows: list[OutboxMessage]) -> set[int]:

@@ -438,3 +438,19 @@ def test_the_worker_process_keeps_one_client_per_system_between_runs(channel_sys
     assert shared_adapter_for(ExternalSystem.objects.get(pk=system.pk)) is first
     ExternalSystem.objects.filter(pk=system.pk).update(timeout_seconds=3)
     assert shared_adapter_for(ExternalSystem.objects.get(pk=system.pk)) is not first  # a changed system: anew
+
+
+def test_a_claim_that_supersedes_takes_the_newer_message_along(channel_system, stock, sandbox):
+    """Otherwise a busy level is superseded claim after claim and never sent."""
+    from connectors import relay
+
+    system = channel_system("market")
+    for _ in range(3):
+        stock(1)
+    run = relay.RelayRun(token=__import__("uuid").uuid4(), deadline=0)
+
+    [push] = relay._claim(system, limit=1, run=run)  # the batch limit reaches the oldest only
+
+    newest = OutboxMessage.objects.order_by("-pk").first()
+    assert [message.pk for message in push.messages] == [newest.pk]
+    assert OutboxMessage.objects.filter(status=Status.SUPERSEDED).count() == 1  # the middle one waits its turn
