@@ -26,23 +26,13 @@ from integrations.snapshots import SnapshotDocument, snapshot_store
 from inventory.selectors import locations_for
 from reconciliation import engine
 from reconciliation.models import ReconciliationLine, ReconciliationRun
-from reconciliation.states import RUN_TRANSITIONS, Classification, RunStatus
+from reconciliation.states import Classification, RunStatus
+from reconciliation.transitions import run_transition
 from retailops.access import LocationScope
-from retailops.lifecycle import check_transition
 
 logger = logging.getLogger(__name__)
 
 RECONCILE_TASK = "reconciliation.tasks.reconcile"
-
-
-def _transition(run: ReconciliationRun, to: str, *, actor=None, reason: str, fields: tuple[str, ...] = ()) -> None:
-    """Move a locked (or new) run to `to`, recording who and why in its history."""
-    check_transition(RUN_TRANSITIONS, run.status, to, noun="reconciliation run")
-    previous = run.status
-    run.status = to
-    run._history_user = actor
-    run._change_reason = f"{reason} ({previous} → {to})"
-    run.save(update_fields=["status", "updated_at", *fields])
 
 
 def _enqueue(run_id: int) -> None:
@@ -90,7 +80,7 @@ def _start(run_id: int) -> ReconciliationRun | None:
         if run.status != RunStatus.QUEUED:
             return None  # already run, or running elsewhere: running twice is a no-op
         run.started_at = timezone.now()
-        _transition(run, RunStatus.RUNNING, reason="reconciliation started", fields=("started_at",))
+        run_transition(run, RunStatus.RUNNING, reason="reconciliation started", fields=("started_at",))
     return run
 
 
@@ -122,15 +112,16 @@ def run_execute(*, run_id: int) -> ReconciliationRun:
             run.finished_at = now
             fields = ("finished_at", *summary)
             if run.variance:
-                _transition(run, RunStatus.REVIEW, reason=f"{run.variance} variance line(s) to review", fields=fields)
+                run_transition(run, RunStatus.REVIEW, reason=f"{run.variance} variance line(s) to review",
+                               fields=fields)
             else:
                 run.closed_at = now
-                _transition(run, RunStatus.CLOSED, reason="no variance", fields=(*fields, "closed_at"))
+                run_transition(run, RunStatus.CLOSED, reason="no variance", fields=(*fields, "closed_at"))
     except Exception as exc:
         logger.exception("Reconciliation run %s failed", run_id)
         with transaction.atomic():
             run = ReconciliationRun.objects.select_for_update().get(pk=run_id)
             run.error, run.finished_at = f"{type(exc).__name__}: {exc}"[:4000], timezone.now()
-            _transition(run, RunStatus.FAILED, reason="reconciliation failed", fields=("error", "finished_at"))
+            run_transition(run, RunStatus.FAILED, reason="reconciliation failed", fields=("error", "finished_at"))
         return run
     return run
