@@ -13,20 +13,18 @@ variance) or `closed` (none is). An error leaves the run `failed`, with the erro
 """
 
 import logging
-from decimal import Decimal
 
 from celery import current_app
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from integrations.models import ApiClient, ExternalSystem, SyncRun
 from integrations.snapshots import SnapshotDocument, snapshot_store
 from inventory.selectors import locations_for
 from reconciliation import engine
-from reconciliation.models import ReconciliationLine, ReconciliationRun
-from reconciliation.states import Classification, RunStatus
+from reconciliation.models import ReconciliationRun
+from reconciliation.states import RunStatus
 from reconciliation.transitions import run_transition
 from retailops.access import LocationScope
 
@@ -84,28 +82,19 @@ def _start(run_id: int) -> ReconciliationRun | None:
     return run
 
 
-def _summary(run: ReconciliationRun) -> dict:
-    counts = ReconciliationLine.objects.filter(run=run).aggregate(
-        lines=Count("id"),
-        **{kind.value: Count("id", filter=Q(classification=kind)) for kind in Classification},
-        variance_value=Sum("value", filter=Q(classification=Classification.VARIANCE)),
-    )
-    counts["variance_value"] = counts["variance_value"] or Decimal("0")
-    return counts
-
-
 def run_execute(*, run_id: int) -> ReconciliationRun:
     """Compare the run's snapshot with the ledger as of its time (what the task does)."""
     run = _start(run_id)
     if run is None:
         return ReconciliationRun.objects.get(pk=run_id)
     try:
+        engine.planner_prepare()
         with transaction.atomic():
             run = ReconciliationRun.objects.select_for_update().get(pk=run_id)
+            engine.run_memory_raise()
             engine.lines_insert(run_id=run.pk, snapshot_id=run.snapshot_id, as_of=run.as_of,
                                 tolerance_units=run.tolerance_units, tolerance_percent=run.tolerance_percent)
-            engine.accuracy_insert(run_id=run.pk)
-            summary = _summary(run)
+            summary = engine.figures_write(run_id=run.pk)
             for name, value in summary.items():
                 setattr(run, name, value)
             now = timezone.now()

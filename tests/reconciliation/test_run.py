@@ -104,7 +104,7 @@ def test_a_run_that_fails_records_its_error(ledger, reconcile, monkeypatch):
     def broken(**kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr("reconciliation.engine.accuracy_insert", broken)
+    monkeypatch.setattr("reconciliation.engine.figures_write", broken)
     ledger("A", "DC1", 10)
     run = reconcile([("A", "DC1", 9)])
     assert run.status == "failed" and "disk full" in run.error
