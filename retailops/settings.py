@@ -303,6 +303,9 @@ STORAGES = {
 
 # Large enough for 1,000 events; anything larger is refused with a 400 problem.
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", str(5 * 1024 * 1024)))
+# An uploaded file larger than this goes to a temporary file, not memory: a snapshot CSV
+# uploaded on the reconciliation screen may hold a million lines, and is read as a stream.
+FILE_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("FILE_UPLOAD_MAX_MEMORY_SIZE", str(2 * 1024 * 1024)))
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
