@@ -84,8 +84,11 @@ class ReconciliationLine(models.Model):
     value = models.DecimalField(max_digits=14, decimal_places=2, default=ZERO)
     decision = models.CharField(max_length=16, choices=Decision.choices, blank=True, default=Decision.UNDECIDED)
     decided_at = models.DateTimeField(null=True, blank=True)
+    # A copy of the latest decision's actor, for filtering; that `LineDecision` row holds the
+    # checked reference. No database check here: null on every line a run writes, it would
+    # still cost a trigger per line (as much again as writing the line).
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                                   related_name="+", db_index=False)
+                                   related_name="+", db_index=False, db_constraint=False)
 
     class Meta:
         # A run writes up to a million lines, and each index is written for each line it
