@@ -13,5 +13,6 @@ urlpatterns = [
     path("<int:run_id>/", views.run_detail, name="run"),
     path("<int:run_id>/lines.csv", views.run_export, name="export"),
     path("<int:run_id>/decide/", views.run_decide, name="decide"),
+    path("<int:run_id>/retry/", views.run_retry, name="retry"),
     path("lines/<int:line_id>/", views.line_detail, name="line"),
 ]

@@ -171,6 +171,15 @@ def snapshot_upload(request):
     return render(request, "reconciliation/upload.html", {"form": form}, status=400)
 
 
+@_staff(UPLOAD, post=True)
+def run_retry(request, run_id: int):
+    """Queue a failed run again (those who upload snapshots may run them again)."""
+    run = _run_or_404(run_id)
+    act_and_report(request, lambda: services.run_retry(run_id=run.pk, actor=request.user),
+                   done=f"Reconciliation #{run.pk} is queued again.", failed="Not queued: ")
+    return redirect("reconciliation:run", run.pk)
+
+
 def _uploaded(submitted) -> str:
     run, created = submitted
     lines = f"{run.snapshot.line_count:,} line{'s' if run.snapshot.line_count != 1 else ''}"

@@ -550,6 +550,14 @@ CELERY_BEAT_SCHEDULE["integrations-snapshot-pull"] = {
     "schedule": crontab(hour=RECONCILE_PULL_HOUR, minute=15),
     "options": {"queue": INTEGRATIONS_QUEUE},
 }
+# A run still `running` this long after it started, and no longer locked by a worker, is
+# failed by the beat's check (a case tells integration support; staff may run it again).
+RECONCILE_STALE_MINUTES = int(os.environ.get("RECONCILE_STALE_MINUTES", "45"))
+CELERY_BEAT_SCHEDULE["reconciliation-stale-runs"] = {
+    "task": "reconciliation.tasks.runs_stale_check",
+    "schedule": crontab(minute="*/5"),
+    "options": {"queue": RECONCILIATION_QUEUE},
+}
 
 # --- Cases: SLAs and scheduled detectors (exceptions app) -------------------------------
 

@@ -155,3 +155,27 @@ def test_signed_out_the_upload_asks_to_sign_in(wms):
     response = Client().get("/reconciliation/upload/")
 
     assert response.status_code == 302 and "login" in response.url
+
+
+def test_a_failed_run_can_be_run_again_from_its_page(wms, django_capture_on_commit_callbacks):
+    from tests.reconciliation.factories import RunFactory
+
+    run = RunFactory(status=RunStatus.FAILED, error="OperationalError: the server closed the connection",
+                     snapshot__system=wms)
+    control = browser(Role.INVENTORY_CONTROL, "control")
+    page = control.get(f"/reconciliation/{run.pk}/")
+    assert "Run it again" in page.content.decode()
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = control.post(f"/reconciliation/{run.pk}/retry/")
+
+    assert response.status_code == 302 and response.url == f"/reconciliation/{run.pk}/"
+    assert len(callbacks) == 1
+    run.refresh_from_db()
+    assert (run.status, run.error) == (RunStatus.QUEUED, "")
+    assert flashes(response) == [f"Reconciliation #{run.pk} is queued again."]
+    again = control.post(f"/reconciliation/{run.pk}/retry/")  # no longer failed
+    assert again.status_code == 302 and flashes(again)[-1].startswith("Not queued: ")
+    assert "Run it again" not in control.get(f"/reconciliation/{run.pk}/").content.decode()
+    store = browser(Role.STORE_OPS, "store")
+    assert store.post(f"/reconciliation/{run.pk}/retry/").status_code == 403

@@ -785,6 +785,16 @@ def check_reconciliation_upload_screen(world, caller, screen):
     assert not InventorySnapshot.objects.exists()
 
 
+def check_reconciliation_retry_screen(world, caller, screen):
+    """Running a failed run again is for the roles that upload snapshots, not a store's."""
+    from reconciliation.models import ReconciliationRun
+
+    run = _reconciled_run(world, "screen-wms")
+    ReconciliationRun.objects.filter(pk=run.pk).update(status="failed")
+    assert screen.post(f"/reconciliation/{run.pk}/retry/").status_code in DENIED
+    assert ReconciliationRun.objects.get(pk=run.pk).status == "failed"
+
+
 def check_dashboard(world, caller, screen):
     """Store A's figures only: the pickup at store B is in no figure, table or export."""
     page = screen.get("/dashboard/?days=7")
@@ -827,6 +837,7 @@ CHECKS = {
     "reconciliation:line": check_reconciliation_line_screen,
     "reconciliation:decide": check_reconciliation_decide_screen,
     "reconciliation:upload": check_reconciliation_upload_screen,
+    "reconciliation:retry": check_reconciliation_retry_screen,
     "asn-create": check_asn_create,
     "asn-detail": _asn_action("detail"),
     "asn-receive": _asn_action("receive"),
