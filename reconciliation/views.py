@@ -16,7 +16,7 @@ from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from integrations.models import InventorySnapshot
 from integrations.selectors import snapshot_upload_systems
@@ -145,6 +145,7 @@ def _blank(value) -> str:
 # --- Uploading a snapshot ------------------------------------------------------------------------
 
 
+@require_http_methods(["GET", "POST"])
 @_staff(UPLOAD)
 def snapshot_upload(request):
     """A system's snapshot as a CSV file, stored through the one intake and queued for a

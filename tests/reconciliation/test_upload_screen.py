@@ -179,3 +179,10 @@ def test_a_failed_run_can_be_run_again_from_its_page(wms, django_capture_on_comm
     assert "Run it again" not in control.get(f"/reconciliation/{run.pk}/").content.decode()
     store = browser(Role.STORE_OPS, "store")
     assert store.post(f"/reconciliation/{run.pk}/retry/").status_code == 403
+
+
+def test_the_upload_takes_get_and_post_only(wms):
+    control = browser(Role.INVENTORY_CONTROL, "control")
+
+    assert control.put("/reconciliation/upload/").status_code == 405
+    assert control.delete("/reconciliation/upload/").status_code == 405
