@@ -11,13 +11,17 @@ Ours, timed in one process (the run executed in-process, as the worker's task bo
 it, not through a broker): the CSV file read as a stream by the intake service
 (`reconciliation.services.snapshot_submit`, the same one POST /api/v1/snapshots uses:
 parse, check, hash, COPY), committed, then `run_execute` (the set-based classification,
-accuracy and summary). Its peak RSS is `ru_maxrss` of that process.
+accuracy and summary), broken down into its statements. Its peak RSS is `ru_maxrss` of
+that process.
 
 The raw floor, in the same run on the same database: psycopg COPY of the same CSV into a
-temporary table, then one CREATE TABLE … AS SELECT classifying the same data the same way.
+temporary table, then one CREATE TABLE … AS SELECT classifying the same data the same way;
+its counts per classification must equal ours, or the benchmark fails.
 
 ratio = floor seconds ÷ our seconds (budget ≥ 0.5); time budget 60 s; RSS budget 500 MB.
-`--scale 0.05` tries it small first.
+`--scale 0.05` tries it small first. With BENCH_KEEP_DB=1 the database is kept, and a
+later run at the same scale reuses its ledger (set-up skipped; earlier snapshots and runs
+truncated).
 """
 
 import argparse
@@ -33,9 +37,9 @@ LOCATIONS = 100
 BUDGET_RATIO, BUDGET_SECONDS, BUDGET_RSS_MB = 0.5, 60.0, 500.0
 
 SETUP = """
-INSERT INTO inventory_location (code, name, kind, region, ship_from_store, pickup, confidence, active, created_at,
-                                updated_at)
-SELECT 'L' || lpad(i::text, 4, '0'), 'Location ' || i, 'store', 'north', true, true, 1, true, now(), now()
+INSERT INTO inventory_location (code, name, kind, region, ship_from_store, pickup, confidence, return_policy, active,
+                                created_at, updated_at)
+SELECT 'L' || lpad(i::text, 4, '0'), 'Location ' || i, 'store', 'north', true, true, 1, '', true, now(), now()
 FROM generate_series(1, %(locations)s) i;
 INSERT INTO inventory_sku (code, name, unit_cost, price, active, created_at, updated_at)
 SELECT 'S' || lpad(i::text, 7, '0'), 'Item ' || i, 1 + (i %% 40) * 0.25, 10, true, now(), now()
@@ -55,6 +59,13 @@ INSERT INTO inventory_stocklevel (sku_id, location_id, on_hand, committed, damag
 SELECT sku_id, location_id, SUM(delta), 0, 0, 0, 0, 0, 5, now()
 FROM inventory_stockmovement GROUP BY sku_id, location_id;
 ANALYZE;
+"""
+
+# Reusing a kept database: the snapshots and runs of an earlier bench run go.
+RESET = """
+TRUNCATE integrations_inventorysnapshotline, integrations_inventorysnapshot, reconciliation_linedecision,
+         reconciliation_runaccuracy, reconciliation_reconciliationline, reconciliation_reconciliationrun,
+         reconciliation_historicalreconciliationrun CASCADE
 """
 
 SNAPSHOT = """
@@ -90,23 +101,48 @@ LEFT JOIN (SELECT sku_id, location_id, SUM(delta) AS moved FROM inventory_stockm
 """
 
 # Run inside `manage.py shell` in a process of its own: intake + run, timed, with its RSS.
+# The run's statements are timed by a wrapper on the connection, by what they write:
+# the lines (INSERT … SELECT), the figures (the aggregate and the accuracy rows), the
+# planner statistics; the rest of the run is its bookkeeping and the commit (where the
+# deferred foreign-key checks run).
 OURS = """
 import json, resource, time
-from django.db import transaction
+from collections import Counter
+from django.db import connection, transaction
 from integrations.models import ExternalSystem
 from integrations.snapshot_formats import CsvSnapshot
 from reconciliation.services import run_execute, snapshot_submit
+
+spent = Counter()
+
+def timed(execute, sql, params, many, context):
+    started = time.monotonic()
+    try:
+        return execute(sql, params, many, context)
+    finally:
+        text = sql.lstrip().upper()
+        if text.startswith("INSERT INTO RECONCILIATION_RECONCILIATIONLINE"):
+            kind = "lines_insert"
+        elif "RECONCILIATION_RUNACCURACY" in text or ('FROM "RECONCILIATION_RECONCILIATIONLINE"' in text
+                                                      and "GROUP BY" in text):
+            kind = "figures"
+        elif text.startswith("ANALYZE"):
+            kind = "statistics"
+        else:
+            kind = "other_statements"
+        spent[kind] += time.monotonic() - started
 
 system = ExternalSystem.objects.get_or_create(code="bench-wms", defaults={{"name": "WMS", "kind": "wms"}})[0]
 started = time.monotonic()
 with open({path!r}, "rb") as stream:
     run, created = snapshot_submit(system=system, document=CsvSnapshot(stream, as_of={as_of!r}), source="upload")
 stored = time.monotonic()
-run = run_execute(run_id=run.pk)
+with connection.execute_wrapper(timed):
+    run = run_execute(run_id=run.pk)
 finished = time.monotonic()
 print(json.dumps({{"seconds": finished - started, "intake": stored - started, "run": finished - stored,
-                  "status": run.status, "lines": run.lines, "matched": run.matched, "timing": run.timing,
-                  "variance": run.variance, "missing": run.missing_in_ledger,
+                  "spent": spent, "status": run.status, "lines": run.lines, "matched": run.matched,
+                  "timing": run.timing, "variance": run.variance, "missing_in_ledger": run.missing_in_ledger,
                   "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
 """
 
@@ -124,9 +160,16 @@ def main() -> None:
         with app.connect() as conn:
             conn.execute("SET maintenance_work_mem = '256MB'")
             with conn.transaction():
-                for statement in SETUP.split(";\n"):
-                    if statement.strip():
-                        conn.execute(statement, {"locations": LOCATIONS, "skus": skus, "as_of": AS_OF})
+                if conn.execute("SELECT count(*) FROM inventory_sku").fetchone()[0] == skus:
+                    # A kept database (BENCH_KEEP_DB=1) of this scale: its ledger again, no runs.
+                    h.note("reusing the kept database's ledger")
+                    conn.execute(RESET)
+                    conn.execute(next(statement for statement in SETUP.split(";\n")
+                                      if "CREATE TEMP TABLE bench_level" in statement))
+                else:
+                    for statement in SETUP.split(";\n"):
+                        if statement.strip():
+                            conn.execute(statement, {"locations": LOCATIONS, "skus": skus, "as_of": AS_OF})
                 with csv_path.open("wb") as out:
                     out.write(b"sku,location,on_hand\n")
                     with conn.cursor().copy(SNAPSHOT.format(as_of=AS_OF).replace("%%", "%")) as copy:
@@ -149,12 +192,24 @@ def main() -> None:
                         copy.write(chunk)
                 conn.execute(FLOOR, [AS_OF])
             floor_seconds = time.monotonic() - floor_started
+            floor_counts = dict(conn.execute(
+                "SELECT classification, count(*) FROM floor_result GROUP BY classification").fetchall())
 
         ours = json.loads(app.shell(OURS.format(path=str(csv_path), as_of=AS_OF), timeout=1800).strip()
                           .splitlines()[-1])
-        h.note(f"ours: intake {ours['intake']:.1f} s, run {ours['run']:.1f} s, status {ours['status']}; "
-               f"matched {ours['matched']}, timing {ours['timing']}, variance {ours['variance']}, "
-               f"missing {ours['missing']} (run in-process, as the worker's task body)")
+        h.note(f"ours: status {ours['status']}; matched {ours['matched']}, timing {ours['timing']}, "
+               f"variance {ours['variance']}, missing {ours['missing_in_ledger']} "
+               "(run in-process, as the worker's task body)")
+        ours_counts = {kind: ours[kind] for kind in ("matched", "timing", "variance", "missing_in_ledger")}
+        if {kind: floor_counts.get(kind, 0) for kind in ours_counts} != ours_counts:
+            raise SystemExit(f"ours and the floor classify differently: {ours_counts} vs {floor_counts}")
+        spent = ours["spent"]
+        h.say("intake_seconds", f"{ours['intake']:.2f}")
+        h.say("run_seconds", f"{ours['run']:.2f}")
+        for kind in ("statistics", "lines_insert", "figures"):
+            h.say(f"run_{kind}_seconds", f"{spent.get(kind, 0):.2f}")
+        h.say("run_commit_and_rest_seconds",
+              f"{ours['run'] - sum(spent.get(kind, 0) for kind in ('statistics', 'lines_insert', 'figures')):.2f}")
         h.say("ours_seconds", f"{ours['seconds']:.2f}")
         h.say("floor_seconds", f"{floor_seconds:.2f}")
         h.say("peak_rss_mb", f"{ours['rss_mb']:.0f}")

@@ -282,15 +282,22 @@ class InventorySnapshot(models.Model):
 
 
 class InventorySnapshotLine(models.Model):
-    snapshot = models.ForeignKey(InventorySnapshot, on_delete=models.CASCADE, related_name="lines")
+    """One line of a snapshot, as sent. A snapshot lists a SKU at a location once: the
+    intake (`integrations.snapshots`) refuses a second line for the same pair as it
+    streams past, naming the row. No unique index repeats that check: a snapshot writes
+    up to a million lines at once, and an index over two text codes would cost the
+    intake more than everything else it does; the snapshot's index is all a run needs.
+
+    For the same reason the snapshot reference has no database constraint (a check per
+    line, as long again as writing the lines): the intake writes every line in the same
+    transaction as its snapshot row, with that row's id, and nothing else writes lines;
+    Django deletes them with their snapshot (`on_delete`)."""
+
+    snapshot = models.ForeignKey(InventorySnapshot, on_delete=models.CASCADE, related_name="lines",
+                                 db_constraint=False)
     sku_code = models.CharField(max_length=64)
     location_code = models.CharField(max_length=64)
     on_hand = models.IntegerField()
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["snapshot", "sku_code", "location_code"], name="snapshot_line_per_key"),
-        ]
 
     def __str__(self) -> str:
         return f"{self.sku_code}@{self.location_code}: {self.on_hand}"

@@ -1,8 +1,9 @@
-"""Reads about outbound messages for the apps that write them."""
+"""Reads for the apps that use integrations: outbound messages' delivery, the systems
+whose snapshots may be uploaded."""
 
 from collections.abc import Iterable
 
-from integrations.models import OutboxMessage
+from integrations.models import ExternalSystem, OutboxMessage
 
 
 def delivery_status(message_ids: Iterable[int]) -> str | None:
@@ -18,3 +19,13 @@ def delivery_status(message_ids: Iterable[int]) -> str | None:
     if OutboxMessage.Status.PENDING in statuses:
         return OutboxMessage.Status.PENDING
     return OutboxMessage.Status.DELIVERED
+
+
+# Systems that state stock on hand, and so may send (or have uploaded) a snapshot.
+SNAPSHOT_KINDS = (ExternalSystem.Kind.WMS, ExternalSystem.Kind.ERP)
+
+
+def snapshot_upload_systems():
+    """The systems whose snapshot staff may upload: enabled warehouse and ERP systems,
+    by code."""
+    return ExternalSystem.objects.filter(enabled=True, kind__in=SNAPSHOT_KINDS).order_by("code")

@@ -124,9 +124,11 @@ def _text_lines(stream, where_prefix: str) -> Iterator[tuple[int, str]]:
     try:
         for number, text_line in enumerate(text, start=1):
             yield number, text_line
-    except UnicodeDecodeError:
-        raise InvalidSnapshot(f"{where_prefix} {number + 1} is not UTF-8.", field=f"{where_prefix} {number + 1}") \
-            from None
+    except UnicodeDecodeError as error:
+        # The text is decoded a block at a time, before any of its lines is handed out: the
+        # bad byte is in the line after those handed out, plus one per line break before it.
+        bad = number + 1 + error.object[:error.start].count(b"\n")
+        raise InvalidSnapshot(f"{where_prefix} {bad} is not UTF-8.", field=f"{where_prefix} {bad}") from None
 
 
 class JsonLinesSnapshot(SnapshotDocument):
@@ -151,6 +153,11 @@ class JsonLinesSnapshot(SnapshotDocument):
         return parse_as_of(self._as_of)
 
 
+def _csv_row(number: int):
+    """How a CSV row names itself in an error (`row 18`), made only if one is raised."""
+    return lambda _column: f"row {number}"
+
+
 class CsvSnapshot(SnapshotDocument):
     def __init__(self, stream, *, as_of: str | None) -> None:
         self.stream, self._as_of = stream, as_of
@@ -168,12 +175,17 @@ class CsvSnapshot(SnapshotDocument):
             if missing:
                 raise InvalidSnapshot(f"row 1: the header lacks the columns {', '.join(missing)}.", field="row 1")
             positions = [names.index(column) for column in COLUMNS]
+            sku_at, location_at, on_hand_at = positions
+            width = max(positions) + 1
             for record in reader:
                 if not record:
                     continue  # a blank line
-                where = f"row {reader.line_num}"
-                sku, location, on_hand = (record[i] if i < len(record) else None for i in positions)
-                yield SnapshotRow(sku, location, on_hand, lambda _column, where=where: where)
+                where = _csv_row(reader.line_num)
+                if len(record) >= width:
+                    yield SnapshotRow(record[sku_at], record[location_at], record[on_hand_at], where)
+                else:
+                    sku, location, on_hand = (record[i] if i < len(record) else None for i in positions)
+                    yield SnapshotRow(sku, location, on_hand, where)
         except csv.Error as exc:
             where = f"row {reader.line_num}"
             raise InvalidSnapshot(f"{where} is not valid CSV ({exc}).", field=where) from None

@@ -16,17 +16,24 @@ bound parameter.
    additions to it (DESIGN.md "Inventory model").
    A SKU and location both known but without a level row have a ledger of 0 (nothing was
    ever posted there). Either code unknown: `missing_in_ledger`, ledger figures null.
-2. `accuracy_insert`: one `RunAccuracy` row per location (null for unknown location codes).
+2. `figures_write`: one aggregate pass over the run's lines, per location: the
+   `RunAccuracy` rows (null location for unknown location codes) and, summed, the run's
+   summary.
 """
 
 from decimal import Decimal
 
 from django.db import connection
+from django.db.models import Count, DecimalField, ExpressionWrapper, F, Q, Sum
+from django.db.models.functions import Abs
 
 from integrations.models import InventorySnapshotLine
 from inventory.models import Bucket, Location, Sku, StockLevel, StockMovement
 from reconciliation.models import ReconciliationLine, RunAccuracy
 from reconciliation.states import AGREEING, Classification, Decision
+
+ZERO = Decimal("0")
+RUN_WORK_MEM = "256MB"
 
 
 def lines_insert(*, run_id: int, snapshot_id: int, as_of, tolerance_units: int, tolerance_percent: Decimal) -> int:
@@ -79,23 +86,51 @@ def lines_insert(*, run_id: int, snapshot_id: int, as_of, tolerance_units: int, 
         return cursor.rowcount
 
 
-def accuracy_insert(*, run_id: int) -> None:
-    """Per location: lines, units (Σ |snapshot on hand|) and value (Σ on hand × unit
-    cost), in all and of the agreeing lines (matched or timing)."""
-    agreeing = "classification IN (%s, %s)"
-    sql = f"""
-        INSERT INTO {RunAccuracy._meta.db_table}
-            (run_id, location_id, lines, agreeing_lines, units, agreeing_units, value, agreeing_value)
-        SELECT run_id, location_id, COUNT(*),
-               SUM(CASE WHEN {agreeing} THEN 1 ELSE 0 END),
-               SUM(ABS(snapshot_on_hand)),
-               SUM(CASE WHEN {agreeing} THEN ABS(snapshot_on_hand) ELSE 0 END),
-               COALESCE(SUM(snapshot_on_hand * unit_cost), 0),
-               COALESCE(SUM(CASE WHEN {agreeing} THEN snapshot_on_hand * unit_cost ELSE 0 END), 0)
-        FROM {ReconciliationLine._meta.db_table}
-        WHERE run_id = %s
-        GROUP BY run_id, location_id
-    """  # noqa: S608 (table names from the models; values are bound parameters)
-    agreeing_codes = [classification.value for classification in AGREEING]
+def figures_write(*, run_id: int) -> dict:
+    """One pass over the run's lines, grouped by location: each location's accuracy
+    (lines, units Σ |snapshot on hand| and value Σ on hand × unit cost, in all and of the
+    agreeing lines) written as `RunAccuracy` rows (location null: codes the ledger does
+    not know); their sums are the run's summary, returned (API.md "summary")."""
+    agreeing = Q(classification__in=AGREEING)
+    units = Abs("snapshot_on_hand")
+    stock_value = ExpressionWrapper(F("snapshot_on_hand") * F("unit_cost"),
+                                    output_field=DecimalField(max_digits=16, decimal_places=2))
+    per_location = list(
+        ReconciliationLine.objects.filter(run_id=run_id).order_by().values("location_id").annotate(
+            all_lines=Count("id"), agreeing_lines=Count("id", filter=agreeing),
+            all_units=Sum(units), agreeing_units=Sum(units, filter=agreeing),
+            stock_value=Sum(stock_value), agreeing_value=Sum(stock_value, filter=agreeing),
+            variance_value=Sum("value", filter=Q(classification=Classification.VARIANCE)),
+            **{f"count_{kind.value}": Count("id", filter=Q(classification=kind)) for kind in Classification},
+        ))
+    RunAccuracy.objects.bulk_create(
+        RunAccuracy(run_id=run_id, location_id=row["location_id"], lines=row["all_lines"],
+                    agreeing_lines=row["agreeing_lines"], units=row["all_units"] or 0,
+                    agreeing_units=row["agreeing_units"] or 0, value=row["stock_value"] or ZERO,
+                    agreeing_value=row["agreeing_value"] or ZERO)
+        for row in per_location)
+    summary = {"lines": sum(row["all_lines"] for row in per_location)}
+    for kind in Classification:
+        summary[kind.value] = sum(row[f"count_{kind.value}"] for row in per_location)
+    summary["variance_value"] = sum((row["variance_value"] or ZERO for row in per_location), ZERO)
+    return summary
+
+
+def planner_prepare() -> None:
+    """Before a run, on PostgreSQL: fresh statistics for the snapshot lines (a snapshot
+    just written is unknown to the planner, which then expects a handful of lines and
+    probes the stock levels one line at a time), in a statement of its own so its lock
+    is not held through the run."""
+    if connection.vendor != "postgresql":
+        return
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*agreeing_codes * 3, run_id])
+        cursor.execute(f"ANALYZE {InventorySnapshotLine._meta.db_table}")
+
+
+def run_memory_raise() -> None:
+    """Inside the run's transaction, on PostgreSQL: room to hash a million lines in memory
+    rather than in batches on disk (`SET LOCAL` ends with the transaction)."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(f"SET LOCAL work_mem = '{RUN_WORK_MEM}'")

@@ -3,6 +3,7 @@
 from decimal import Decimal
 
 from django import forms
+from django.conf import settings
 
 from reconciliation.review import MAX_LINES_PER_ACTION
 from reconciliation.selectors import LineFilter
@@ -90,3 +91,25 @@ class DecideForm(forms.Form):
             raise forms.ValidationError("A line must be named by its number.")
         cleaned["lines"] = lines
         return cleaned
+
+
+class SnapshotUploadForm(forms.Form):
+    """A staff upload: whose snapshot, as of when (in the app's time zone), and the CSV."""
+
+    system = forms.ModelChoiceField(queryset=None, empty_label="Choose a system",
+                                    error_messages={"required": "Choose the system the snapshot comes from."})
+    as_of = forms.DateTimeField(
+        label="As of", widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text=f"When the quantities were true, in {settings.TIME_ZONE} time.",
+        error_messages={"required": "Say when the quantities were true.",
+                        "invalid": "Enter the date and time the quantities were true."})
+    file = forms.FileField(
+        label="Snapshot (CSV)", widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
+        help_text="A header row sku,location,on_hand (in any order; other columns are ignored), then one row "
+                  "per SKU and location.",
+        error_messages={"required": "Choose the CSV file to upload.", "empty": "The file is empty."})
+
+    def __init__(self, *args, systems, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["system"].queryset = systems
+        self.fields["system"].label_from_instance = lambda system: f"{system.code} · {system.name}"

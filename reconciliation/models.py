@@ -16,6 +16,8 @@ from simple_history.models import HistoricalRecords
 from reconciliation.states import Classification, Decision, RunStatus
 
 ZERO = Decimal("0")
+# Lines staff look at one by one (the rest agree with the ledger).
+TO_LOOK_AT = [Classification.VARIANCE.value, Classification.MISSING_IN_LEDGER.value]
 
 
 class ReconciliationRun(models.Model):
@@ -60,10 +62,14 @@ class ReconciliationLine(models.Model):
     # No single-column indexes: a run writes up to a million lines and every index is
     # written for each; the composite indexes below lead with the run.
     run = models.ForeignKey(ReconciliationRun, on_delete=models.CASCADE, related_name="line_set", db_index=False)
+    # The SKU and location come from the join on their codes in the same statement that
+    # writes the line, so they exist; a database check per line (two per row, a million
+    # rows) would cost the run more than the comparison itself. Django still protects them
+    # (`on_delete`); the run keeps its database constraint.
     sku = models.ForeignKey("inventory.Sku", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
-                            db_index=False)
+                            db_index=False, db_constraint=False)
     location = models.ForeignKey("inventory.Location", null=True, blank=True, on_delete=models.PROTECT,
-                                 related_name="+", db_index=False)
+                                 related_name="+", db_index=False, db_constraint=False)
     sku_code = models.CharField(max_length=64)
     location_code = models.CharField(max_length=64)
     snapshot_on_hand = models.IntegerField()
@@ -78,16 +84,30 @@ class ReconciliationLine(models.Model):
     value = models.DecimalField(max_digits=14, decimal_places=2, default=ZERO)
     decision = models.CharField(max_length=16, choices=Decision.choices, blank=True, default=Decision.UNDECIDED)
     decided_at = models.DateTimeField(null=True, blank=True)
+    # A copy of the latest decision's actor, for filtering; that `LineDecision` row holds the
+    # checked reference. No database check here: null on every line a run writes, it would
+    # still cost a trigger per line (as much again as writing the line).
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                                   related_name="+")
+                                   related_name="+", db_index=False, db_constraint=False)
 
     class Meta:
+        # A run writes up to a million lines, and each index is written for each line it
+        # covers. One index covers them all: a run's lines, costliest first (its default
+        # order, and a store's lines read in that order); every agreeing line has a value
+        # of 0 and the lines come in id order, so it grows at one end. The lines staff
+        # look at one by one (variance, unknown to the ledger: a few in a hundred) have
+        # the indexes of the review's filters.
         indexes = [
-            # A run's lines of one classification, costliest first (the review list).
-            models.Index(fields=["run", "classification", "-value", "id"], name="recon_line_class_value"),
-            # A store's lines (store operations see theirs only), costliest first.
-            models.Index(fields=["run", "location", "-value", "id"], name="recon_line_location"),
-            models.Index(fields=["run", "sku_code"], name="recon_line_sku_code"),
+            models.Index(fields=["run", "-value", "id"], name="recon_line_value"),
+            models.Index(fields=["run", "classification", "-value", "id"], name="recon_line_class_value",
+                         condition=models.Q(classification__in=TO_LOOK_AT)),
+            models.Index(fields=["run", "location", "-value", "id"], name="recon_line_location",
+                         condition=models.Q(classification__in=TO_LOOK_AT)),
+            models.Index(fields=["run", "sku_code"], name="recon_line_sku_code",
+                         condition=models.Q(classification__in=TO_LOOK_AT)),
+            # Only decided lines have a decider (a user's lines, before deleting the user).
+            models.Index(fields=["decided_by"], name="recon_line_decided_by",
+                         condition=models.Q(decided_by__isnull=False)),
         ]
 
     def __str__(self) -> str:

@@ -39,10 +39,10 @@ from inventory.ledger import lock_levels
 from inventory.selectors import on_hand_moved_after
 from inventory.states import AdjustmentStatus
 from reconciliation.models import LineDecision, ReconciliationLine, ReconciliationRun
-from reconciliation.states import DECISION_TRANSITIONS, RUN_TRANSITIONS, Classification, Decision, RunStatus
+from reconciliation.states import DECISION_TRANSITIONS, Classification, Decision, RunStatus
+from reconciliation.transitions import run_transition
 from retailops.access import LocationScope
 from retailops.errors import DomainError, InvalidInput, InvalidState, NotFound
-from retailops.lifecycle import check_transition
 from retailops.transactions import in_retrying_transaction
 
 DECIDE_PERMISSION = "reconciliation.change_reconciliationline"
@@ -218,11 +218,9 @@ def _decide(run: ReconciliationRun, lines: list[ReconciliationLine], *, to: str,
     closed = False
     undecided = run.line_set.filter(classification=Classification.VARIANCE, decision=Decision.UNDECIDED)
     if not undecided.exists():
-        check_transition(RUN_TRANSITIONS, run.status, RunStatus.CLOSED, noun="reconciliation")
-        run.status, run.closed_at = RunStatus.CLOSED, now
-        run._history_user = actor
-        run._change_reason = f"every variance line decided (last: {len(lines)} {Decision(to).label.lower()})"[:100]
-        run.save(update_fields=["status", "closed_at", "updated_at"])
+        run.closed_at = now
+        run_transition(run, RunStatus.CLOSED, actor=actor, fields=("closed_at",),
+                       reason=f"every variance line decided (last: {len(lines)} {Decision(to).label.lower()})")
         closed = True
     return ReviewOutcome(decisions=decisions, run_closed=closed)
 

@@ -9,40 +9,35 @@ there, and queues nothing.
 `run_execute` is what the worker does: `queued` → `running` (committed, so it shows),
 then one transaction writes every line set-based (`reconciliation.engine`), the
 per-location accuracy and the summary, and moves the run to `review` (some line is a
-variance) or `closed` (none is). An error leaves the run `failed`, with the error.
+variance) or `closed` (none is). An error leaves the run `failed`, with the error, and
+opens a `sync_failed` case for integration support; so does a run left `running` by a
+worker that stopped (`runs_stale_fail`, on beat). A failed run may be queued again
+(`run_retry`).
 """
 
 import logging
-from decimal import Decimal
+from datetime import timedelta
 
 from celery import current_app
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
+from exceptions.services import CaseReport, raise_case
+from exceptions.states import CaseKind
 from integrations.models import ApiClient, ExternalSystem, SyncRun
 from integrations.snapshots import SnapshotDocument, snapshot_store
 from inventory.selectors import locations_for
 from reconciliation import engine
-from reconciliation.models import ReconciliationLine, ReconciliationRun
-from reconciliation.states import RUN_TRANSITIONS, Classification, RunStatus
+from reconciliation.models import ReconciliationRun
+from reconciliation.states import RunStatus
+from reconciliation.transitions import run_transition
 from retailops.access import LocationScope
-from retailops.lifecycle import check_transition
+from retailops.errors import NotFound
 
 logger = logging.getLogger(__name__)
 
 RECONCILE_TASK = "reconciliation.tasks.reconcile"
-
-
-def _transition(run: ReconciliationRun, to: str, *, actor=None, reason: str, fields: tuple[str, ...] = ()) -> None:
-    """Move a locked (or new) run to `to`, recording who and why in its history."""
-    check_transition(RUN_TRANSITIONS, run.status, to, noun="reconciliation run")
-    previous = run.status
-    run.status = to
-    run._history_user = actor
-    run._change_reason = f"{reason} ({previous} → {to})"
-    run.save(update_fields=["status", "updated_at", *fields])
 
 
 def _enqueue(run_id: int) -> None:
@@ -90,18 +85,8 @@ def _start(run_id: int) -> ReconciliationRun | None:
         if run.status != RunStatus.QUEUED:
             return None  # already run, or running elsewhere: running twice is a no-op
         run.started_at = timezone.now()
-        _transition(run, RunStatus.RUNNING, reason="reconciliation started", fields=("started_at",))
+        run_transition(run, RunStatus.RUNNING, reason="reconciliation started", fields=("started_at",))
     return run
-
-
-def _summary(run: ReconciliationRun) -> dict:
-    counts = ReconciliationLine.objects.filter(run=run).aggregate(
-        lines=Count("id"),
-        **{kind.value: Count("id", filter=Q(classification=kind)) for kind in Classification},
-        variance_value=Sum("value", filter=Q(classification=Classification.VARIANCE)),
-    )
-    counts["variance_value"] = counts["variance_value"] or Decimal("0")
-    return counts
 
 
 def run_execute(*, run_id: int) -> ReconciliationRun:
@@ -110,27 +95,70 @@ def run_execute(*, run_id: int) -> ReconciliationRun:
     if run is None:
         return ReconciliationRun.objects.get(pk=run_id)
     try:
+        engine.planner_prepare()
         with transaction.atomic():
             run = ReconciliationRun.objects.select_for_update().get(pk=run_id)
+            engine.run_memory_raise()
             engine.lines_insert(run_id=run.pk, snapshot_id=run.snapshot_id, as_of=run.as_of,
                                 tolerance_units=run.tolerance_units, tolerance_percent=run.tolerance_percent)
-            engine.accuracy_insert(run_id=run.pk)
-            summary = _summary(run)
+            summary = engine.figures_write(run_id=run.pk)
             for name, value in summary.items():
                 setattr(run, name, value)
             now = timezone.now()
             run.finished_at = now
             fields = ("finished_at", *summary)
             if run.variance:
-                _transition(run, RunStatus.REVIEW, reason=f"{run.variance} variance line(s) to review", fields=fields)
+                run_transition(run, RunStatus.REVIEW, reason=f"{run.variance} variance line(s) to review",
+                               fields=fields)
             else:
                 run.closed_at = now
-                _transition(run, RunStatus.CLOSED, reason="no variance", fields=(*fields, "closed_at"))
+                run_transition(run, RunStatus.CLOSED, reason="no variance", fields=(*fields, "closed_at"))
     except Exception as exc:
         logger.exception("Reconciliation run %s failed", run_id)
         with transaction.atomic():
-            run = ReconciliationRun.objects.select_for_update().get(pk=run_id)
-            run.error, run.finished_at = f"{type(exc).__name__}: {exc}"[:4000], timezone.now()
-            _transition(run, RunStatus.FAILED, reason="reconciliation failed", fields=("error", "finished_at"))
+            run = ReconciliationRun.objects.select_for_update().select_related("system").get(pk=run_id)
+            _fail(run, error=f"{type(exc).__name__}: {exc}", reason="reconciliation failed")
         return run
+    return run
+
+
+def _fail(run: ReconciliationRun, *, error: str, reason: str) -> None:
+    """Record a locked run as failed and tell integration support (a `sync_failed` case,
+    one per run: failing again after a retry bumps it)."""
+    run.error, run.finished_at = error[:4000], timezone.now()
+    run_transition(run, RunStatus.FAILED, reason=reason, fields=("error", "finished_at"))
+    raise_case(CaseReport(
+        kind=CaseKind.SYNC_FAILED, dedup_key=f"reconciliation_failed:{run.pk}",
+        title=f"Reconciliation #{run.pk} of {run.system.code} failed", detail=run.error[:1000], subject=run,
+        context={"reconciliation": run.pk, "system": run.system.code, "as_of": run.as_of.isoformat(),
+                 "error": run.error[:500]},
+    ))
+
+
+def runs_stale_fail(*, older_than: timedelta) -> int:
+    """Fail the runs left `running` by a worker that stopped (the beat's check): running
+    for longer than `older_than` and not locked — a live run holds its row's lock for as
+    long as it writes, a dead worker's lock went with its connection. Returns how many."""
+    failed = 0
+    with transaction.atomic():
+        stale = (ReconciliationRun.objects.select_for_update(skip_locked=True, of=("self",)).select_related("system")
+                 .filter(status=RunStatus.RUNNING, started_at__lt=timezone.now() - older_than).order_by("pk"))
+        for run in stale:
+            _fail(run, error=f"The worker stopped while running it (running since {run.started_at:%Y-%m-%d %H:%M}).",
+                  reason="worker stopped")
+            failed += 1
+    return failed
+
+
+@transaction.atomic
+def run_retry(*, run_id: int, actor) -> ReconciliationRun:
+    """Queue a failed run again (its snapshot is still stored); the worker takes it once
+    this commits. Only a failed run may be retried (`RUN_TRANSITIONS`)."""
+    run = ReconciliationRun.objects.select_for_update().filter(pk=run_id).first()
+    if run is None:
+        raise NotFound(f"No reconciliation {run_id}.")
+    run.error, run.started_at, run.finished_at = "", None, None
+    run_transition(run, RunStatus.QUEUED, actor=actor, reason="queued again",
+                   fields=("error", "started_at", "finished_at"))
+    transaction.on_commit(lambda run_id=run.pk: _enqueue(run_id), robust=True)
     return run

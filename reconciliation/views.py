@@ -1,5 +1,6 @@
 """Staff screens for reconciliation review: the runs, a run's lines (filters, bulk actions,
-CSV export), one line explained by the ledger around the snapshot's time, and the actions.
+CSV export), one line explained by the ledger around the snapshot's time, the actions, and
+the upload of a system's snapshot as a CSV file.
 
 Thin, like the other screens: reads come from `reconciliation.selectors`, scoped to the
 caller (a line outside a store user's locations is a 404), writes go through
@@ -15,10 +16,13 @@ from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from reconciliation import review, selectors
-from reconciliation.forms import RUN_STATUS_WORDS, DecideForm, LineFilterForm, RunFilterForm
+from integrations.models import InventorySnapshot
+from integrations.selectors import snapshot_upload_systems
+from integrations.snapshot_formats import CsvSnapshot
+from reconciliation import review, selectors, services
+from reconciliation.forms import RUN_STATUS_WORDS, DecideForm, LineFilterForm, RunFilterForm, SnapshotUploadForm
 from reconciliation.models import ReconciliationLine, ReconciliationRun
 from reconciliation.states import DECISION_TRANSITIONS, Classification, Decision, RunStatus
 from retailops.access import location_scope
@@ -26,6 +30,7 @@ from retailops.screens import act_and_report, form_problems
 
 VIEW = "reconciliation.view_reconciliationrun"
 DECIDE = review.DECIDE_PERMISSION
+UPLOAD = "integrations.add_inventorysnapshot"
 RUNS_PER_PAGE = 25
 LINES_PER_PAGE = 50
 CSV_COLUMNS = ["sku", "location", "snapshot_on_hand", "ledger_on_hand_at_as_of", "ledger_on_hand_now", "difference",
@@ -135,6 +140,54 @@ def run_export(request, run_id: int):
 
 def _blank(value) -> str:
     return "" if value is None else str(value)
+
+
+# --- Uploading a snapshot ------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@_staff(UPLOAD)
+def snapshot_upload(request):
+    """A system's snapshot as a CSV file, stored through the one intake and queued for a
+    run; then the run. The file is read as a stream (Django keeps a large upload in a
+    temporary file, FILE_UPLOAD_MAX_MEMORY_SIZE); a malformed one is refused whole, its
+    first bad row named, and nothing is stored."""
+    systems = snapshot_upload_systems()
+    if request.method != "POST":
+        return render(request, "reconciliation/upload.html", {"form": SnapshotUploadForm(systems=systems)})
+    form = SnapshotUploadForm(request.POST, request.FILES, systems=systems)
+    if form.is_valid():
+        data = form.cleaned_data
+
+        def submit():
+            return services.snapshot_submit(
+                system=data["system"], document=CsvSnapshot(data["file"], as_of=data["as_of"].isoformat()),
+                source=InventorySnapshot.Source.UPLOAD, sent_by=request.user, scope=location_scope(request))
+
+        result, stored = act_and_report(request, submit, done=_uploaded, failed="Nothing was stored: ")
+        if stored:
+            return redirect("reconciliation:run", result[0].pk)
+    else:
+        messages.error(request, f"Nothing was stored: {form_problems(form)}")
+    return render(request, "reconciliation/upload.html", {"form": form}, status=400)
+
+
+@_staff(UPLOAD, post=True)
+def run_retry(request, run_id: int):
+    """Queue a failed run again (those who upload snapshots may run them again)."""
+    run = _run_or_404(run_id)
+    act_and_report(request, lambda: services.run_retry(run_id=run.pk, actor=request.user),
+                   done=f"Reconciliation #{run.pk} is queued again.", failed="Not queued: ")
+    return redirect("reconciliation:run", run.pk)
+
+
+def _uploaded(submitted) -> str:
+    run, created = submitted
+    lines = f"{run.snapshot.line_count:,} line{'s' if run.snapshot.line_count != 1 else ''}"
+    if not created:
+        return (f"This snapshot ({lines}) was stored before for {run.system.code} as of the same time: "
+                f"reconciliation #{run.pk} is its run.")
+    return f"Snapshot stored ({lines}); reconciliation #{run.pk} is queued and runs in a moment."
 
 
 # --- One line ----------------------------------------------------------------------------------------

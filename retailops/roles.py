@@ -57,6 +57,8 @@ _RECONCILIATION_READ = ["reconciliation.view_reconciliationrun", "reconciliation
 # Deciding reconciliation lines (accept, keep, dismiss, escalate to a case): the roles that
 # review with every location.
 _RECONCILIATION_DECIDE = ["reconciliation.change_reconciliationline"]
+# Uploading a system's stock snapshot (a CSV file) to reconcile: the same roles.
+_SNAPSHOTS_UPLOAD = ["integrations.add_inventorysnapshot"]
 _APPROVAL_POLICY_EDIT = [f"inventory.{action}_approvalpolicy" for action in ("view", "add", "change")]
 # Staff accounts in the admin: a user, their role and stores (backoffice.staff). Roles
 # themselves are this table, so they are read, never edited there.
@@ -70,7 +72,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
                              *_EVENTS_REPLAY, *_CASES_WORK, *_ADJUSTMENTS_READ, *_ADJUSTMENTS_REQUEST, *_TRANSFERS_READ,
                              *_TRANSFERS_ACT, *_COUNTS_READ, *_COUNTS_WORK, *_RETURNS_READ, *_RETURNS_ACT,
                              *_CONFIDENCE_RESCORE, *_RECEIPTS_READ, *_RECEIPTS_ACT, *_RECONCILIATION_READ,
-                             *_RECONCILIATION_DECIDE],
+                             *_RECONCILIATION_DECIDE, *_SNAPSHOTS_UPLOAD],
     # Store operations act on orders too, but only at their stores (location scope).
     Role.STORE_OPS: [*_MASTER_DATA_READ, *_LEDGER_READ, *_ORDERS_READ, *_ORDERS_ACT, *_CASES_WORK,
                      *_ADJUSTMENTS_READ, *_ADJUSTMENTS_REQUEST, *_TRANSFERS_READ, *_TRANSFERS_ACT, *_COUNTS_READ,
@@ -78,7 +80,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
                      *_RECONCILIATION_READ],
     Role.FINANCE: [*_MASTER_DATA_READ, *_LEDGER_READ, *_ALL_LOCATIONS, *_ORDERS_READ, *_CASES_WORK,
                    *_ADJUSTMENTS_READ, *_ADJUSTMENTS_APPROVE, *_TRANSFERS_READ, *_COUNTS_READ, *_RETURNS_READ,
-                   *_REFUNDS_APPROVE, *_RECEIPTS_READ, *_RECONCILIATION_READ, *_RECONCILIATION_DECIDE],
+                   *_REFUNDS_APPROVE, *_RECEIPTS_READ, *_RECONCILIATION_READ, *_RECONCILIATION_DECIDE,
+                   *_SNAPSHOTS_UPLOAD],
     Role.INTEGRATION_SUPPORT: [
         *_MASTER_DATA_READ,
         *_LEDGER_READ,
@@ -104,6 +107,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_RETURNS_READ,
         *_RECONCILIATION_READ,
         *_RECONCILIATION_DECIDE,
+        *_SNAPSHOTS_UPLOAD,
         *_APPROVAL_POLICY_EDIT,
         *_CONFIDENCE_RESCORE,
         *_STAFF_ACCOUNTS_MANAGE,

@@ -303,6 +303,9 @@ STORAGES = {
 
 # Large enough for 1,000 events; anything larger is refused with a 400 problem.
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", str(5 * 1024 * 1024)))
+# An uploaded file larger than this goes to a temporary file, not memory: a snapshot CSV
+# uploaded on the reconciliation screen may hold a million lines, and is read as a stream.
+FILE_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("FILE_UPLOAD_MAX_MEMORY_SIZE", str(2 * 1024 * 1024)))
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -556,6 +559,14 @@ CELERY_BEAT_SCHEDULE["integrations-snapshot-pull"] = {
     "task": "connectors.tasks.snapshot_pull_all",
     "schedule": crontab(hour=RECONCILE_PULL_HOUR, minute=15),
     "options": {"queue": INTEGRATIONS_QUEUE},
+}
+# A run still `running` this long after it started, and no longer locked by a worker, is
+# failed by the beat's check (a case tells integration support; staff may run it again).
+RECONCILE_STALE_MINUTES = int(os.environ.get("RECONCILE_STALE_MINUTES", "45"))
+CELERY_BEAT_SCHEDULE["reconciliation-stale-runs"] = {
+    "task": "reconciliation.tasks.runs_stale_check",
+    "schedule": crontab(minute="*/5"),
+    "options": {"queue": RECONCILIATION_QUEUE},
 }
 
 # --- Cases: SLAs and scheduled detectors (exceptions app) -------------------------------

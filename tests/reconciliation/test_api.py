@@ -84,6 +84,29 @@ def test_a_malformed_csv_is_refused_whole_naming_the_first_bad_row(partner_api, 
     assert stored() == (0, 0, 0)
 
 
+def test_codes_are_kept_as_sent_whatever_they_hold(partner_api):
+    client = partner_api("wms", kind="wms")
+    text = 'sku,location,on_hand\n"A, large",DC1,5\n"say ""hi""",DC1,1\n"two\nlines",  DC\\1  ,007\n'
+    assert post_csv(client, text).status_code == 202
+    assert sorted(InventorySnapshotLine.objects.values_list("sku_code", "location_code", "on_hand")) == [
+        ("A, large", "DC1", 5), ("say \"hi\"", "DC1", 1), ("two\nlines", "DC\\1", 7)]
+
+
+def test_a_long_snapshot_names_its_bad_row_wherever_it_is(partner_api):
+    """Rows are checked, hashed and written in chunks of thousands, and text decoded in
+    blocks: the row named is still the first bad one."""
+    client = partner_api("wms", kind="wms")
+    rows = [f"S{index},DC1,{index % 7}" for index in range(12_000)]
+    duplicate = "\n".join(["sku,location,on_hand", *rows, "S5,DC1,1"]) + "\n"
+    response = post_csv(client, duplicate)
+    assert response.json()["errors"][0]["field"] == "row 12002" and stored() == (0, 0, 0)
+    not_utf8 = ("\n".join(["sku,location,on_hand", *rows[:9_000]]) + "\n").encode() + b"X\xff,DC1,1\n"
+    response = client.generic("POST", f"/api/v1/snapshots?as_of={AS_OF.replace('+', '%2B')}", not_utf8,
+                              content_type="text/csv")
+    assert response.json()["errors"][0]["field"] == "row 9002" and stored() == (0, 0, 0)
+    assert post_csv(client, "\n".join(["sku,location,on_hand", *rows]) + "\n").json()["lines"] == 12_000
+
+
 HEAD = '{"as_of": "' + AS_OF + '", "lines": [{"sku": "A", "location": "DC1", "on_hand": 1}, '
 
 

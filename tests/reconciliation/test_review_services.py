@@ -258,7 +258,22 @@ def test_the_run_closes_when_every_variance_line_is_decided(run, store, finance)
     assert review.lines_escalate(run_id=run.pk, line_ids=[second.pk], actor=finance, scope=EVERYWHERE).run_closed
     run.refresh_from_db()
     assert run.status == RunStatus.CLOSED and run.closed_at is not None
-    assert run.history.first().history_user == finance
+    closing = run.history.first()
+    assert closing.history_user == finance
+    assert closing.history_change_reason == ("every variance line decided (last: 1 escalated to a case) "
+                                             "(review → closed)")
+
+
+def test_runs_change_status_only_as_the_transition_table_allows(finance):
+    """One path for every status change (the worker's and the reviewers'): a move the table
+    does not list is refused and nothing is saved."""
+    from reconciliation.transitions import run_transition
+
+    run = RunFactory(closed=True)
+    with pytest.raises(InvalidState):
+        run_transition(run, RunStatus.REVIEW, actor=finance, reason="reopen")
+    run.refresh_from_db()
+    assert run.status == RunStatus.CLOSED and run.history.count() == 1
 
 
 def test_a_closed_run_takes_no_more_decisions(store, finance):

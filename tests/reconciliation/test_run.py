@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 
 from reconciliation.models import ReconciliationLine, RunAccuracy
+from retailops.errors import InvalidState
 from tests.inventory.factories import LocationFactory
 from tests.reconciliation.conftest import AS_OF
 
@@ -104,9 +105,115 @@ def test_a_run_that_fails_records_its_error(ledger, reconcile, monkeypatch):
     def broken(**kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr("reconciliation.engine.accuracy_insert", broken)
+    monkeypatch.setattr("reconciliation.engine.figures_write", broken)
     ledger("A", "DC1", 10)
     run = reconcile([("A", "DC1", 9)])
     assert run.status == "failed" and "disk full" in run.error
     assert not ReconciliationLine.objects.filter(run=run).exists()  # the half-written run rolled back
     assert [entry.status for entry in run.history.order_by("history_id")] == ["queued", "running", "failed"]
+
+
+def test_a_failed_run_opens_a_case_for_integration_support(ledger, reconcile, monkeypatch):
+    from exceptions.models import Case
+    from exceptions.states import CaseKind, Queue
+
+    def broken(**kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr("reconciliation.engine.figures_write", broken)
+    ledger("A", "DC1", 10)
+    run = reconcile([("A", "DC1", 9)])
+    case = Case.objects.get()
+    assert (case.kind, case.queue) == (CaseKind.SYNC_FAILED, Queue.INTEGRATION)
+    assert f"Reconciliation #{run.pk}" in case.title and "disk full" in case.detail
+
+
+def _running_since(run, minutes: int):
+    from django.utils import timezone
+
+    from reconciliation.models import ReconciliationRun
+
+    ReconciliationRun.objects.filter(pk=run.pk).update(
+        status="running", started_at=timezone.now() - timedelta(minutes=minutes))
+
+
+def test_a_run_left_running_by_a_stopped_worker_is_failed_and_can_be_run_again(
+        ledger, system, django_capture_on_commit_callbacks):
+    from backoffice.staff import staff_user_upsert
+    from exceptions.models import Case
+    from integrations.snapshots import SnapshotLines, line_row
+    from reconciliation.models import ReconciliationRun
+    from reconciliation.services import run_execute, run_retry, runs_stale_fail, snapshot_submit
+    from reconciliation.tasks import runs_stale_check
+
+    ledger("A", "DC1", 10)
+    stale, _ = snapshot_submit(system=system(), source="upload", document=SnapshotLines(
+        as_of=AS_OF, rows=[line_row(0, "A", "DC1", 9)]))
+    recent, _ = snapshot_submit(system=system("erp"), source="upload", document=SnapshotLines(
+        as_of=AS_OF, rows=[line_row(0, "A", "DC1", 9)]))
+    _running_since(stale, 60)
+    _running_since(recent, 5)
+
+    assert runs_stale_check() == 1  # the beat's task: 45 minutes by default
+    assert runs_stale_fail(older_than=timedelta(minutes=45)) == 0  # once
+    stale.refresh_from_db()
+    recent.refresh_from_db()
+    assert (stale.status, recent.status) == ("failed", "running")
+    assert "worker stopped" in stale.error
+    assert Case.objects.get().context["reconciliation"] == stale.pk
+
+    control = staff_user_upsert(username="control", role="inventory_control", password="pw-for-tests-1")
+    with django_capture_on_commit_callbacks() as callbacks:
+        run_retry(run_id=stale.pk, actor=control)
+    assert len(callbacks) == 1
+    stale.refresh_from_db()
+    assert (stale.status, stale.error, stale.history.first().history_user) == ("queued", "", control)
+    assert run_execute(run_id=stale.pk).status == "review"
+    with pytest.raises(InvalidState):
+        run_retry(run_id=stale.pk, actor=control)  # only a failed run
+    assert ReconciliationRun.objects.get(pk=recent.pk).status == "running"
+
+
+def test_the_stale_run_check_is_on_beat():
+    from django.conf import settings
+
+    entry = settings.CELERY_BEAT_SCHEDULE["reconciliation-stale-runs"]
+    assert entry["task"] == "reconciliation.tasks.runs_stale_check"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_run_a_live_worker_still_writes_is_not_failed(ledger, system):
+    """A live run holds its row's lock for as long as it writes; the check passes it by."""
+    import threading
+
+    from django.db import connection, transaction
+
+    from integrations.snapshots import SnapshotLines, line_row
+    from reconciliation.models import ReconciliationRun
+    from reconciliation.services import runs_stale_fail, snapshot_submit
+
+    ledger("A", "DC1", 10)
+    run, _ = snapshot_submit(system=system(), source="upload", document=SnapshotLines(
+        as_of=AS_OF, rows=[line_row(0, "A", "DC1", 9)]))
+    _running_since(run, 60)
+    locked, release = threading.Event(), threading.Event()
+
+    def worker():
+        try:
+            with transaction.atomic():
+                ReconciliationRun.objects.select_for_update().get(pk=run.pk)
+                locked.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    try:
+        assert locked.wait(10)
+        assert runs_stale_fail(older_than=timedelta(minutes=45)) == 0
+    finally:
+        release.set()
+        thread.join()
+    assert runs_stale_fail(older_than=timedelta(minutes=45)) == 1

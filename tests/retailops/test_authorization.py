@@ -774,6 +774,33 @@ def check_reconciliation_decide_screen(world, caller, screen):
     assert not LineDecision.objects.exists()
 
 
+def check_reconciliation_upload_screen(world, caller, screen):
+    """Store operations upload no snapshot (any line may name another store): the form is
+    refused, and so is a file naming store B, and nothing is stored."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from integrations.models import InventorySnapshot
+
+    system = external_system_ensure(code="upload-wms", kind="wms")
+    assert screen.get("/reconciliation/upload/").status_code in DENIED
+    upload = SimpleUploadedFile("snapshot.csv", f"sku,location,on_hand\n{world.sku.code},{world.b.code},9\n".encode(),
+                                content_type="text/csv")
+    response = screen.post("/reconciliation/upload/", {"system": system.pk, "as_of": "2026-03-01T12:00",
+                                                       "file": upload})
+    assert response.status_code in DENIED
+    assert not InventorySnapshot.objects.exists()
+
+
+def check_reconciliation_retry_screen(world, caller, screen):
+    """Running a failed run again is for the roles that upload snapshots, not a store's."""
+    from reconciliation.models import ReconciliationRun
+
+    run = _reconciled_run(world, "screen-wms")
+    ReconciliationRun.objects.filter(pk=run.pk).update(status="failed")
+    assert screen.post(f"/reconciliation/{run.pk}/retry/").status_code in DENIED
+    assert ReconciliationRun.objects.get(pk=run.pk).status == "failed"
+
+
 def check_dashboard(world, caller, screen):
     """Store A's figures only: the pickup at store B is in no figure, table or export."""
     page = screen.get("/dashboard/?days=7")
@@ -815,6 +842,8 @@ CHECKS = {
     "reconciliation:export": check_reconciliation_export_screen,
     "reconciliation:line": check_reconciliation_line_screen,
     "reconciliation:decide": check_reconciliation_decide_screen,
+    "reconciliation:upload": check_reconciliation_upload_screen,
+    "reconciliation:retry": check_reconciliation_retry_screen,
     "asn-create": check_asn_create,
     "asn-detail": _asn_action("detail"),
     "asn-receive": _asn_action("receive"),
