@@ -624,3 +624,12 @@ CELERY_BEAT_SCHEDULE["notifications-daily-digests"] = {
     "task": "backoffice.tasks.notification_digests_send",
     "schedule": crontab(hour=int(os.environ.get("NOTIFICATION_DIGEST_HOUR", "7")), minute=0),
 }
+
+# The dashboard's daily rollup (backoffice.rollup): every hour the last N whole days are
+# rebuilt (a pickup acknowledged late changes its day), and any day of the last year not
+# built yet is built; a span also builds the days it asks for on demand.
+DASHBOARD_ROLLUP_REFRESH_DAYS = int(os.environ.get("DASHBOARD_ROLLUP_REFRESH_DAYS", "3"))
+CELERY_BEAT_SCHEDULE["dashboard-rollup-refresh"] = {
+    "task": "backoffice.tasks.dashboard_rollup_refresh",
+    "schedule": crontab(minute=int(os.environ.get("DASHBOARD_ROLLUP_MINUTE", "7"))),
+}
