@@ -26,7 +26,9 @@ from exceptions import selectors as case_selectors
 from exceptions.states import CaseKind, Queue, RootCause
 from inventory import selectors as inventory_selectors
 from orders import selectors as order_selectors
+from reconciliation import selectors as reconciliation_selectors
 from retailops.access import LocationScope
+from returns import selectors as return_selectors
 
 PRESET_DAYS = (7, 30, 90)
 DEFAULT_DAYS = 30
@@ -286,7 +288,80 @@ def accuracy_figure(*, scope: LocationScope, span: Span, now: datetime) -> Figur
                  Column("expected_units", "Units expected", "number"),
                  Column("variance_units", "Units off", "number"), Column("unit_accuracy", "Unit accuracy", "percent")],
         rows=rows, chart_label="location", chart_series=["line_accuracy"], chart_unit="%",
-        notes="Accuracy from reconciliation runs (snapshots against the ledger) is not shown yet.",
+        notes="Accuracy from reconciliation runs (partner snapshots against the ledger) is the next figure.",
+    )
+
+
+def reconciliation_accuracy_figure(*, scope: LocationScope, span: Span) -> Figure:
+    rows = []
+    for row in reconciliation_selectors.accuracy_by_location(scope=scope, start=span.start, end=span.end):
+        rows.append({
+            "location": row["location__code"], "name": row["location__name"], "runs": row["runs"],
+            "lines": row["lines"], "agreeing_lines": row["agreeing_lines"],
+            "line_accuracy": _rate(row["agreeing_lines"], row["lines"]),
+            "unit_accuracy": _rate(row["agreeing_units"], row["units"]),
+            "value": row["value"], "agreeing_value": row["agreeing_value"],
+            "value_accuracy": _rate(row["agreeing_value"], row["value"]) if row["value"] else None,
+            "link": _link("dashboard:reconciliation_runs", {"location": row["location__code"]}),
+        })
+    return Figure(
+        key="reconciliation", title="Inventory accuracy from reconciliation",
+        description="From the reconciliation runs of partner snapshots taken in the range (beside the cycle counts "
+                    "above): the share of snapshot lines that agreed with the ledger (matched, or off only by "
+                    "movements in flight), by lines, by units and by value at unit cost.",
+        columns=[Column("location", "Location"), Column("name", "Name"), Column("runs", "Runs", "number"),
+                 Column("lines", "Lines compared", "number"), Column("agreeing_lines", "Lines agreeing", "number"),
+                 Column("line_accuracy", "Line accuracy", "percent"),
+                 Column("unit_accuracy", "Unit accuracy", "percent"), Column("value", "Value compared", "money"),
+                 Column("agreeing_value", "Value agreeing", "money"),
+                 Column("value_accuracy", "Value accuracy", "percent")],
+        rows=rows, chart_label="location", chart_series=["line_accuracy", "value_accuracy"], chart_unit="%",
+    )
+
+
+def nearest_rank(values: list, pct: int):
+    """The nearest-rank percentile (the ceil(n × p)-th smallest) of `values`; None if empty."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(1, -(-len(ordered) * pct // 100)) - 1]
+
+
+def _seconds(delta) -> int:
+    return int(delta.total_seconds())
+
+
+def _hours(seconds: int | None) -> Decimal | None:
+    return None if seconds is None else (Decimal(seconds) / 3600).quantize(Decimal("0.1"))
+
+
+def returns_cycle_figure(*, scope: LocationScope, span: Span) -> Figure:
+    legs: dict[str, dict] = {}
+    for code, name, authorised, received, refunded in (
+            row[1:] for row in return_selectors.return_cycle_times(scope=scope, start=span.start, end=span.end)):
+        at = legs.setdefault(code, {"name": name, "to_receive": [], "to_refund": [], "total": []})
+        at["total"].append(_seconds(refunded - authorised))
+        if received is not None and received <= refunded:
+            at["to_receive"].append(_seconds(received - authorised))
+            at["to_refund"].append(_seconds(refunded - received))
+    rows = [{"location": code, "name": at["name"], "refunded": len(at["total"]),
+             **{f"{leg}_p{pct}": _hours(nearest_rank(at[values], pct))
+                for leg, values in (("receive", "to_receive"), ("refund", "to_refund"), ("total", "total"))
+                for pct in (50, 90)},
+             "link": _link("returns:list", {"location": code})} for code, at in legs.items()]
+    return Figure(
+        key="returns", title="Returns cycle time",
+        description="Per store, over the returns refunded in the range, in hours: from authorisation to the first "
+                    "units received, from receipt to refund, and the whole cycle, each as median (p50) and p90 "
+                    "(nearest rank). A return refunded before its units arrived counts in the whole cycle only.",
+        columns=[Column("location", "Location"), Column("name", "Name"), Column("refunded", "Refunded", "number"),
+                 Column("receive_p50", "To receive p50 (h)", "number"),
+                 Column("receive_p90", "To receive p90 (h)", "number"),
+                 Column("refund_p50", "Receipt to refund p50 (h)", "number"),
+                 Column("refund_p90", "Receipt to refund p90 (h)", "number"),
+                 Column("total_p50", "Whole cycle p50 (h)", "number"),
+                 Column("total_p90", "Whole cycle p90 (h)", "number")],
+        rows=rows, chart_label="location", chart_series=["total_p50", "total_p90"], chart_unit="h",
     )
 
 
@@ -372,8 +447,10 @@ FIGURE_PERMISSIONS = {
     "sync": "integrations.view_externalsystem",
     "cases": "exceptions.view_case",
     "accuracy": "inventory.view_cyclecount",
+    "reconciliation": "reconciliation.view_reconciliationrun",
     "adjustments": "inventory.view_adjustment",
     "pickups": "orders.view_order",
+    "returns": "returns.view_returnauthorization",
 }
 
 
@@ -391,6 +468,10 @@ def figure(key: str, *, scope: LocationScope, span: Span, now: datetime | None =
         return case_figure(scope=scope, span=span, now=now)
     if key == "accuracy":
         return accuracy_figure(scope=scope, span=span, now=now)
+    if key == "reconciliation":
+        return reconciliation_accuracy_figure(scope=scope, span=span)
+    if key == "returns":
+        return returns_cycle_figure(scope=scope, span=span)
     if key == "adjustments":
         return adjustment_figure(scope=scope, span=span, now=now)
     if key == "pickups":
@@ -458,4 +539,22 @@ def adjustment_rows(*, scope: LocationScope, span: Span, week: date | None, reas
     columns = [Column("applied", "Applied"), Column("location", "Location"), Column("sku", "SKU"),
                Column("delta", "Units", "number"), Column("reason", "Reason"), Column("root_cause", "Root cause"),
                Column("value", "Value", "money")]
+    return columns, rows
+
+
+def reconciliation_run_rows(*, scope: LocationScope, span: Span, location: str) -> tuple[list[Column], list[dict]]:
+    """The runs behind a location's reconciliation accuracy (at most LIST_LIMIT, newest first)."""
+    accuracy = reconciliation_selectors.accuracy_rows_at(scope=scope, start=span.start, end=span.end,
+                                                         location_code=location)[:LIST_LIMIT]
+    rows = [{"run": f"#{row.run_id}", "as_of": timezone.localtime(row.run.as_of).strftime("%Y-%m-%d %H:%M"),
+             "system": row.run.system.code, "lines": row.lines, "agreeing_lines": row.agreeing_lines,
+             "line_accuracy": _rate(row.agreeing_lines, row.lines), "value": row.value,
+             "agreeing_value": row.agreeing_value,
+             "value_accuracy": _rate(row.agreeing_value, row.value) if row.value else None,
+             "link": _link("reconciliation:run", {"location": location}, row.run_id)} for row in accuracy]
+    columns = [Column("run", "Run"), Column("as_of", "Snapshot as of"), Column("system", "System"),
+               Column("lines", "Lines compared", "number"), Column("agreeing_lines", "Lines agreeing", "number"),
+               Column("line_accuracy", "Line accuracy", "percent"), Column("value", "Value compared", "money"),
+               Column("agreeing_value", "Value agreeing", "money"),
+               Column("value_accuracy", "Value accuracy", "percent")]
     return columns, rows

@@ -66,3 +66,17 @@ def return_timeline(authorization: ReturnAuthorization) -> dict:
         "refund_history": list(Refund.history.filter(return_authorization_id=authorization.pk)
                                .select_related("history_user").order_by("-history_date", "-history_id")),
     }
+
+
+def returns_refunded(*, scope: LocationScope, start, end) -> QuerySet[ReturnAuthorization]:
+    """Returns refunded in [start, end) at the caller's locations."""
+    return scope.filter(ReturnAuthorization.objects.filter(refunded_at__gte=start, refunded_at__lt=end))
+
+
+def return_cycle_times(*, scope: LocationScope, start, end):
+    """For the dashboard's returns cycle time: per return refunded in [start, end), its
+    location and its three times (authorised, first units received, refunded), by location."""
+    return (returns_refunded(scope=scope, start=start, end=end)
+            .values_list("location_id", "location__code", "location__name", "created_at", "received_at",
+                         "refunded_at")
+            .order_by("location__code"))

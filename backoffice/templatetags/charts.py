@@ -148,7 +148,7 @@ def figure_rows(figure, span_query: str):
     escape, which Django's escape is)."""
     from backoffice.kpis import cell_text
 
-    with_span = figure.key in {"accuracy", "adjustments"}
+    with_span = figure.key in {"accuracy", "reconciliation", "adjustments"}
     first = figure.columns[0]
     parts = []
     for row in figure.rows:
