@@ -439,6 +439,10 @@ CONFIDENCE_MIN_COUNTED_LINES = int(os.environ.get("CONFIDENCE_MIN_COUNTED_LINES"
 CONFIDENCE_MIN_EVENTS = int(os.environ.get("CONFIDENCE_MIN_EVENTS", "20"))
 CONFIDENCE_MIN_LEVELS = int(os.environ.get("CONFIDENCE_MIN_LEVELS", "5"))
 CONFIDENCE_MIN_ESTATE = int(os.environ.get("CONFIDENCE_MIN_ESTATE", "3"))
+# The reconciliation variance factor (registered by the reconciliation app): its weight, and
+# the snapshot lines a location needs over the window for it to count.
+CONFIDENCE_RECONCILIATION_WEIGHT = float(os.environ.get("CONFIDENCE_RECONCILIATION_WEIGHT", "0.45"))
+CONFIDENCE_MIN_RECONCILED_LINES = int(os.environ.get("CONFIDENCE_MIN_RECONCILED_LINES", "20"))
 CELERY_BEAT_SCHEDULE["inventory-location-confidence-nightly"] = {
     "task": "inventory.tasks.locations_score",
     "schedule": crontab(hour=1, minute=45),
