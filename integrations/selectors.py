@@ -2,7 +2,7 @@
 
 from collections.abc import Iterable
 
-from integrations.models import OutboxMessage
+from integrations.models import ExternalSystem, OutboxMessage
 
 
 def delivery_status(message_ids: Iterable[int]) -> str | None:
@@ -18,3 +18,8 @@ def delivery_status(message_ids: Iterable[int]) -> str | None:
     if OutboxMessage.Status.PENDING in statuses:
         return OutboxMessage.Status.PENDING
     return OutboxMessage.Status.DELIVERED
+
+
+def system_codes_of_kind(kind: str) -> list[str]:
+    """The codes of the partner systems of one kind (e.g. every POS), whether enabled or not."""
+    return list(ExternalSystem.objects.filter(kind=kind).values_list("code", flat=True))

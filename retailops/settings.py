@@ -585,6 +585,10 @@ ANOMALY_PHANTOM_MIN_SOLD_ELSEWHERE = int(os.environ.get("ANOMALY_PHANTOM_MIN_SOL
 ANOMALY_LATENCY_WINDOW_MINUTES = int(os.environ.get("ANOMALY_LATENCY_WINDOW_MINUTES", "60"))
 ANOMALY_LATENCY_MIN_EVENTS = int(os.environ.get("ANOMALY_LATENCY_MIN_EVENTS", "10"))
 ANOMALY_EVENT_LATENCY_SECONDS = int(os.environ.get("ANOMALY_EVENT_LATENCY_SECONDS", "900"))
+# POS silence: a store's tills quiet this long while it is open (its trading hours), among
+# the stores whose tills sent anything in the lookback.
+ANOMALY_POS_SILENCE_MINUTES = int(os.environ.get("ANOMALY_POS_SILENCE_MINUTES", "60"))
+ANOMALY_POS_SILENCE_LOOKBACK_DAYS = int(os.environ.get("ANOMALY_POS_SILENCE_LOOKBACK_DAYS", "7"))
 CELERY_BEAT_SCHEDULE["cases-anomalies-frequent"] = {
     "task": "casework.tasks.anomalies_detect_frequent",
     "schedule": crontab(minute="*/15"),
