@@ -60,7 +60,8 @@ for code, kind in (("pos", "pos"), ("web", "web"), ("mkt", "marketplace"), ("wms
     ExternalSystem.objects.create(code=code, name=code.upper(), kind=kind, channel=web if kind == "web" else None)
 """
 
-# One statement per table; %(stores)s, %(skus)s, %(days)s and the id ranges are bound.
+# One statement per table; %(stores)s, %(skus)s, %(days)s and the id ranges are bound (small
+# integers arrive as smallint: a product that may pass 32,767 casts them first).
 HISTORY = {
     "levels": """
         INSERT INTO inventory_stocklevel (on_hand, committed, damaged, quality_control, safety_stock, incoming,
@@ -181,25 +182,25 @@ HISTORY = {
         WITH snapshots AS (
             INSERT INTO integrations_inventorysnapshot (source, as_of, received_at, line_count, system_id,
                                                         content_hash)
-            SELECT 'upload', now() - d * interval '1 day', now() - d * interval '1 day', %(stores)s * %(skus)s,
-                   %(erp)s, 'bench-' || d
+            SELECT 'upload', now() - d * interval '1 day', now() - d * interval '1 day',
+                   %(stores)s::int * %(skus)s::int, %(erp)s, 'bench-' || d
               FROM generate_series(0, %(days)s - 1) d
             RETURNING id, as_of)
         INSERT INTO reconciliation_reconciliationrun (as_of, status, tolerance_units, tolerance_percent, lines,
                                                       matched, timing, variance, missing_in_ledger, variance_value,
                                                       started_at, finished_at, closed_at, error, created_at,
                                                       updated_at, snapshot_id, system_id)
-        SELECT as_of, 'closed', 0, 0, %(stores)s * %(skus)s, %(stores)s * %(skus)s * 97 / 100,
-               %(stores)s * %(skus)s / 100, %(stores)s * %(skus)s / 50, 0, 1000, as_of, as_of, as_of, '',
-               as_of, as_of, id, %(erp)s
+        SELECT as_of, 'closed', 0, 0, %(stores)s::int * %(skus)s::int,
+               %(stores)s::int * %(skus)s::int * 97 / 100, %(stores)s::int * %(skus)s::int / 100,
+               %(stores)s::int * %(skus)s::int / 50, 0, 1000, as_of, as_of, as_of, '', as_of, as_of, id, %(erp)s
           FROM snapshots""",
     "reconciliation accuracy": """
         INSERT INTO reconciliation_runaccuracy (lines, agreeing_lines, units, agreeing_units, value, agreeing_value,
                                                 location_id, run_id)
-        SELECT %(skus)s, %(skus)s - v, %(skus)s * 20, %(skus)s * 20 - v * 25, %(skus)s * 200,
-               %(skus)s * 200 - v * 250, l, r.id
+        SELECT %(skus)s::int, %(skus)s::int - v, %(skus)s::int * 20, %(skus)s::int * 20 - v * 25, %(skus)s::int * 200,
+               %(skus)s::int * 200 - v * 250, l, r.id
           FROM reconciliation_reconciliationrun r, generate_series(%(loc_lo)s::bigint, %(loc_hi)s::bigint) l,
-               LATERAL (SELECT (random() * %(skus)s / 25)::int AS v) x""",
+               LATERAL (SELECT (random() * %(skus)s::int / 25)::int AS v) x""",
 }
 
 ROLLUP = """
