@@ -319,36 +319,19 @@ def reconciliation_accuracy_figure(*, scope: LocationScope, span: Span) -> Figur
     )
 
 
-def nearest_rank(values: list, pct: int):
-    """The nearest-rank percentile (the ceil(n × p)-th smallest) of `values`; None if empty."""
-    if not values:
+def _hours(duration) -> Decimal | None:
+    """A duration in hours, to a tenth (whole seconds first, as the database keeps them)."""
+    if duration is None:
         return None
-    ordered = sorted(values)
-    return ordered[max(1, -(-len(ordered) * pct // 100)) - 1]
-
-
-def _seconds(delta) -> int:
-    return int(delta.total_seconds())
-
-
-def _hours(seconds: int | None) -> Decimal | None:
-    return None if seconds is None else (Decimal(seconds) / 3600).quantize(Decimal("0.1"))
+    return (Decimal(int(duration.total_seconds())) / 3600).quantize(Decimal("0.1"))
 
 
 def returns_cycle_figure(*, scope: LocationScope, span: Span) -> Figure:
-    legs: dict[str, dict] = {}
-    for code, name, authorised, received, refunded in (
-            row[1:] for row in return_selectors.return_cycle_times(scope=scope, start=span.start, end=span.end)):
-        at = legs.setdefault(code, {"name": name, "to_receive": [], "to_refund": [], "total": []})
-        at["total"].append(_seconds(refunded - authorised))
-        if received is not None and received <= refunded:
-            at["to_receive"].append(_seconds(received - authorised))
-            at["to_refund"].append(_seconds(refunded - received))
-    rows = [{"location": code, "name": at["name"], "refunded": len(at["total"]),
-             **{f"{leg}_p{pct}": _hours(nearest_rank(at[values], pct))
-                for leg, values in (("receive", "to_receive"), ("refund", "to_refund"), ("total", "total"))
+    rows = [{"location": row["code"], "name": row["name"], "refunded": row["refunded"],
+             **{f"{leg}_p{pct}": _hours(row[f"{leg}_p{pct}"]) for leg in return_selectors.CYCLE_LEGS
                 for pct in (50, 90)},
-             "link": _link("returns:list", {"location": code})} for code, at in legs.items()]
+             "link": _link("returns:list", {"location": row["code"]})}
+            for row in return_selectors.return_cycle_times(scope=scope, start=span.start, end=span.end)]
     return Figure(
         key="returns", title="Returns cycle time",
         description="Per store, over the returns refunded in the range, in hours: from authorisation to the first "
