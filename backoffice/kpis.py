@@ -194,8 +194,13 @@ def promise_figure(*, scope: LocationScope, span: Span, now: datetime) -> Figure
         for kind, figure in (("orders", RollupFigure.ORDERS), ("holds", RollupFigure.HOLDS)):
             for row in rollup.totals(figure, first=parts.days[0], last=parts.days[1], by=("day",), now=now):
                 kept[kind][row["day"]] = kept[kind].get(row["day"], 0) + row["n"]
-    refused = {row["day"]: row for row in case_selectors.detections_by_day(
-        kind=CaseKind.RESERVATION_FAILURE, scope=scope, start=span.start, end=span.end)}
+    refused: dict = {}
+    for start, end in parts.direct:
+        _summed(case_selectors.detections_by_day(kind=CaseKind.RESERVATION_FAILURE, scope=scope, start=start,
+                                                 end=end), "day", ("total", "orders"), refused)
+    if parts.days:
+        _summed(rollup.totals(RollupFigure.REFUSALS, first=parts.days[0], last=parts.days[1], by=("day",), now=now),
+                "day", ("total", "orders"), refused)
     drill = _link("cases:index", {"kind": CaseKind.RESERVATION_FAILURE, "status": "all"})
     rows = []
     for day in _days(span):

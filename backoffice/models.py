@@ -73,6 +73,7 @@ class SentNotification(models.Model):
 class RollupFigure(models.TextChoices):
     ORDERS = "orders", "Orders placed"
     HOLDS = "holds", "Checkout holds made"
+    REFUSALS = "refusals", "Reservation failures detected"
     PICKUPS = "pickups", "Pickup acknowledgements"
     COUNTS = "counts", "Counted lines"
     ADJUSTMENTS = "adjustments", "Applied adjustments"

@@ -2,8 +2,8 @@
 figures, so a span of a year reads a few hundred rows instead of millions.
 
 Which figures read it, and for what:
-- "Short allocations and failed reservations": orders placed and checkout holds made per
-  day (the refusals are read from case history, directly);
+- "Short allocations and failed reservations": orders placed, checkout holds made, and
+  reservation failures detected (from case history, which is append-only) per day;
 - "Pickups acknowledged within their window": per store, pickups due, in time, late and
   not acknowledged, by the day they fell due;
 - "Inventory accuracy by location" (from counts): per location, lines counted, lines
@@ -35,6 +35,8 @@ from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
 from backoffice.models import DailyFigure, RollupDay, RollupFigure
+from exceptions import selectors as case_selectors
+from exceptions.states import CaseKind
 from inventory import selectors as inventory_selectors
 from orders import selectors as order_selectors
 from retailops.access import LocationScope
@@ -44,6 +46,7 @@ EVERYWHERE = LocationScope(None)
 MEASURES = {
     RollupFigure.ORDERS: ("n",),
     RollupFigure.HOLDS: ("n",),
+    RollupFigure.REFUSALS: ("total", "orders"),
     RollupFigure.PICKUPS: ("due", "within", "late", "missed"),
     RollupFigure.COUNTS: ("lines", "exact", "expected_units", "variance_units"),
     RollupFigure.ADJUSTMENTS: ("n",),
@@ -71,6 +74,9 @@ def _rows_of(first: date, last: date, *, now: datetime) -> Iterable[DailyFigure]
     for figure in (RollupFigure.ORDERS, RollupFigure.HOLDS):
         for day, n in promises[figure.value].items():
             yield DailyFigure(day=day, figure=figure, m1=n)
+    for row in case_selectors.detections_by_day(kind=CaseKind.RESERVATION_FAILURE, scope=EVERYWHERE, start=start,
+                                                end=end):
+        yield DailyFigure(day=row["day"], figure=RollupFigure.REFUSALS, m1=row["total"], m2=row["orders"])
     for row in order_selectors.pickup_acknowledgement_by_location(scope=EVERYWHERE, start=start, end=end, now=now,
                                                                   by_day=True):
         yield DailyFigure(day=row["day"], figure=RollupFigure.PICKUPS, location_id=row["pickup_location_id"],

@@ -2,7 +2,8 @@
 
 Set-up (not timed) writes the history with generate_series, in one SQL statement per
 table, at these rates (per store per day unless said; `--scale small` is 30 stores ×
-200 SKUs at the same per-store rates):
+200 SKUs at the same per-store rates; `BENCH_KEEP_DB=1` keeps the database, and `--reuse`
+then measures on it again without seeding):
 
 - stock levels: every store × SKU (600,000);
 - stock movements: 40 per store-day (sales, receipts, transfers: 4.4 M);
@@ -309,16 +310,22 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", choices=sorted(SCALES), default="full")
     parser.add_argument("--requests", type=int, default=REQUESTS)
+    parser.add_argument("--reuse", action="store_true",
+                        help="Measure again on the database a run kept (BENCH_KEEP_DB=1), without seeding.")
     args = parser.parse_args()
     stores, skus = SCALES[args.scale]
     h.say("machine", h.machine())
     h.say("scale", f"{args.scale}: {stores} stores × {skus:,} SKUs, {DAYS} days of history")
+    reuse = args.reuse and os.environ.get("BENCH_KEEP_DB") == "1" and h.database_exists(DATABASE)
     with h.app_with_database(DATABASE) as app:
-        started = time.perf_counter()
-        rows = seed(app, stores=stores, skus=skus)
-        h.say("seed_seconds", f"{time.perf_counter() - started:.1f}")
-        for name, count in rows.items():
-            h.say(f"rows_{name.replace(' ', '_')}", count)
+        if reuse:
+            h.note("reusing the kept database: no seeding")
+        else:
+            started = time.perf_counter()
+            rows = seed(app, stores=stores, skus=skus)
+            h.say("seed_seconds", f"{time.perf_counter() - started:.1f}")
+            for name, count in rows.items():
+                h.say(f"rows_{name.replace(' ', '_')}", count)
         built = app.shell(ROLLUP).strip().splitlines()[-1].split()
         h.say("rollup_build", f"{built[0]} days in {float(built[1]):.1f} s ({built[2]} rows)")
         results = json.loads(app.shell(MEASURE.replace("REQUESTS", str(args.requests)),

@@ -121,3 +121,21 @@ def test_today_is_never_built(world):  # noqa: F811
     today = rollup.today(now)
     assert rollup.days_build(today - timedelta(days=1), today, now=now) == 1
     assert not RollupDay.objects.filter(day=today).exists()
+
+
+def test_refusals_of_past_days_read_through_the_rollup_equal_the_case_history(world):  # noqa: F811
+    from exceptions import selectors as case_selectors
+    from exceptions.models import Case
+    from exceptions.states import CaseKind
+
+    now = world["now"]
+    # The world's three refusals were detected now; move their detections to three days ago.
+    Case.history.filter(kind=CaseKind.RESERVATION_FAILURE).update(history_date=now - timedelta(days=3))
+    span = kpis.preset_span(30, now=now)
+    rows = kpis.figure("promises", scope=EVERYWHERE, span=span, now=now).rows
+    got = {row["day"]: (row["short"], row["failed"]) for row in rows if row["short"] or row["failed"]}
+    want = {row["day"].isoformat(): (row["orders"], row["total"] - row["orders"]) for row in
+            case_selectors.detections_by_day(kind=CaseKind.RESERVATION_FAILURE, scope=EVERYWHERE, start=span.start,
+                                             end=span.end)}
+    assert got == want == {(timezone.localtime(now) - timedelta(days=3)).date().isoformat(): (1, 2)}
+    assert DailyFigure.objects.filter(figure=RollupFigure.REFUSALS, m1=3, m2=1).exists()
