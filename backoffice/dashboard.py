@@ -69,7 +69,6 @@ def dashboard(request):
         "figures": figures, "span": span, "presets": kpis.PRESET_DAYS,
         "first_day": span.first_day or timezone.localtime(span.start).date(),
         "last_day": span.last_day or timezone.localtime(span.end).date(),
-        "gaps": ["Accuracy from reconciliation runs", "Returns cycle time"],
     })
 
 
@@ -127,3 +126,17 @@ def adjustments(request):
                       description=f"In {span.label}: " + (", ".join(part for part in parts if part) or "all") + ".",
                       columns=columns, rows=rows, span=span, back="adjustments",
                       filename=f"adjustments-{_span_slug(span)}.csv")
+
+
+@require_GET
+@login_required
+@permission_required("reconciliation.view_reconciliationrun", raise_exception=True)
+def reconciliation_runs(request):
+    span = _span(request)
+    location = request.GET.get("location", "").strip()
+    columns, rows = kpis.reconciliation_run_rows(scope=location_scope(request), span=span, location=location)
+    return _list_page(request, title=f"Reconciliation runs at {location or 'no location'}",
+                      description=f"The runs of snapshots taken in {span.label} that compared {location or 'it'}, "
+                                  "newest first; each opens on that location's lines.",
+                      columns=columns, rows=rows, span=span, back="reconciliation",
+                      filename=f"reconciliation-runs-{location}-{_span_slug(span)}.csv")

@@ -1,27 +1,34 @@
 """The KPI dashboard's figures: each one a table (the same rows feed its chart, its CSV
 export and its drill-down links), read through the apps' selectors over a time span.
 
-Every figure is an aggregate over indexed columns, computed when the page is asked for;
-none reads a rollup table (the benchmark, bench/dashboard.py, keeps that honest at a
-year of 300 stores × 2,000 SKUs). Scoping is the selectors': a store user's figures are
-their stores'.
+Every figure is an aggregate over indexed columns. For someone who sees every location,
+four of them (promises, pickups, accuracy from counts, adjustments) read the whole days of
+the span from the daily rollup (`backoffice.rollup`, which says how it stays equal to the
+direct queries) and query only the part days at either end directly; the benchmark,
+bench/dashboard.py, times the page at a year of 300 stores × 2,000 SKUs. Scoping is the
+selectors': a store user's figures are their stores', queried directly.
 """
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from urllib.parse import urlencode
 
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 
+from backoffice import rollup
+from backoffice.models import RollupFigure
 from connectors import selectors as sync_selectors
 from connectors.selectors import duration_label
 from exceptions import selectors as case_selectors
 from exceptions.states import CaseKind, Queue, RootCause
 from inventory import selectors as inventory_selectors
 from orders import selectors as order_selectors
+from reconciliation import selectors as reconciliation_selectors
 from retailops.access import LocationScope
+from returns import selectors as return_selectors
 
 PRESET_DAYS = (7, 30, 90)
 DEFAULT_DAYS = 30
@@ -122,20 +129,78 @@ def _days(span: Span) -> list[date]:
     return [first + timedelta(days=offset) for offset in range((last - first).days + 1)]
 
 
+@lru_cache(maxsize=256)
+def _url(prefix: str, url_name: str, *args) -> str:
+    """reverse(), once per script prefix, name and arguments: a figure links hundreds of rows."""
+    return reverse(url_name, args=args)
+
+
 def _link(url_name: str, params: dict | None = None, *args) -> str:
-    url = reverse(url_name, args=args)
+    url = _url(get_script_prefix(), url_name, *args)
     return f"{url}?{urlencode(params)}" if params else url
+
+
+@dataclass(frozen=True)
+class Parts:
+    """A span as the figures read it: parts queried directly, and whole days [first, last]
+    read from the daily rollup (None: no whole day, or a scoped caller)."""
+
+    direct: list[tuple[datetime, datetime]]
+    days: tuple[date, date] | None
+
+
+def parts_of(span: Span, *, scope: LocationScope, now: datetime) -> Parts:
+    if not scope.is_all:
+        return Parts(direct=[(span.start, span.end)], days=None)
+    zone = timezone.get_current_timezone()
+    first = timezone.localtime(span.start, zone).date()
+    if rollup.midnight(first) < span.start:
+        first += timedelta(days=1)
+    # Whole days end at the last midnight inside the span, and never after today began.
+    last_midnight_day = min(timezone.localtime(span.end, zone).date(), rollup.today(now))
+    if first >= last_midnight_day:
+        return Parts(direct=[(span.start, span.end)], days=None)
+    low, high = rollup.midnight(first), rollup.midnight(last_midnight_day)
+    direct = [(start, end) for start, end in ((span.start, low), (high, span.end)) if start < end]
+    return Parts(direct=direct, days=(first, last_midnight_day - timedelta(days=1)))
+
+
+def _summed(rows, key: str, measures: tuple[str, ...], into: dict) -> dict:
+    for row in rows:
+        total = into.setdefault(row[key], dict.fromkeys(measures, 0))
+        for measure in measures:
+            total[measure] += row[measure] or 0
+    return into
+
+
+def _location_names(scope: LocationScope, location_ids) -> dict[int, tuple[str, str]]:
+    return {pk: (code, name) for pk, code, name in inventory_selectors.locations_for(scope=scope)
+            .filter(pk__in=list(location_ids)).values_list("pk", "code", "name")}
 
 
 # --- The figures ------------------------------------------------------------------------------
 
 
-def promise_figure(*, scope: LocationScope, span: Span) -> Figure:
+def promise_figure(*, scope: LocationScope, span: Span, now: datetime) -> Figure:
     """Short allocations (orders refused for want of stock) and failed reservations
     (checkout holds refused), as shares of the promises asked for, per day."""
-    kept = order_selectors.promises_by_day(scope=scope, start=span.start, end=span.end)
-    refused = {row["day"]: row for row in case_selectors.detections_by_day(
-        kind=CaseKind.RESERVATION_FAILURE, scope=scope, start=span.start, end=span.end)}
+    kept = {"orders": {}, "holds": {}}
+    parts = parts_of(span, scope=scope, now=now)
+    for start, end in parts.direct:
+        for kind, per_day in order_selectors.promises_by_day(scope=scope, start=start, end=end).items():
+            for day, n in per_day.items():
+                kept[kind][day] = kept[kind].get(day, 0) + n
+    if parts.days:
+        for kind, figure in (("orders", RollupFigure.ORDERS), ("holds", RollupFigure.HOLDS)):
+            for row in rollup.totals(figure, first=parts.days[0], last=parts.days[1], by=("day",), now=now):
+                kept[kind][row["day"]] = kept[kind].get(row["day"], 0) + row["n"]
+    refused: dict = {}
+    for start, end in parts.direct:
+        _summed(case_selectors.detections_by_day(kind=CaseKind.RESERVATION_FAILURE, scope=scope, start=start,
+                                                 end=end), "day", ("total", "orders"), refused)
+    if parts.days:
+        _summed(rollup.totals(RollupFigure.REFUSALS, first=parts.days[0], last=parts.days[1], by=("day",), now=now),
+                "day", ("total", "orders"), refused)
     drill = _link("cases:index", {"kind": CaseKind.RESERVATION_FAILURE, "status": "all"})
     rows = []
     for day in _days(span):
@@ -193,16 +258,31 @@ def case_figure(*, scope: LocationScope, span: Span, now: datetime) -> Figure:
     )
 
 
-def accuracy_figure(*, scope: LocationScope, span: Span) -> Figure:
+COUNT_MEASURES = ("lines", "exact", "expected_units", "variance_units")
+PICKUP_MEASURES = ("due", "within", "late", "missed")
+
+
+def accuracy_figure(*, scope: LocationScope, span: Span, now: datetime) -> Figure:
+    parts = parts_of(span, scope=scope, now=now)
+    by_location: dict[int, dict] = {}
+    for start, end in parts.direct:
+        _summed([{**row, "location_id": row["count__location_id"]} for row in
+                 inventory_selectors.count_accuracy_by_location(scope=scope, start=start, end=end)],
+                "location_id", COUNT_MEASURES, by_location)
+    if parts.days:
+        _summed(rollup.totals(RollupFigure.COUNTS, first=parts.days[0], last=parts.days[1], by=("location_id",),
+                              now=now), "location_id", COUNT_MEASURES, by_location)
+    names = _location_names(scope, by_location)
     rows = []
-    for row in inventory_selectors.count_accuracy_by_location(scope=scope, start=span.start, end=span.end):
-        expected, off = row["expected_units"] or 0, row["variance_units"] or 0
+    for location_id, total in sorted(by_location.items(), key=lambda item: names[item[0]][0]):
+        code, name = names[location_id]
+        expected, off = total["expected_units"], total["variance_units"]
         rows.append({
-            "location": row["count__location__code"], "name": row["count__location__name"], "lines": row["lines"],
-            "exact": row["exact"], "line_accuracy": _rate(row["exact"], row["lines"]),
+            "location": code, "name": name, "lines": total["lines"],
+            "exact": total["exact"], "line_accuracy": _rate(total["exact"], total["lines"]),
             "expected_units": expected, "variance_units": off,
             "unit_accuracy": _rate(max(expected - off, 0), expected) if expected else None,
-            "link": _link("dashboard:count_lines", {"location": row["count__location__code"]}),
+            "link": _link("dashboard:count_lines", {"location": code}),
         })
     return Figure(
         key="accuracy", title="Inventory accuracy by location",
@@ -213,7 +293,63 @@ def accuracy_figure(*, scope: LocationScope, span: Span) -> Figure:
                  Column("expected_units", "Units expected", "number"),
                  Column("variance_units", "Units off", "number"), Column("unit_accuracy", "Unit accuracy", "percent")],
         rows=rows, chart_label="location", chart_series=["line_accuracy"], chart_unit="%",
-        notes="Accuracy from reconciliation runs (snapshots against the ledger) is not shown yet.",
+        notes="Accuracy from reconciliation runs (partner snapshots against the ledger) is the next figure.",
+    )
+
+
+def reconciliation_accuracy_figure(*, scope: LocationScope, span: Span) -> Figure:
+    rows = []
+    for row in reconciliation_selectors.accuracy_by_location(scope=scope, start=span.start, end=span.end):
+        rows.append({
+            "location": row["location__code"], "name": row["location__name"], "runs": row["runs"],
+            "lines": row["lines"], "agreeing_lines": row["agreeing_lines"],
+            "line_accuracy": _rate(row["agreeing_lines"], row["lines"]),
+            "unit_accuracy": _rate(row["agreeing_units"], row["units"]),
+            "value": row["value"], "agreeing_value": row["agreeing_value"],
+            "value_accuracy": _rate(row["agreeing_value"], row["value"]) if row["value"] else None,
+            "link": _link("dashboard:reconciliation_runs", {"location": row["location__code"]}),
+        })
+    return Figure(
+        key="reconciliation", title="Inventory accuracy from reconciliation",
+        description="From the reconciliation runs of partner snapshots taken in the range (beside the cycle counts "
+                    "above): the share of snapshot lines that agreed with the ledger (matched, or off only by "
+                    "movements in flight), by lines, by units and by value at unit cost.",
+        columns=[Column("location", "Location"), Column("name", "Name"), Column("runs", "Runs", "number"),
+                 Column("lines", "Lines compared", "number"), Column("agreeing_lines", "Lines agreeing", "number"),
+                 Column("line_accuracy", "Line accuracy", "percent"),
+                 Column("unit_accuracy", "Unit accuracy", "percent"), Column("value", "Value compared", "money"),
+                 Column("agreeing_value", "Value agreeing", "money"),
+                 Column("value_accuracy", "Value accuracy", "percent")],
+        rows=rows, chart_label="location", chart_series=["line_accuracy", "value_accuracy"], chart_unit="%",
+    )
+
+
+def _hours(duration) -> Decimal | None:
+    """A duration in hours, to a tenth (whole seconds first, as the database keeps them)."""
+    if duration is None:
+        return None
+    return (Decimal(int(duration.total_seconds())) / 3600).quantize(Decimal("0.1"))
+
+
+def returns_cycle_figure(*, scope: LocationScope, span: Span) -> Figure:
+    rows = [{"location": row["code"], "name": row["name"], "refunded": row["refunded"],
+             **{f"{leg}_p{pct}": _hours(row[f"{leg}_p{pct}"]) for leg in return_selectors.CYCLE_LEGS
+                for pct in (50, 90)},
+             "link": _link("returns:list", {"location": row["code"]})}
+            for row in return_selectors.return_cycle_times(scope=scope, start=span.start, end=span.end)]
+    return Figure(
+        key="returns", title="Returns cycle time",
+        description="Per store, over the returns refunded in the range, in hours: from authorisation to the first "
+                    "units received, from receipt to refund, and the whole cycle, each as median (p50) and p90 "
+                    "(nearest rank). A return refunded before its units arrived counts in the whole cycle only.",
+        columns=[Column("location", "Location"), Column("name", "Name"), Column("refunded", "Refunded", "number"),
+                 Column("receive_p50", "To receive p50 (h)", "number"),
+                 Column("receive_p90", "To receive p90 (h)", "number"),
+                 Column("refund_p50", "Receipt to refund p50 (h)", "number"),
+                 Column("refund_p90", "Receipt to refund p90 (h)", "number"),
+                 Column("total_p50", "Whole cycle p50 (h)", "number"),
+                 Column("total_p90", "Whole cycle p90 (h)", "number")],
+        rows=rows, chart_label="location", chart_series=["total_p50", "total_p90"], chart_unit="h",
     )
 
 
@@ -227,15 +363,30 @@ def root_cause_label(root_cause: str) -> str:
     return RootCause(root_cause).label if root_cause in RootCause.values else root_cause
 
 
-def adjustment_figure(*, scope: LocationScope, span: Span) -> Figure:
+def _monday(day) -> date:
+    day = day.date() if isinstance(day, datetime) else day
+    return day - timedelta(days=day.weekday())
+
+
+def adjustment_figure(*, scope: LocationScope, span: Span, now: datetime) -> Figure:
+    parts = parts_of(span, scope=scope, now=now)
+    per_day = []
+    for start, end in parts.direct:
+        per_day += [{**row, "day": row["week"]} for row in inventory_selectors.adjustment_value_by_week(
+            scope=scope, start=start, end=end, by_day=True)]
+    if parts.days:
+        per_day += [{**row, "day": row["week"]} for row in rollup.totals(
+            RollupFigure.ADJUSTMENTS, first=parts.days[0], last=parts.days[1], by=("week", "reason", "root_cause"),
+            now=now)]
+    weeks = _summed([{**row, "key": (_monday(row["day"]), row["reason"], row["root_cause"])} for row in per_day],
+                    "key", ("n", "value"), {})
     rows = []
-    for row in inventory_selectors.adjustment_value_by_week(scope=scope, start=span.start, end=span.end):
-        week = row["week"].date() if isinstance(row["week"], datetime) else row["week"]
+    for (week, reason, root_cause), total in sorted(weeks.items()):
         rows.append({
-            "week": week.isoformat(), "reason": reason_label(row["reason"]),
-            "root_cause": root_cause_label(row["root_cause"]), "adjustments": row["n"], "value": row["value"],
-            "link": _link("dashboard:adjustments", {"week": week.isoformat(), "reason": row["reason"],
-                                                     "root_cause": row["root_cause"] or "-"}),
+            "week": week.isoformat(), "reason": reason_label(reason),
+            "root_cause": root_cause_label(root_cause), "adjustments": total["n"], "value": total["value"],
+            "link": _link("dashboard:adjustments", {"week": week.isoformat(), "reason": reason,
+                                                     "root_cause": root_cause or "-"}),
         })
     return Figure(
         key="adjustments", title="Adjustment value by reason and root cause",
@@ -248,14 +399,24 @@ def adjustment_figure(*, scope: LocationScope, span: Span) -> Figure:
 
 
 def pickup_figure(*, scope: LocationScope, span: Span, now: datetime) -> Figure:
+    parts = parts_of(span, scope=scope, now=now)
+    by_location: dict[int, dict] = {}
+    for start, end in parts.direct:
+        _summed([{**row, "location_id": row["pickup_location_id"]} for row in
+                 order_selectors.pickup_acknowledgement_by_location(scope=scope, start=start, end=end, now=now)],
+                "location_id", PICKUP_MEASURES, by_location)
+    if parts.days:
+        _summed(rollup.totals(RollupFigure.PICKUPS, first=parts.days[0], last=parts.days[1], by=("location_id",),
+                              now=now), "location_id", PICKUP_MEASURES, by_location)
+    names = _location_names(scope, by_location)
     rows = []
-    for row in order_selectors.pickup_acknowledgement_by_location(scope=scope, start=span.start, end=span.end,
-                                                                  now=now):
+    for location_id, total in sorted(by_location.items(), key=lambda item: names[item[0]][0]):
+        code, name = names[location_id]
         rows.append({
-            "location": row["pickup_location__code"], "name": row["pickup_location__name"], "due": row["due"],
-            "within": row["within"], "late": row["late"], "missed": row["missed"],
-            "within_rate": _rate(row["within"], row["due"]),
-            "link": _link("orders:list", {"fulfillment": "pickup", "location": row["pickup_location__code"]}),
+            "location": code, "name": name, "due": total["due"],
+            "within": total["within"], "late": total["late"], "missed": total["missed"],
+            "within_rate": _rate(total["within"], total["due"]),
+            "link": _link("orders:list", {"fulfillment": "pickup", "location": code}),
         })
     return Figure(
         key="pickups", title="Pickups acknowledged within their window",
@@ -274,8 +435,10 @@ FIGURE_PERMISSIONS = {
     "sync": "integrations.view_externalsystem",
     "cases": "exceptions.view_case",
     "accuracy": "inventory.view_cyclecount",
+    "reconciliation": "reconciliation.view_reconciliationrun",
     "adjustments": "inventory.view_adjustment",
     "pickups": "orders.view_order",
+    "returns": "returns.view_returnauthorization",
 }
 
 
@@ -286,15 +449,19 @@ def figure_keys_for(user) -> list[str]:
 def figure(key: str, *, scope: LocationScope, span: Span, now: datetime | None = None) -> Figure:
     now = now or timezone.now()
     if key == "promises":
-        return promise_figure(scope=scope, span=span)
+        return promise_figure(scope=scope, span=span, now=now)
     if key == "sync":
         return sync_figure(span=span)
     if key == "cases":
         return case_figure(scope=scope, span=span, now=now)
     if key == "accuracy":
-        return accuracy_figure(scope=scope, span=span)
+        return accuracy_figure(scope=scope, span=span, now=now)
+    if key == "reconciliation":
+        return reconciliation_accuracy_figure(scope=scope, span=span)
+    if key == "returns":
+        return returns_cycle_figure(scope=scope, span=span)
     if key == "adjustments":
-        return adjustment_figure(scope=scope, span=span)
+        return adjustment_figure(scope=scope, span=span, now=now)
     if key == "pickups":
         return pickup_figure(scope=scope, span=span, now=now)
     raise KeyError(key)
@@ -360,4 +527,22 @@ def adjustment_rows(*, scope: LocationScope, span: Span, week: date | None, reas
     columns = [Column("applied", "Applied"), Column("location", "Location"), Column("sku", "SKU"),
                Column("delta", "Units", "number"), Column("reason", "Reason"), Column("root_cause", "Root cause"),
                Column("value", "Value", "money")]
+    return columns, rows
+
+
+def reconciliation_run_rows(*, scope: LocationScope, span: Span, location: str) -> tuple[list[Column], list[dict]]:
+    """The runs behind a location's reconciliation accuracy (at most LIST_LIMIT, newest first)."""
+    accuracy = reconciliation_selectors.accuracy_rows_at(scope=scope, start=span.start, end=span.end,
+                                                         location_code=location)[:LIST_LIMIT]
+    rows = [{"run": f"#{row.run_id}", "as_of": timezone.localtime(row.run.as_of).strftime("%Y-%m-%d %H:%M"),
+             "system": row.run.system.code, "lines": row.lines, "agreeing_lines": row.agreeing_lines,
+             "line_accuracy": _rate(row.agreeing_lines, row.lines), "value": row.value,
+             "agreeing_value": row.agreeing_value,
+             "value_accuracy": _rate(row.agreeing_value, row.value) if row.value else None,
+             "link": _link("reconciliation:run", {"location": location}, row.run_id)} for row in accuracy]
+    columns = [Column("run", "Run"), Column("as_of", "Snapshot as of"), Column("system", "System"),
+               Column("lines", "Lines compared", "number"), Column("agreeing_lines", "Lines agreeing", "number"),
+               Column("line_accuracy", "Line accuracy", "percent"), Column("value", "Value compared", "money"),
+               Column("agreeing_value", "Value agreeing", "money"),
+               Column("value_accuracy", "Value accuracy", "percent")]
     return columns, rows

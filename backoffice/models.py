@@ -68,3 +68,49 @@ class SentNotification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_key} → {self.recipient_id}"
+
+
+class RollupFigure(models.TextChoices):
+    ORDERS = "orders", "Orders placed"
+    HOLDS = "holds", "Checkout holds made"
+    REFUSALS = "refusals", "Reservation failures detected"
+    PICKUPS = "pickups", "Pickup acknowledgements"
+    COUNTS = "counts", "Counted lines"
+    ADJUSTMENTS = "adjustments", "Applied adjustments"
+
+
+class RollupDay(models.Model):
+    """A whole day (in TIME_ZONE) whose dashboard rollup is built, and when it was.
+
+    Derived data: `backoffice.rollup` rebuilds a day from the rows behind it whenever it
+    likes (so no history is kept); nobody edits it."""
+
+    day = models.DateField(unique=True)
+    built_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.day}: built {self.built_at or 'never'}"
+
+
+class DailyFigure(models.Model):
+    """One day's totals behind a dashboard figure, per location or per reason × root cause
+    where the figure has them. The measures m1–m4 mean what `backoffice.rollup.MEASURES`
+    says for the figure (e.g. pickups: due, in time, late, not acknowledged)."""
+
+    day = models.DateField()
+    figure = models.CharField(max_length=16, choices=RollupFigure.choices)
+    location = models.ForeignKey("inventory.Location", null=True, blank=True, on_delete=models.CASCADE,
+                                 related_name="+")
+    reason = models.CharField(max_length=32, blank=True)
+    root_cause = models.CharField(max_length=32, blank=True)
+    m1 = models.BigIntegerField(default=0)
+    m2 = models.BigIntegerField(default=0)
+    m3 = models.BigIntegerField(default=0)
+    m4 = models.BigIntegerField(default=0)
+    value = models.DecimalField(max_digits=16, decimal_places=2, default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["figure", "day"], name="daily_figure_day")]
+
+    def __str__(self) -> str:
+        return f"{self.figure} {self.day} at {self.location_id}"

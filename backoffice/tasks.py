@@ -1,9 +1,10 @@
-"""Celery tasks for notifications: thin, safe to run twice (the rows decide, not the task).
-Each deciding job has committed when it returns, so the sending it enqueues sees its rows."""
+"""Celery tasks for notifications and the dashboard's daily rollup: thin, safe to run
+twice (the rows decide, not the task). Each deciding job has committed when it returns,
+so the sending it enqueues sees its rows."""
 
 from celery import shared_task
 
-from backoffice import notifications
+from backoffice import notifications, rollup
 
 
 @shared_task
@@ -25,3 +26,8 @@ def notification_digests_send() -> int:
     if made:
         notifications_send.delay()
     return made
+
+
+@shared_task
+def dashboard_rollup_refresh() -> int:
+    return rollup.refresh()

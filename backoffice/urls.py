@@ -11,6 +11,7 @@ dashboard_urls = ([
     path("<slug:key>.csv", dashboard.figure_csv, name="csv"),
     path("counted-lines/", dashboard.count_lines, name="count_lines"),
     path("adjustments/", dashboard.adjustments, name="adjustments"),
+    path("reconciliation-runs/", dashboard.reconciliation_runs, name="reconciliation_runs"),
 ], "dashboard")
 
 api_v1 = [

@@ -20,9 +20,12 @@ the case page shows.
   or more: the recommendation is a count, which the case page opens in one click;
 - **event latency**: half or more of a system's events of the last
   `ANOMALY_LATENCY_WINDOW_MINUTES` (at least `ANOMALY_LATENCY_MIN_EVENTS`) arrived more
-  than `ANOMALY_EVENT_LATENCY_SECONDS` after they occurred.
-
-Not built: POS silence during trading hours (locations have no trading hours yet).
+  than `ANOMALY_EVENT_LATENCY_SECONDS` after they occurred;
+- **POS silence**: a location whose tills (events from a POS system) sent something in
+  the last `ANOMALY_POS_SILENCE_LOOKBACK_DAYS` has sent nothing for
+  `ANOMALY_POS_SILENCE_MINUTES`, while it has been open (its trading hours, in TIME_ZONE)
+  for at least that long. The case resolves itself (condition cleared) once the till
+  speaks again or the shop closes; nothing fires outside trading hours.
 """
 
 from datetime import timedelta
@@ -31,9 +34,11 @@ from decimal import Decimal
 from django.conf import settings
 from django.utils import timezone
 
-from exceptions.selectors import cases_raised_by_location
-from exceptions.services import CaseReport, raise_cases
+from exceptions.selectors import active_cases, cases_raised_by_location
+from exceptions.services import CaseReport, cases_resolve_cleared, raise_cases
 from exceptions.states import CaseKind
+from integrations.models import ExternalSystem
+from integrations.selectors import system_codes_of_kind
 from inventory import statistics
 from inventory.selectors import location_codes
 
@@ -151,5 +156,51 @@ def event_latency_detect(*, now=None) -> int:
     return len(reports)
 
 
-FREQUENT = (sudden_drops_detect, event_latency_detect)
+def minutes_open(local_now, opens, closes) -> int | None:
+    """How long a shop with these hours has been open at `local_now` (minutes), or None
+    when it is closed. Closing at or before opening means open over midnight."""
+    now_minutes = local_now.hour * 60 + local_now.minute
+    open_minutes, close_minutes = opens.hour * 60 + opens.minute, closes.hour * 60 + closes.minute
+    if open_minutes < close_minutes:
+        return now_minutes - open_minutes if open_minutes <= now_minutes < close_minutes else None
+    if now_minutes >= open_minutes:
+        return now_minutes - open_minutes
+    return now_minutes + 24 * 60 - open_minutes if now_minutes < close_minutes else None
+
+
+POS_SILENCE = "pos_silence"
+
+
+def pos_silence_detect(*, now=None) -> int:
+    now = now or timezone.now()
+    minutes = settings.ANOMALY_POS_SILENCE_MINUTES
+    local_now = timezone.localtime(now)
+    last = statistics.last_event_by_location(
+        sources=system_codes_of_kind(ExternalSystem.Kind.POS),
+        since=now - timedelta(days=settings.ANOMALY_POS_SILENCE_LOOKBACK_DAYS))
+    reports = []
+    for location_id, (code, opens, closes) in statistics.locations_trading_hours(last).items():
+        silent = now - last[location_id]
+        open_for = minutes_open(local_now, opens, closes)
+        if open_for is None or open_for < minutes or silent < timedelta(minutes=minutes):
+            continue
+        reports.append(_report(
+            POS_SILENCE, str(location_id),
+            title=f"No till events from {code} for {int(silent.total_seconds() // 60)} min while it is open",
+            statistic={"value": int(silent.total_seconds() // 60), "threshold": f"{minutes} min",
+                       "last_event_at": last[location_id].isoformat(),
+                       "trading_hours": f"{opens:%H:%M}–{closes:%H:%M}", "open_for_minutes": open_for},
+            action="Call the store: check the tills are on and connected, and the POS integration's health; "
+                   "sales meanwhile are not in the ledger.",
+            location_id=location_id))
+    raise_cases(reports)
+    firing = {report.dedup_key for report in reports}
+    cleared = [pk for pk, key in active_cases(kind=KIND).filter(dedup_key__startswith=f"anomaly:{POS_SILENCE}:")
+               .values_list("pk", "dedup_key") if key not in firing]
+    if cleared:
+        cases_resolve_cleared(cleared, note="The tills sent events again, or the shop closed.")
+    return len(reports)
+
+
+FREQUENT = (sudden_drops_detect, event_latency_detect, pos_silence_detect)
 NIGHTLY = (shrink_spikes_detect, repeated_negatives_detect, phantom_inventory_detect)

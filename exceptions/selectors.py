@@ -251,9 +251,11 @@ def case_flow_by_queue(*, scope: LocationScope, start, end) -> dict[str, dict[st
     [start, end), and the cases whose SLA ran out in that span before they were closed."""
     cases = cases_for(scope=scope)
     flow: dict[str, dict[str, int]] = {queue: {"opened": 0, "closed": 0, "breached": 0} for queue in Queue.values}
-    opened = cases.filter(first_seen_at__gte=start, first_seen_at__lt=end).values("queue").annotate(n=Count("pk"))
-    closed = cases.filter(resolved_at__gte=start, resolved_at__lt=end).values("queue").annotate(n=Count("pk"))
-    breached = sla_breaches(scope=scope, start=start, end=end).values("queue").annotate(n=Count("pk"))
+    # COUNT(*), not of the id: the indexes on the three times carry the queue, so counting
+    # rows needs only the index.
+    opened = cases.filter(first_seen_at__gte=start, first_seen_at__lt=end).values("queue").annotate(n=Count("*"))
+    closed = cases.filter(resolved_at__gte=start, resolved_at__lt=end).values("queue").annotate(n=Count("*"))
+    breached = sla_breaches(scope=scope, start=start, end=end).values("queue").annotate(n=Count("*"))
     for rows, name in ((opened, "opened"), (closed, "closed"), (breached, "breached")):
         for row in rows.order_by():
             flow.setdefault(row["queue"], {"opened": 0, "closed": 0, "breached": 0})[name] = row["n"]

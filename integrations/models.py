@@ -236,7 +236,9 @@ class SyncRun(models.Model):
         indexes = [
             models.Index(fields=["system", "job", "-started_at"], name="sync_run_recent"),
             # The dashboard's latency per system over a span, whatever the job.
-            models.Index(fields=["system", "started_at"], name="sync_run_system_started"),
+            # (On PostgreSQL it carries the latencies, so the percentiles read the index alone.)
+            models.Index(fields=["system", "started_at"], name="sync_run_system_started",
+                         include=["latency_p50_ms", "latency_p95_ms"]),
         ]
 
     def __str__(self) -> str:

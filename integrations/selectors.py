@@ -29,3 +29,8 @@ def snapshot_upload_systems():
     """The systems whose snapshot staff may upload: enabled warehouse and ERP systems,
     by code."""
     return ExternalSystem.objects.filter(enabled=True, kind__in=SNAPSHOT_KINDS).order_by("code")
+
+
+def system_codes_of_kind(kind: str) -> list[str]:
+    """The codes of the partner systems of one kind (e.g. every POS), whether enabled or not."""
+    return list(ExternalSystem.objects.filter(kind=kind).values_list("code", flat=True))

@@ -14,7 +14,7 @@ from functools import reduce
 from operator import or_
 
 from django.db.models import Count, Exists, F, Max, OuterRef, Prefetch, Q, QuerySet, Sum, Window
-from django.db.models.functions import Abs, RowNumber, TruncWeek
+from django.db.models.functions import Abs, RowNumber, TruncDate, TruncWeek
 from django.utils import timezone
 
 from inventory.eligibility import offered_to
@@ -489,14 +489,17 @@ def count_lines_submitted(*, scope: LocationScope, start, end) -> QuerySet[Cycle
     return scope.filter(lines, "count__location")
 
 
-def count_accuracy_by_location(*, scope: LocationScope, start, end) -> QuerySet[dict]:
-    """Per location: lines counted, lines where the count matched the system, and the
-    units the system expected against the units it was off by."""
-    return (count_lines_submitted(scope=scope, start=start, end=end)
-            .values("count__location_id", "count__location__code", "count__location__name")
+def count_accuracy_by_location(*, scope: LocationScope, start, end, by_day: bool = False) -> QuerySet[dict]:
+    """Per location (and per day of submission, `by_day`): lines counted, lines where the
+    count matched the system, and the units the system expected against the units it was off by."""
+    lines = count_lines_submitted(scope=scope, start=start, end=end)
+    keys = ["count__location_id", "count__location__code", "count__location__name"]
+    if by_day:
+        lines, keys = lines.annotate(day=TruncDate("count__submitted_at")), ["day", *keys]
+    return (lines.values(*keys)
             .annotate(lines=Count("pk"), exact=Count("pk", filter=Q(variance=0)),
                       expected_units=Sum(Abs("system_quantity")), variance_units=Sum(Abs("variance")))
-            .order_by("count__location__code"))
+            .order_by(*keys[:-3], "count__location__code"))
 
 
 def adjustments_applied(*, scope: LocationScope, start, end) -> QuerySet[Adjustment]:
@@ -505,8 +508,10 @@ def adjustments_applied(*, scope: LocationScope, start, end) -> QuerySet[Adjustm
                                                   applied_at__lt=end))
 
 
-def adjustment_value_by_week(*, scope: LocationScope, start, end) -> QuerySet[dict]:
-    """Value adjusted per week (starting Monday), reason and root cause."""
-    return (adjustments_applied(scope=scope, start=start, end=end).annotate(week=TruncWeek("applied_at"))
+def adjustment_value_by_week(*, scope: LocationScope, start, end, by_day: bool = False) -> QuerySet[dict]:
+    """Value adjusted per week (starting Monday; per day with `by_day`, under "week"),
+    reason and root cause."""
+    period = TruncDate("applied_at") if by_day else TruncWeek("applied_at")
+    return (adjustments_applied(scope=scope, start=start, end=end).annotate(week=period)
             .values("week", "reason", "root_cause").annotate(n=Count("pk"), value=Sum("value"))
             .order_by("week", "reason", "root_cause"))

@@ -4,7 +4,7 @@ never a query per row."""
 
 from datetime import datetime, timedelta
 
-from django.db.models import Count, DurationField, Exists, ExpressionWrapper, F, OuterRef, Q, Sum
+from django.db.models import Count, DurationField, Exists, ExpressionWrapper, F, Max, OuterRef, Q, Sum
 from django.db.models.functions import Coalesce
 
 from inventory.models import Adjustment, Bucket, InventoryEvent, Location, StockLevel, StockMovement
@@ -70,3 +70,17 @@ def late_events_by_source(*, since: datetime, later_than: timedelta) -> dict[str
             .values("source").annotate(received=Count("pk"), late=Count("pk", filter=Q(latency__gt=later_than)))
             .values_list("source", "received", "late"))
     return {source: (received, late) for source, received, late in rows}
+
+
+def last_event_by_location(*, sources, since: datetime) -> dict[int, datetime]:
+    """Per location, when the latest event from one of `sources` (system codes) arrived,
+    among the events received since `since`: locations with none are not in the answer."""
+    return dict(InventoryEvent.objects.filter(source__in=list(sources), received_at__gte=since,
+                                              location__isnull=False)
+                .values("location_id").annotate(last=Max("received_at")).values_list("location_id", "last"))
+
+
+def locations_trading_hours(location_ids) -> dict[int, tuple]:
+    """Per location: (code, opens at, closes at)."""
+    return {pk: (code, opens, closes) for pk, code, opens, closes in Location.objects.filter(
+        pk__in=list(location_ids), active=True).values_list("pk", "code", "trading_opens_at", "trading_closes_at")}

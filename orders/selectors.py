@@ -229,12 +229,16 @@ def pickups_due(*, scope: LocationScope, start: datetime, end: datetime, now: da
 
 
 def pickup_acknowledgement_by_location(*, scope: LocationScope, start: datetime, end: datetime,
-                                       now: datetime) -> QuerySet[dict]:
-    """Per pickup location: acknowledged within the window, late, and not at all."""
+                                       now: datetime, by_day: bool = False) -> QuerySet[dict]:
+    """Per pickup location (and per day the acknowledgement fell due, `by_day`):
+    acknowledged within the window, late, and not at all."""
     within = Q(pickup_acknowledged_at__isnull=False, pickup_acknowledged_at__lte=F("pickup_ack_due_at"))
     late = Q(pickup_acknowledged_at__gt=F("pickup_ack_due_at"))
-    return (pickups_due(scope=scope, start=start, end=end, now=now)
-            .values("pickup_location_id", "pickup_location__code", "pickup_location__name")
+    pickups = pickups_due(scope=scope, start=start, end=end, now=now)
+    keys = ["pickup_location_id", "pickup_location__code", "pickup_location__name"]
+    if by_day:
+        pickups, keys = pickups.annotate(day=TruncDate("pickup_ack_due_at")), ["day", *keys]
+    return (pickups.values(*keys)
             .annotate(due=Count("pk"), within=Count("pk", filter=within), late=Count("pk", filter=late),
                       missed=Count("pk", filter=Q(pickup_acknowledged_at__isnull=True)))
-            .order_by("pickup_location__code"))
+            .order_by(*keys[:-3], "pickup_location__code"))

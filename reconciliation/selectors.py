@@ -13,8 +13,8 @@ from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 
 from inventory.models import Bucket
 from inventory.selectors import movements_around, on_hand_by_level, on_hand_moved_after
-from reconciliation.models import LineDecision, ReconciliationLine, ReconciliationRun
-from reconciliation.states import Classification, Decision
+from reconciliation.models import LineDecision, ReconciliationLine, ReconciliationRun, RunAccuracy
+from reconciliation.states import Classification, Decision, RunStatus
 from retailops.access import LocationScope
 
 
@@ -220,3 +220,45 @@ def line_ledger_story(line: ReconciliationLine, *, each_side: int = 15) -> Ledge
         rows_after.append(StoryRow(movement, balance if movement.bucket == Bucket.ON_HAND else None))
     return LedgerStory(before=rows_before[::-1], after=rows_after, on_hand_then=on_hand_then,
                        on_hand_now=on_hand_now, more_before=more_before, more_after=more_after)
+
+
+# --- Figures for the KPI dashboard (backoffice.kpis) and location confidence ---------------
+
+# Runs whose lines are classified: the accuracy rows are written when a run finishes.
+FINISHED_RUN_STATUSES = (RunStatus.REVIEW, RunStatus.CLOSED)
+
+
+def run_accuracy_in(*, scope: LocationScope, start, end) -> QuerySet[RunAccuracy]:
+    """Per-location accuracy rows of the finished runs of snapshots as of [start, end), at
+    the caller's locations (rows for codes the ledger does not know are left out)."""
+    rows = RunAccuracy.objects.filter(run__as_of__gte=start, run__as_of__lt=end, location__isnull=False,
+                                      run__status__in=FINISHED_RUN_STATUSES)
+    return scope.filter(rows)
+
+
+def accuracy_by_location(*, scope: LocationScope, start, end) -> QuerySet[dict]:
+    """Per location, over the runs in [start, end): runs, lines and the lines that agreed
+    (matched or timing), and the same by units and by value (snapshot on hand × unit cost)."""
+    return (run_accuracy_in(scope=scope, start=start, end=end)
+            .values("location_id", "location__code", "location__name")
+            .annotate(runs=Count("run_id", distinct=True), lines=Sum("lines"), agreeing_lines=Sum("agreeing_lines"),
+                      units=Sum("units"), agreeing_units=Sum("agreeing_units"), value=Sum("value"),
+                      agreeing_value=Sum("agreeing_value"))
+            .order_by("location__code"))
+
+
+def accuracy_rows_at(*, scope: LocationScope, start, end, location_code: str) -> QuerySet[RunAccuracy]:
+    """The runs behind one location's accuracy, newest first."""
+    return (run_accuracy_in(scope=scope, start=start, end=end).filter(location__code=location_code)
+            .select_related("run__system").order_by("-run__as_of", "-run_id"))
+
+
+def variance_rate_by_location(since) -> dict[int, tuple[float, int]]:
+    """Per location, over the finished runs of snapshots as of `since` or later: the share
+    of lines that did not agree with the ledger (variance or missing), and the lines."""
+    rows = (RunAccuracy.objects.filter(run__as_of__gte=since, location__isnull=False,
+                                       run__status__in=FINISHED_RUN_STATUSES)
+            .values("location_id").annotate(lines=Sum("lines"), agreeing=Sum("agreeing_lines"))
+            .values_list("location_id", "lines", "agreeing"))
+    return {location_id: ((lines - agreeing) / lines if lines else 0.0, lines or 0)
+            for location_id, lines, agreeing in rows}

@@ -442,6 +442,10 @@ CONFIDENCE_MIN_COUNTED_LINES = int(os.environ.get("CONFIDENCE_MIN_COUNTED_LINES"
 CONFIDENCE_MIN_EVENTS = int(os.environ.get("CONFIDENCE_MIN_EVENTS", "20"))
 CONFIDENCE_MIN_LEVELS = int(os.environ.get("CONFIDENCE_MIN_LEVELS", "5"))
 CONFIDENCE_MIN_ESTATE = int(os.environ.get("CONFIDENCE_MIN_ESTATE", "3"))
+# The reconciliation variance factor (registered by the reconciliation app): its weight, and
+# the snapshot lines a location needs over the window for it to count.
+CONFIDENCE_RECONCILIATION_WEIGHT = float(os.environ.get("CONFIDENCE_RECONCILIATION_WEIGHT", "0.45"))
+CONFIDENCE_MIN_RECONCILED_LINES = int(os.environ.get("CONFIDENCE_MIN_RECONCILED_LINES", "20"))
 CELERY_BEAT_SCHEDULE["inventory-location-confidence-nightly"] = {
     "task": "inventory.tasks.locations_score",
     "schedule": crontab(hour=1, minute=45),
@@ -602,6 +606,10 @@ ANOMALY_PHANTOM_MIN_SOLD_ELSEWHERE = int(os.environ.get("ANOMALY_PHANTOM_MIN_SOL
 ANOMALY_LATENCY_WINDOW_MINUTES = int(os.environ.get("ANOMALY_LATENCY_WINDOW_MINUTES", "60"))
 ANOMALY_LATENCY_MIN_EVENTS = int(os.environ.get("ANOMALY_LATENCY_MIN_EVENTS", "10"))
 ANOMALY_EVENT_LATENCY_SECONDS = int(os.environ.get("ANOMALY_EVENT_LATENCY_SECONDS", "900"))
+# POS silence: a store's tills quiet this long while it is open (its trading hours), among
+# the stores whose tills sent anything in the lookback.
+ANOMALY_POS_SILENCE_MINUTES = int(os.environ.get("ANOMALY_POS_SILENCE_MINUTES", "60"))
+ANOMALY_POS_SILENCE_LOOKBACK_DAYS = int(os.environ.get("ANOMALY_POS_SILENCE_LOOKBACK_DAYS", "7"))
 CELERY_BEAT_SCHEDULE["cases-anomalies-frequent"] = {
     "task": "casework.tasks.anomalies_detect_frequent",
     "schedule": crontab(minute="*/15"),
@@ -644,4 +652,13 @@ CELERY_BEAT_SCHEDULE["notifications-decide"] = {
 CELERY_BEAT_SCHEDULE["notifications-daily-digests"] = {
     "task": "backoffice.tasks.notification_digests_send",
     "schedule": crontab(hour=int(os.environ.get("NOTIFICATION_DIGEST_HOUR", "7")), minute=0),
+}
+
+# The dashboard's daily rollup (backoffice.rollup): every hour the last N whole days are
+# rebuilt (a pickup acknowledged late changes its day), and any day of the last year not
+# built yet is built; a span also builds the days it asks for on demand.
+DASHBOARD_ROLLUP_REFRESH_DAYS = int(os.environ.get("DASHBOARD_ROLLUP_REFRESH_DAYS", "3"))
+CELERY_BEAT_SCHEDULE["dashboard-rollup-refresh"] = {
+    "task": "backoffice.tasks.dashboard_rollup_refresh",
+    "schedule": crontab(minute=int(os.environ.get("DASHBOARD_ROLLUP_MINUTE", "7"))),
 }

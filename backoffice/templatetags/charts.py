@@ -3,8 +3,10 @@
 
 from dataclasses import dataclass
 from decimal import Decimal
+from html import escape
 
 from django import template
+from django.utils.safestring import mark_safe
 
 register = template.Library()
 
@@ -114,7 +116,16 @@ def chart(figure):
                    f"{headers.get(figure.chart_label, figure.chart_label).lower()}, {len(labels)} "
                    f"{'point' if figure.chart == 'line' else 'group'}s.{highest}"
                    if present else "No data in this range.")
+    # A year of days or three hundred stores is a thousand shapes: joined here (the text
+    # escaped), rather than a template loop per attribute.
+    bar_shapes = mark_safe("\n".join(  # noqa: S308 (numbers, and the text escaped)
+        f'<rect class="kpi-s{bar.series}" x="{bar.x}" y="{bar.y}" width="{bar.width}" height="{bar.height}">'
+        f"<title>{escape(bar.text)}</title></rect>" for bar in bars))
+    for line in lines:
+        line["dot_shapes"] = mark_safe("".join(  # noqa: S308 (numbers only)
+            f'<circle class="kpi-s{line["series"]}" cx="{x}" cy="{y}" r="2.5"></circle>' for x, y in line["dots"]))
     return {
+        "bar_shapes": bar_shapes,
         "figure": figure, "width": WIDTH, "center": WIDTH // 2, "height": HEIGHT, "left": LEFT, "right": WIDTH - RIGHT,
         "baseline": TOP + plot_height, "label_y": HEIGHT - BOTTOM + 18, "ticks": ticks, "axis": axis,
         "bars": bars, "lines": lines, "series": series, "description": description, "empty": not present,
@@ -127,3 +138,30 @@ def cell(row: dict, column) -> str:
     from backoffice.kpis import cell_text
 
     return cell_text(row.get(column.key), column.kind)
+
+
+@register.simple_tag
+def figure_rows(figure, span_query: str):
+    """A figure's table body rows: the first column a row header, numbers right-aligned,
+    and the link to the list behind the row (with the span, for the dashboard's own lists).
+    Hundreds of rows: built as one string, every value escaped (the standard library's
+    escape, which Django's escape is)."""
+    from backoffice.kpis import cell_text
+
+    with_span = figure.key in {"accuracy", "reconciliation", "adjustments"}
+    first = figure.columns[0]
+    parts = []
+    for row in figure.rows:
+        parts.append(f'<tr><th scope="row">{escape(cell_text(row.get(first.key), first.kind))}</th>')
+        for column in figure.columns[1:]:
+            opening = "<td>" if column.kind == "text" else '<td class="num">'
+            parts.append(f"{opening}{escape(cell_text(row.get(column.key), column.kind))}</td>")
+        link = row.get("link")
+        if link:
+            href = escape(f"{link}&{span_query}" if with_span else link)
+            behind = escape(cell_text(row.get(first.key), first.kind))
+            parts.append(f'<td><a href="{href}">List<span class="kpi-visually-hidden"> behind {behind}</span></a></td>')
+        else:
+            parts.append("<td></td>")
+        parts.append("</tr>\n")
+    return mark_safe("".join(parts))  # noqa: S308 (every value above is escaped)

@@ -11,13 +11,17 @@ How a score is made — explainable, no black box:
    - `event_problem_rate`: inbound events rejected or stale ÷ events received;
    - `adjustment_value_per_level`: value of applied adjustments ÷ levels held (those
      made from counts left out: the count variance factor has them).
-   Another app adds a factor with `factors.register(Factor(...))` in its `ready()` (the
-   reconciliation variance rate belongs there, once reconciliation exists).
+   - `reconciliation_variance_rate` (registered by the reconciliation app): snapshot
+     lines that disagreed with the ledger (variance or missing; timing agrees) ÷ lines
+     compared, over the finished reconciliation runs of snapshots in the window.
+   Another app adds a factor with `factors.register(Factor(...))` in its `ready()`, as
+   reconciliation does (inventory never imports it).
 2. **Enough data.** A location's factor counts only when its basis reaches the factor's
    minimum (`CONFIDENCE_MIN_COUNTED_LINES` count lines, default 5;
    `CONFIDENCE_MIN_EVENTS` events, default 20; `CONFIDENCE_MIN_LEVELS` levels, default
-   5), and a factor is scored only when at least `CONFIDENCE_MIN_ESTATE` locations
-   (default 3) have enough data to compare against. Otherwise the factor is shown as
+   5; `CONFIDENCE_MIN_RECONCILED_LINES` reconciled lines, default 20), and a factor
+   is scored only when at least `CONFIDENCE_MIN_ESTATE` locations (default 3) have
+   enough data to compare against. Otherwise the factor is shown as
    "not enough data" and takes nothing away.
 3. **Robust z-score against the estate**: z = 0.6745 × (value − median) ÷ MAD, where
    median and MAD (median absolute deviation) are over the locations with enough data.
@@ -28,7 +32,8 @@ How a score is made — explainable, no black box:
 4. **Combined**: each factor multiplies the score by 1 − weight × min(z⁺, 3) ÷ 3, so a
    factor 3 robust z-scores or more above the estate takes its whole weight away:
        score = Π (1 − wᶠ × min(z⁺ᶠ, 3) ÷ 3), rounded to 3 decimals.
-   Weights: count variance 0.45, negative on-hand 0.25, adjustment value 0.20,
+   Weights: count variance 0.45, reconciliation variance 0.45
+   (`CONFIDENCE_RECONCILIATION_WEIGHT`), negative on-hand 0.25, adjustment value 0.20,
    event problems 0.10. One factor alone at 3 z takes a location from 1.000 to 0.550
    (count variance), 0.750, 0.800 or 0.900: below the default ship-from-store threshold
    (`SOURCING_CONFIDENCE_THRESHOLD`, 0.80) for the first two.

@@ -1,5 +1,6 @@
 """Master data: SKUs, locations (with their object permissions) and channels."""
 
+from datetime import time
 from decimal import Decimal
 
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
@@ -70,6 +71,10 @@ class Location(models.Model):
         max_digits=4, decimal_places=3, default=Decimal("1.000"),
         validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("1"))],
     )
+    # When the shop is open, in TIME_ZONE: a till that sends nothing while it is open is an
+    # anomaly (casework.anomalies, POS silence). Closing before opening spans midnight.
+    trading_opens_at = models.TimeField("opens at", default=time(9, 0))
+    trading_closes_at = models.TimeField("closes at", default=time(21, 0))
     return_policy = models.CharField(
         "till return policy", max_length=8, choices=ReturnPolicy.choices, blank=True, default="",
         help_text="What a POS return at this location does. Empty: the default for its kind "

@@ -5,7 +5,6 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
@@ -18,7 +17,7 @@ from inventory.adjustments import adjustment_request
 from inventory.demo import seed_master_data, seed_stock_and_history
 from inventory.ingest import IncomingEvent, events_ingest
 from inventory.ledger import Movement, post_movements
-from inventory.models import Bucket, CycleCount, Location, Sku, StockLevel
+from inventory.models import Bucket, CycleCount, InventoryEvent, Location, Sku, StockLevel
 from retailops.access import LocationScope
 from retailops.roles import Role
 from tests.inventory.test_screens import signed_in
@@ -53,14 +52,21 @@ def fires_once(detect, pattern, **when):
 
 
 def test_normal_seeded_data_raises_no_anomaly(seeded):
-    """The demo loads its week of history in one backfill, which is, truthfully, late; so
-    the event latency detector is asked about the next window, as its next run would."""
+    """Every detector, run as beat runs it, right after seeding: the demo's week of history
+    arrived as it would have live (seconds after each event), so none of it is late."""
     for detect in DETECTORS:
-        now = timezone.now()
-        if detect is anomalies.event_latency_detect:
-            now += timedelta(minutes=settings.ANOMALY_LATENCY_WINDOW_MINUTES + 1)
-        assert detect(now=now) == 0, detect.__name__
+        assert detect() == 0, detect.__name__
     assert anomaly_cases() == []
+
+
+def test_the_demo_history_was_received_seconds_after_it_occurred(seeded):
+    events = InventoryEvent.objects.all()
+    assert events.count() > 100
+    for occurred_at, received_at in events.values_list("occurred_at", "received_at"):
+        assert timedelta(seconds=2) <= received_at - occurred_at <= timedelta(seconds=90)
+    # The latency detector still fires when the same events arrive late (a backfill).
+    InventoryEvent.objects.update(received_at=timezone.now())
+    assert anomalies.event_latency_detect() == 1
 
 
 def store_level(stores):
@@ -137,3 +143,62 @@ def test_events_arriving_late_from_one_system(db):
         for index in range(10)])
     case = fires_once(anomalies.event_latency_detect, "event_latency")
     assert case.source == "an-pos" and case.context["statistic"]["value"] == 10
+
+
+# --- POS silence ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def tills(db):
+    """A store (trading 09:00–21:00) whose POS system sent a sale yesterday at 12:30, and
+    the times of yesterday to ask the detector about (in TIME_ZONE)."""
+    from integrations.models import ExternalSystem
+
+    ExternalSystem.objects.create(code="an-till", name="Tills", kind=ExternalSystem.Kind.POS)
+    store = Location.objects.create(code="AN-T", name="Till store", kind=Location.Kind.STORE)
+    Sku.objects.create(code="AN-TILL", name="Till item", unit_cost=Decimal("1"), price=Decimal("2"))
+    yesterday = timezone.localtime() - timedelta(days=1)
+
+    def at(hour, minute=0, day=yesterday):
+        return day.replace(hour=hour, minute=minute, second=0, microsecond=0)
+
+    def sale(event_id, arrived):
+        events_ingest(source="an-till", actor=None, scope=EVERYWHERE, arrived_at={event_id: arrived}, events=[
+            IncomingEvent(event_id=event_id, type="receipt", sku="AN-TILL", location="AN-T", quantity=1,
+                          occurred_at=arrived - timedelta(seconds=5))])
+
+    sale("till-1", at(12, 30))
+    return {"store": store, "at": at, "sale": sale}
+
+
+def test_tills_silent_while_the_shop_is_open_raise_one_case_with_its_statistic(tills):
+    at = tills["at"]
+    case = fires_once(anomalies.pos_silence_detect, "pos_silence", now=at(14))
+    assert case.location_id == tills["store"].pk
+    statistic = case.context["statistic"]
+    assert statistic["value"] == 90 and statistic["trading_hours"] == "09:00–21:00"
+    assert "tills" in case.context["recommended_action"]
+
+
+def test_tills_quiet_when_closed_or_just_opened_and_the_case_clears_itself(tills):
+    at = tills["at"]
+    assert anomalies.pos_silence_detect(now=at(14)) == 1
+    assert anomalies.pos_silence_detect(now=at(22)) == 0  # closed: quiet, and the case resolves
+    (case,) = anomaly_cases()
+    assert (case.status, case.root_cause) == ("resolved", "condition_cleared")
+    # Opened half an hour ago: the tills were last heard the evening before, but it is too soon to tell.
+    assert anomalies.pos_silence_detect(now=at(9, 30) + timedelta(days=1)) == 0
+    # Heard ten minutes ago: quiet.
+    tills["sale"]("till-2", at(13, 50))
+    assert anomalies.pos_silence_detect(now=at(14)) == 0
+
+
+def test_trading_hours_over_midnight_and_a_store_without_tills_is_never_silent(tills):
+    Location.objects.filter(pk=tills["store"].pk).update(trading_opens_at="18:00", trading_closes_at="02:00")
+    at = tills["at"]
+    assert anomalies.minutes_open(at(1), *Location.objects.values_list(
+        "trading_opens_at", "trading_closes_at").get(pk=tills["store"].pk)) == 7 * 60
+    assert anomalies.pos_silence_detect(now=at(14)) == 0  # closed at 14:00
+    assert anomalies.pos_silence_detect(now=at(23)) == 1
+    Location.objects.create(code="AN-Q", name="No tills", kind=Location.Kind.STORE)
+    assert anomalies.pos_silence_detect(now=at(23)) == 1

@@ -809,7 +809,7 @@ def check_dashboard(world, caller, screen):
 
 
 def check_dashboard_csv(world, caller, screen):
-    for key in ("pickups", "promises", "cases", "accuracy", "adjustments"):
+    for key in ("pickups", "promises", "cases", "accuracy", "reconciliation", "adjustments", "returns"):
         response = screen.get(f"/dashboard/{key}.csv?days=7")
         assert response.status_code == 200
         assert not mentions(b"".join(response.streaming_content).decode(), world.b.code)
@@ -818,6 +818,12 @@ def check_dashboard_csv(world, caller, screen):
 
 def check_dashboard_count_lines(world, caller, screen):
     response = screen.get(f"/dashboard/counted-lines/?location={world.b.code}&days=90")
+    assert response.status_code in (200, *DENIED)
+    assert "Nothing in this range" in response.content.decode() or response.status_code in DENIED
+
+
+def check_dashboard_reconciliation_runs(world, caller, screen):
+    response = screen.get(f"/dashboard/reconciliation-runs/?location={world.b.code}&days=90")
     assert response.status_code in (200, *DENIED)
     assert "Nothing in this range" in response.content.decode() or response.status_code in DENIED
 
@@ -833,6 +839,7 @@ CHECKS = {
     "dashboard:csv": check_dashboard_csv,
     "dashboard:count_lines": check_dashboard_count_lines,
     "dashboard:adjustments": check_dashboard_adjustments,
+    "dashboard:reconciliation_runs": check_dashboard_reconciliation_runs,
     "snapshot-create": check_snapshot_create,
     "reconciliation-lines": check_reconciliation_lines,
     "reconciliation-detail": check_reconciliation_detail,
