@@ -64,7 +64,9 @@ def test_an_ops_admin_sets_a_stores_window_in_the_admin(staff_api, shop):
     url = f"/admin/inventory/location/{shop.s1.pk}/change/"
     assert b"pickup acknowledgement window (minutes)" in admin.get(url).content.lower()
     form = {name: value for name, value in Location.objects.filter(pk=shop.s1.pk).values(
-        "code", "name", "kind", "region", "ship_from_store", "pickup", "active").get().items() if value is not False}
+        "code", "name", "kind", "region", "ship_from_store", "pickup", "active", "return_policy").get().items()
+        if value is not False}
+    form |= {"trading_opens_at": "09:00", "trading_closes_at": "21:00"}
     response = admin.post(url, {**form, "pickup_ack_minutes": "45"})
     assert response.status_code == 302, response.content
     shop.s1.refresh_from_db()
