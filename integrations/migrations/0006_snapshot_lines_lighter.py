@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('integrations', '0006_relay_pushes_and_freshness'),
+        ('integrations', '0005_dashboard_indexes'),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('integrations', '0007_snapshot_lines_lighter'),
+        ('integrations', '0006_snapshot_lines_lighter'),
     ]
 
     operations = [
