@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('integrations', '0005_dashboard_indexes'),
+        ('integrations', '0007_sync_run_latency_covering_index'),
     ]
 
     operations = [
