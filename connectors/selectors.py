@@ -20,6 +20,8 @@ from inventory.selectors import location_codes, sku_codes
 
 # Success and failure rates look back this far.
 HEALTH_WINDOW = timedelta(hours=24)
+# Freshness (commit → partner receipt) looks back this far.
+FRESHNESS_WINDOW = timedelta(hours=1)
 # Latency percentiles come from at most this many of each system's latest deliveries in
 # the window: enough for a stable p95, bounded however busy the system is.
 LATENCY_SAMPLE = 500
@@ -56,6 +58,28 @@ class SystemHealth:
     latency_p95_ms: int | None = None
     latency_sample: int = 0
     window: timedelta = field(default=HEALTH_WINDOW)
+    # Freshness: how old the oldest undelivered change is now, and commit → receipt over
+    # the last FRESHNESS_WINDOW.
+    lag_ms: int | None = None
+    freshness_p50_ms: int | None = None
+    freshness_p95_ms: int | None = None
+    freshness_sample: int = 0
+
+    @property
+    def lag(self) -> str:
+        return duration_label(self.lag_ms) if self.lag_ms is not None else "none"
+
+    @property
+    def is_lagging(self) -> bool:
+        return self.lag_ms is not None and self.lag_ms > self.system.lag_threshold_seconds * 1000
+
+    @property
+    def freshness_p50(self) -> str:
+        return duration_label(self.freshness_p50_ms)
+
+    @property
+    def freshness_p95(self) -> str:
+        return duration_label(self.freshness_p95_ms)
 
     @property
     def settled_in_window(self) -> int:
@@ -83,12 +107,12 @@ class SystemHealth:
     @property
     def is_degraded(self) -> bool:
         return (self.system.paused or self.system.circuit_state != ExternalSystem.Circuit.CLOSED
-                or self.dead_letters > 0 or self.retrying > 0)
+                or self.dead_letters > 0 or self.retrying > 0 or self.is_lagging)
 
 
 def system_health(*, systems: QuerySet | None = None, now: datetime | None = None,
                   window: timedelta = HEALTH_WINDOW) -> list[SystemHealth]:
-    """Health of each system (all by default), by code. Three queries whatever the count."""
+    """Health of each system (all by default), by code. Four queries whatever the count."""
     now = now or timezone.now()
     since = now - window
     systems = list((systems if systems is not None else ExternalSystem.objects.all()).order_by("code"))
@@ -124,7 +148,30 @@ def system_health(*, systems: QuerySet | None = None, now: datetime | None = Non
         entry.latency_p50_ms = percentile(latencies, 50)
         entry.latency_p95_ms = percentile(latencies, 95)
         entry.latency_sample = len(latencies)
+
+    for entry in health.values():
+        if entry.oldest_pending_at is not None:
+            entry.lag_ms = max(0, int((now - entry.oldest_pending_at).total_seconds() * 1000))
+    fresh_since = now - FRESHNESS_WINDOW
+    for system_id, latencies in _delivery_latencies_ms(system_ids=list(health), since=fresh_since).items():
+        latencies.sort()
+        entry = health[system_id]
+        entry.freshness_p50_ms = percentile(latencies, 50)
+        entry.freshness_p95_ms = percentile(latencies, 95)
+        entry.freshness_sample = len(latencies)
     return list(health.values())
+
+
+def system_lags(*, now: datetime | None = None) -> dict[int, int]:
+    """Each outbound system's lag in milliseconds: the age of its oldest undelivered
+    (pending) change; systems with nothing pending are left out. One query."""
+    now = now or timezone.now()
+    oldest = (
+        OutboxMessage.objects.filter(status=Status.PENDING)
+        .values("system_id").annotate(oldest=Min("created_at")).order_by()
+        .values_list("system_id", "oldest")
+    )
+    return {system_id: max(0, int((now - at).total_seconds() * 1000)) for system_id, at in oldest}
 
 
 def _delivery_latencies_ms(*, system_ids: list[int], since: datetime) -> dict[int, list[int]]:

@@ -3,7 +3,7 @@
 from celery import shared_task
 from django.conf import settings
 
-from connectors import relay, sync
+from connectors import freshness, relay, sync
 from integrations.models import ExternalSystem
 from integrations.outbox import RELAY_TASK
 
@@ -40,3 +40,8 @@ def snapshot_pull_all() -> int:
     for system_id in ids:
         snapshot_pull.apply_async((system_id,), queue=settings.INTEGRATIONS_QUEUE)
     return len(ids)
+
+
+@shared_task(time_limit=60)
+def sync_lag_check() -> int:
+    return freshness.sync_lag_check().lagging

@@ -35,6 +35,7 @@ def health(request):
             "dead_letters": sum(row.dead_letters for row in rows),
             "open_circuits": sum(row.system.circuit_state != ExternalSystem.Circuit.CLOSED for row in rows),
             "paused": sum(row.system.paused for row in rows),
+            "lagging": sum(row.is_lagging for row in rows),
         },
     })
 

@@ -27,6 +27,7 @@ POLICIES: dict[str, KindPolicy] = {
     CaseKind.REJECTED_EVENT: KindPolicy(Queue.INTEGRATION, Severity.MEDIUM, 24, Decimal("1.0")),
     CaseKind.SYNC_FAILED: KindPolicy(Queue.INTEGRATION, Severity.HIGH, 8, Decimal("1.2")),
     CaseKind.DEAD_LETTER: KindPolicy(Queue.INTEGRATION, Severity.HIGH, 8, Decimal("1.2")),
+    CaseKind.SYNC_LAGGING: KindPolicy(Queue.INTEGRATION, Severity.HIGH, 4, Decimal("1.5")),
     CaseKind.RECONCILIATION_VARIANCE: KindPolicy(Queue.INVENTORY_CONTROL, Severity.MEDIUM, 48, Decimal("1.0")),
     CaseKind.TRANSFER_VARIANCE: KindPolicy(Queue.INVENTORY_CONTROL, Severity.MEDIUM, 48, Decimal("1.0")),
     CaseKind.RECEIPT_VARIANCE: KindPolicy(Queue.INVENTORY_CONTROL, Severity.MEDIUM, 48, Decimal("1.0")),

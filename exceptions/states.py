@@ -12,6 +12,7 @@ class CaseKind(models.TextChoices):
     REJECTED_EVENT = "rejected_event", "Rejected event"
     SYNC_FAILED = "sync_failed", "Sync failed"
     DEAD_LETTER = "dead_letter", "Dead letter"
+    SYNC_LAGGING = "sync_lagging", "Sync lagging (partners see stale availability)"
     RECONCILIATION_VARIANCE = "reconciliation_variance", "Reconciliation variance"
     TRANSFER_VARIANCE = "transfer_variance", "Transfer variance or delay"
     RECEIPT_VARIANCE = "receipt_variance", "Supplier receipt variance or delay"

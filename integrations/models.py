@@ -53,6 +53,17 @@ class ExternalSystem(models.Model):
     circuit_opened_at = models.DateTimeField(null=True, blank=True)
     circuit_retry_at = models.DateTimeField(null=True, blank=True, help_text="When a half-open probe may go.")
     throttled_until = models.DateTimeField(null=True, blank=True, help_text="A 429 asked us to wait until then.")
+    # One relay at a time sends to a system (so its in-flight limit and rate limit hold
+    # across workers): the one holding this lease, renewed while it works.
+    relay_token = models.UUIDField(null=True, blank=True)
+    relay_until = models.DateTimeField(null=True, blank=True)
+    max_in_flight = models.PositiveSmallIntegerField(
+        default=4, validators=[MinValueValidator(1), MaxValueValidator(64)],
+        help_text="Requests sent to it at once, at most (within its rate limit).")
+    # Freshness: a sync_lagging case opens when its oldest undelivered change is older than this.
+    lag_threshold_seconds = models.PositiveIntegerField(
+        default=60, validators=[MinValueValidator(1)],
+        help_text="A lagging-sync case opens when its oldest undelivered change is older than this.")
     # Reconciliation: a snapshot line agrees with the ledger when its difference is within
     # these units OR within this percent of the ledger's quantity (either suffices).
     reconcile_tolerance_units = models.PositiveIntegerField(
@@ -65,6 +76,7 @@ class ExternalSystem(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords(excluded_fields=[
         "circuit_state", "consecutive_failures", "circuit_opened_at", "circuit_retry_at", "throttled_until",
+        "relay_token", "relay_until",
     ])
 
     class Meta:
@@ -159,6 +171,10 @@ class OutboxMessage(models.Model):
     # one for a single level carries "availability:<system>:<sku>:<location>" here, and of
     # several pending for that level only the newest is sent.
     coalescing_key = models.CharField(max_length=128, blank=True)
+    # The idempotency key of the request that carries it, fixed before the first send: the
+    # relay batches availability messages into one push, and a resend after a crash or a
+    # failure goes as the same push with the same key, so the partner applies it once.
+    push_key = models.CharField(max_length=64, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField()

@@ -514,7 +514,10 @@ CELERY_BEAT_SCHEDULE["receiving-detect-overdue-asns"] = {
 # The Celery queue the integration tasks go to (a dedicated worker pool may serve it).
 INTEGRATIONS_QUEUE = os.environ.get("INTEGRATIONS_QUEUE", "celery")
 # Messages one relay claim takes per system, and how long one relay task keeps claiming.
-INTEGRATIONS_RELAY_BATCH = int(os.environ.get("INTEGRATIONS_RELAY_BATCH", "50"))
+INTEGRATIONS_RELAY_BATCH = int(os.environ.get("INTEGRATIONS_RELAY_BATCH", "200"))
+# Threads per worker process that send the relay's requests (each system also has its own
+# `max_in_flight` limit).
+INTEGRATIONS_RELAY_THREADS = int(os.environ.get("INTEGRATIONS_RELAY_THREADS", "16"))
 INTEGRATIONS_RELAY_TIME_BUDGET_SECONDS = float(os.environ.get("INTEGRATIONS_RELAY_TIME_BUDGET_SECONDS", "20"))
 # Beat also runs the relay this often, so a lost wake-up only delays a message.
 INTEGRATIONS_RELAY_INTERVAL_SECONDS = float(os.environ.get("INTEGRATIONS_RELAY_INTERVAL_SECONDS", "5"))
@@ -535,6 +538,13 @@ CELERY_BEAT_SCHEDULE["integrations-outbox-relay"] = {
     "task": "connectors.tasks.outbox_relay",
     "schedule": INTEGRATIONS_RELAY_INTERVAL_SECONDS,
     "options": {"queue": INTEGRATIONS_QUEUE, "expires": INTEGRATIONS_RELAY_INTERVAL_SECONDS * 4},
+}
+# Partners' freshness: a sync_lagging case opens and closes within this long of the lag.
+INTEGRATIONS_LAG_CHECK_SECONDS = float(os.environ.get("INTEGRATIONS_LAG_CHECK_SECONDS", "30"))
+CELERY_BEAT_SCHEDULE["integrations-sync-lag-check"] = {
+    "task": "connectors.tasks.sync_lag_check",
+    "schedule": INTEGRATIONS_LAG_CHECK_SECONDS,
+    "options": {"queue": INTEGRATIONS_QUEUE, "expires": INTEGRATIONS_LAG_CHECK_SECONDS * 2},
 }
 CELERY_BEAT_SCHEDULE["integrations-availability-full-push"] = {
     "task": "connectors.tasks.availability_full_push_all",

@@ -51,9 +51,12 @@ class JsonHttpAdapter:
         secret = secret_from_environment(system)
         if secret:
             self._headers["Authorization"] = f"Bearer {secret}"
+        # Room for as many kept-alive connections as the relay sends requests at once.
+        in_flight = max(1, system.max_in_flight)
         self._client = httpx.Client(
             base_url=system.base_url.rstrip("/"), timeout=system.timeout_seconds, headers=self._headers,
             transport=transport,
+            limits=httpx.Limits(max_connections=in_flight * 2, max_keepalive_connections=in_flight),
         )
 
     def close(self) -> None:

@@ -268,6 +268,10 @@ def supplier_send_asn(state: SandboxState, *, api: str, token: str, asn: dict) -
 
 class SandboxHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # The headers and the body leave in two writes: with Nagle's algorithm on, the body
+    # waits for the client's delayed ACK of the headers (about 40 ms on Linux) on every
+    # kept-alive connection, a stall no real partner has.
+    disable_nagle_algorithm = True
     server: "SandboxServer"
 
     def log_message(self, format, *args):

@@ -139,10 +139,13 @@ def test_within_a_claim_a_level_goes_with_the_newest_message_naming_it(channel_s
 
     assert outbox_relay() == {"superseded": 1, "attempted": 2, "delivered": 2}
 
-    sent = [sorted(item["sku"] for item in received["body"]["items"]) for received in sandbox.received("market")]
-    assert sent == [["C"], ["A", "B"]]
-    states = dict(OutboxMessage.objects.order_by("pk").values_list("pk", "status"))
-    assert list(states.values()) == [Status.SUPERSEDED, Status.DELIVERED, Status.DELIVERED]
+    [received] = sandbox.received("market")  # both messages left in one push
+    messages = list(OutboxMessage.objects.order_by("pk"))
+    assert [message.status for message in messages] == [Status.SUPERSEDED, Status.DELIVERED, Status.DELIVERED]
+    changed_at = {item["sku"]: item["changed_at"] for item in received["body"]["items"]}
+    assert changed_at == {"C": messages[1].created_at.isoformat(), "A": messages[2].created_at.isoformat(),
+                          "B": messages[2].created_at.isoformat()}
+    assert received["idempotency_key"] == messages[1].push_key == messages[2].push_key
 
 
 def test_backoff_grows_exponentially_with_jitter_and_is_capped(relay_settings):
@@ -170,8 +173,15 @@ def test_a_failed_send_is_retried_after_a_backoff_and_then_delivered_once(channe
     assert SyncRun.objects.order_by("pk").first().status == "failed"
 
 
-def test_a_429_is_honoured_for_the_whole_system_without_using_an_attempt(channel_system, stock, sandbox):
-    system = channel_system("market")
+@pytest.fixture
+def one_level_a_push(monkeypatch):
+    """Every message its own request, so that the tests can tell requests apart."""
+    monkeypatch.setattr("connectors.relay.ITEMS_PER_PUSH", 1)
+
+
+def test_a_429_is_honoured_for_the_whole_system_without_using_an_attempt(channel_system, stock, sandbox,
+                                                                          one_level_a_push):
+    system = channel_system("market", max_in_flight=1)
     stock(1)
     stock(1, sku="B")
     sandbox.configure(throttle_next=1, retry_after=30)
@@ -200,8 +210,9 @@ def test_retry_after_reads_seconds_and_http_dates():
     assert 88 <= retry_after_seconds(http_date, now=now) <= 90
 
 
-def test_the_circuit_opens_after_repeated_failures_and_a_half_open_probe_closes_it(channel_system, stock, sandbox):
-    system = channel_system("market")
+def test_the_circuit_opens_after_repeated_failures_and_a_half_open_probe_closes_it(channel_system, stock, sandbox,
+                                                                                  one_level_a_push):
+    system = channel_system("market", max_in_flight=1)
     for sku in "ABCDE":
         stock(1, sku=sku)
     sandbox.configure(down=True)
@@ -297,6 +308,149 @@ def test_a_message_whose_lease_ran_out_is_claimed_again_and_the_stale_claim_cann
     assert outbox_relay() == {}  # leased: nobody else sends it meanwhile
     make_due()  # the lease runs out
     assert outbox_relay() == {"attempted": 1, "delivered": 1}
-    relay._failed(system, claimed, relay.DeliveryFailed("late news"), run=dead_run,
-                  tally=dead_run.tally(system.pk, claimed.topic))
+    relay._failed(system, claimed, relay.DeliveryFailed("late news"), run=dead_run)
     assert OutboxMessage.objects.get().status == Status.DELIVERED  # the stale claim changed nothing
+
+
+# --- Batching, pushes sent again as themselves, concurrency per system -----------------------
+
+
+def many_levels_change(count: int, *, prefix: str = "K") -> None:
+    """`count` levels change, each in a posting (and a message) of its own."""
+    location = LocationFactory(code="DC1", dc=True)
+    for index in range(count):
+        sku = SkuFactory(code=f"{prefix}{index:03d}")
+        post_movements([Movement(sku.pk, location.pk, Bucket.ON_HAND, 1 + index, reason="receipt")])
+
+
+def test_messages_for_many_levels_go_in_one_push_under_one_key(channel_system, sandbox):
+    channel_system("market")
+    many_levels_change(12)
+
+    assert outbox_relay() == {"attempted": 12, "delivered": 12}
+
+    [received] = sandbox.received("market")
+    assert sorted(item["sku"] for item in received["body"]["items"]) == [f"K{index:03d}" for index in range(12)]
+    assert set(OutboxMessage.objects.values_list("push_key", flat=True)) == {received["idempotency_key"]}
+
+
+def test_a_failed_push_is_sent_again_as_the_same_push_with_the_same_key(channel_system, sandbox):
+    channel_system("market")
+    many_levels_change(3)
+    sandbox.configure(fail_next=1)
+    assert outbox_relay() == {"attempted": 3, "failed": 3}
+    [key] = set(OutboxMessage.objects.values_list("push_key", flat=True))
+
+    many_levels_change(2, prefix="N")  # new messages meanwhile: they do not join the failed push
+    make_due()
+    assert outbox_relay() == {"attempted": 5, "delivered": 5}
+
+    pushes = {received["idempotency_key"]: sorted(item["sku"] for item in received["body"]["items"])
+              for received in sandbox.received("market")}
+    assert pushes[key] == ["K000", "K001", "K002"]
+    assert sorted(pushes.values()) == [["K000", "K001", "K002"], ["N000", "N001"]]
+
+
+def test_a_push_whose_worker_died_after_sending_is_replayed_not_applied_twice(channel_system, sandbox):
+    from connectors import relay
+    from connectors.adapters import adapter_for
+
+    system = channel_system("market")
+    many_levels_change(3)
+    dead_run = relay.RelayRun(token=__import__("uuid").uuid4(), deadline=0)
+    [push] = relay._render(system, relay._claim(system, limit=10, run=dead_run), run=dead_run)
+    adapter = adapter_for(system)
+    adapter.push_availability(push.items, idempotency_key=push.key)  # sent, then the worker dies unrecorded
+    adapter.close()
+
+    make_due()  # the lease runs out
+    assert outbox_relay() == {"attempted": 3, "delivered": 3}
+
+    assert sandbox.counts()["accepted"] == 1 and sandbox.counts()["duplicates"] == 1
+    assert [received["idempotency_key"] for received in sandbox.received()] == [push.key]
+
+
+def test_part_of_an_earlier_push_claimed_alone_goes_under_a_key_of_its_own(channel_system, sandbox):
+    """A push split between claims cannot reuse its key: the partner may have applied
+    the whole of it, or none; a key of its own makes the part certain to be applied."""
+    from connectors import relay
+
+    system = channel_system("market")
+    many_levels_change(3)
+    dead_run = relay.RelayRun(token=__import__("uuid").uuid4(), deadline=0)
+    [push] = relay._claim(system, limit=10, run=dead_run)
+    make_due()
+    last = push.messages[-1]
+    OutboxMessage.objects.filter(pk=last.pk).update(next_attempt_at=timezone.now() + timedelta(minutes=5))
+
+    assert outbox_relay() == {"attempted": 2, "delivered": 2}
+
+    [received] = sandbox.received()
+    assert received["idempotency_key"] != push.key
+    assert len(received["body"]["items"]) == 2
+
+
+def test_requests_to_one_system_go_concurrently_up_to_its_limit(channel_system, sandbox, one_level_a_push):
+    channel_system("market", max_in_flight=3)
+    many_levels_change(9)
+    sandbox.configure(latency_ms=300)
+
+    started = __import__("time").monotonic()
+    assert outbox_relay() == {"attempted": 9, "delivered": 9}
+    elapsed = __import__("time").monotonic() - started
+
+    assert elapsed < 9 * 0.3  # not one after another…
+    times = sorted(received["received_at"] for received in sandbox.received())
+    at_once = max(sum(1 for other in times if abs(other - time) < 0.15) for time in times)
+    assert at_once <= 3  # …and never more than the system's limit at once
+
+
+def test_the_rate_limit_spaces_requests_even_when_more_may_be_in_flight(channel_system, sandbox, one_level_a_push):
+    channel_system("market", max_in_flight=8, rate_limit_per_second=5)
+    many_levels_change(6)
+    sandbox.configure(rate_limit_per_second=6)  # the partner answers 429 past this
+
+    started = __import__("time").monotonic()
+    assert outbox_relay() == {"attempted": 6, "delivered": 6}  # no 429
+
+    assert __import__("time").monotonic() - started >= 5 * 0.2  # 1/5 s between sends
+
+
+def test_a_system_another_relay_holds_is_left_to_it(channel_system, stock, sandbox):
+    system = channel_system("market")
+    stock(1)
+    ExternalSystem.objects.filter(pk=system.pk).update(relay_token=__import__("uuid").uuid4(),
+                                                       relay_until=timezone.now() + timedelta(seconds=30))
+    assert outbox_relay() == {}
+    ExternalSystem.objects.filter(pk=system.pk).update(relay_until=timezone.now())  # its lease ran out
+    assert outbox_relay() == {"attempted": 1, "delivered": 1}
+    system.refresh_from_db()
+    assert system.relay_token is None  # let go when done
+
+
+def test_the_worker_process_keeps_one_client_per_system_between_runs(channel_system, stock, sandbox):
+    from connectors.adapters import shared_adapter_for
+
+    system = channel_system("market")
+    first = shared_adapter_for(system)
+    stock(1)
+    outbox_relay()
+    assert shared_adapter_for(ExternalSystem.objects.get(pk=system.pk)) is first
+    ExternalSystem.objects.filter(pk=system.pk).update(timeout_seconds=3)
+    assert shared_adapter_for(ExternalSystem.objects.get(pk=system.pk)) is not first  # a changed system: anew
+
+
+def test_a_claim_that_supersedes_takes_the_newer_message_along(channel_system, stock, sandbox):
+    """Otherwise a busy level is superseded claim after claim and never sent."""
+    from connectors import relay
+
+    system = channel_system("market")
+    for _ in range(3):
+        stock(1)
+    run = relay.RelayRun(token=__import__("uuid").uuid4(), deadline=0)
+
+    [push] = relay._claim(system, limit=1, run=run)  # the batch limit reaches the oldest only
+
+    newest = OutboxMessage.objects.order_by("-pk").first()
+    assert [message.pk for message in push.messages] == [newest.pk]
+    assert OutboxMessage.objects.filter(status=Status.SUPERSEDED).count() == 1  # the middle one waits its turn

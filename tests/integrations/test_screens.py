@@ -116,7 +116,7 @@ def test_overview_shows_figures_computed_from_the_outbox(support, market):
     assert timedelta(hours=2) <= timezone.now() - row.oldest_pending_at < timedelta(hours=2, minutes=1)
     page = response.content.decode()
     assert "66.7%" in page and "2 of 3" in page and "1.0 s" in page and "3.0 s" in page
-    assert ">2h<" in page and "1 retrying" in page
+    assert ">2.0 h<" in page and "1 retrying" in page
     assert 'href="/integrations/market/"' in page
 
 
@@ -135,7 +135,7 @@ def test_overview_costs_the_same_queries_with_more_systems(support):
     assert len(ExternalSystem.objects.all()) == 2
     many = queries_with(6)
     assert many == few
-    assert few <= 8  # session, user, permissions, then the systems and two health queries
+    assert few <= 9  # session, user, permissions, then the systems and three health queries
 
 
 def test_system_page_shows_runs_and_dead_letters_with_payload_and_error(support, market):
