@@ -6,3 +6,9 @@ class ConnectorsConfig(AppConfig):
     relay, the adapters, scheduled sync jobs, the sandbox partner and the health screens."""
 
     name = "connectors"
+
+    def ready(self):
+        from connectors.worker import SystemQueues
+        from retailops.celery import app
+
+        app.steps["consumer"].add(SystemQueues)

@@ -165,9 +165,11 @@ def _sender_pool() -> ThreadPoolExecutor:
     return _senders[1]
 
 
-def outbox_relay(*, time_budget: float | None = None, batch_size: int | None = None) -> dict[str, int]:
+def outbox_relay(*, system_id: int | None = None, time_budget: float | None = None,
+                 batch_size: int | None = None) -> dict[str, int]:
     """Relay due messages until none is due or the time budget is spent; safe to run
-    concurrently and twice. Returns the counts (delivered, failed, dead, …)."""
+    concurrently and twice. With `system_id`, only that system's (the task on a system's
+    own queue); without, every system's. Returns the counts (delivered, failed, dead, …)."""
     budget = settings.INTEGRATIONS_RELAY_TIME_BUDGET_SECONDS if time_budget is None else time_budget
     batch_size = batch_size or settings.INTEGRATIONS_RELAY_BATCH
     run = RelayRun(token=uuid.uuid4(), deadline=time.monotonic() + budget)
@@ -180,7 +182,7 @@ def outbox_relay(*, time_budget: float | None = None, batch_size: int | None = N
             now = time.monotonic()
             open_for_work = now < run.deadline
             if open_for_work and now >= next_scan:
-                _take_systems(works, run)
+                _take_systems(works, run, only=system_id)
                 next_scan = now + SCAN_SECONDS
             for work in list(works.values()):
                 if open_for_work:
@@ -196,7 +198,7 @@ def outbox_relay(*, time_budget: float | None = None, batch_size: int | None = N
                     # while this run held its system was skipped by the relay it woke.
                     # (Twice running without claiming anything: whatever is due is not
                     # ours to take — rows locked elsewhere — and beat comes back for it.)
-                    if run.claims == claims_before_check or not _systems_with_due_messages():
+                    if run.claims == claims_before_check or not _systems_with_due_messages(only=system_id):
                         break
                     claims_before_check = run.claims
                     next_scan = 0.0
@@ -223,11 +225,12 @@ def outbox_relay(*, time_budget: float | None = None, batch_size: int | None = N
 # --- Which systems this run works --------------------------------------------------------
 
 
-def _systems_with_due_messages(*, exclude: list[int] = ()) -> list[ExternalSystem]:
+def _systems_with_due_messages(*, exclude: list[int] = (), only: int | None = None) -> list[ExternalSystem]:
     now = timezone.now()
     due = OutboxMessage.objects.filter(system=OuterRef("pk"), status=Status.PENDING, next_attempt_at__lte=now)
+    systems = ExternalSystem.objects.filter(pk=only) if only is not None else ExternalSystem.objects.all()
     return list(
-        ExternalSystem.objects.filter(enabled=True, paused=False)
+        systems.filter(enabled=True, paused=False)
         .exclude(adapter=ExternalSystem.Adapter.NONE)
         .exclude(pk__in=exclude)
         .filter(Q(throttled_until__isnull=True) | Q(throttled_until__lte=now))
@@ -239,14 +242,20 @@ def _systems_with_due_messages(*, exclude: list[int] = ()) -> list[ExternalSyste
     )
 
 
-def _take_systems(works: dict[int, SystemWork], run: RelayRun) -> None:
+def systems_due() -> list[ExternalSystem]:
+    """The systems a relay could work now: enabled, not paused, throttled, broken or held
+    by another relay, with messages due."""
+    return _systems_with_due_messages()
+
+
+def _take_systems(works: dict[int, SystemWork], run: RelayRun, *, only: int | None = None) -> None:
     """Renew the lease on the systems this run holds; take those with due messages that
     no other relay holds."""
     now = timezone.now()
     lease_until = now + timedelta(seconds=settings.INTEGRATIONS_LEASE_SECONDS)
     if works:
         ExternalSystem.objects.filter(pk__in=list(works), relay_token=run.token).update(relay_until=lease_until)
-    for system in _systems_with_due_messages(exclude=list(works)):
+    for system in _systems_with_due_messages(exclude=list(works), only=only):
         taken = (
             ExternalSystem.objects.filter(pk=system.pk)
             .filter(Q(relay_until__isnull=True) | Q(relay_until__lte=now))

@@ -5,15 +5,21 @@ from django.conf import settings
 
 from connectors import freshness, relay, sync
 from integrations.models import ExternalSystem
-from integrations.outbox import RELAY_TASK
+from integrations.outbox import RELAY_TASK, relay_wake
 
 # Far below the broker's visibility timeout, so a running task is never handed out twice.
 _TIME_LIMIT = 600
 
 
 @shared_task(name=RELAY_TASK, time_limit=_TIME_LIMIT)
-def outbox_relay() -> dict:
-    return relay.outbox_relay()
+def outbox_relay(system_id: int | None = None) -> dict:
+    return relay.outbox_relay(system_id=system_id)
+
+
+@shared_task(time_limit=60)
+def outbox_relay_wake_due() -> int:
+    """Beat: wake the relay of every system with messages due, on the system's queue."""
+    return relay_wake(system_ids=[system.pk for system in relay.systems_due()])
 
 
 @shared_task(time_limit=_TIME_LIMIT)

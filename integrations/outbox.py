@@ -17,6 +17,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable
+from functools import partial
 
 from celery import current_app
 from django.conf import settings
@@ -139,35 +140,58 @@ def _write(messages: list[OutboxMessage]) -> int:
     if not messages:
         return 0
     OutboxMessage.objects.bulk_create(messages, batch_size=1000)
-    wake_relay_after_commit()
+    wake_relay_after_commit(system_ids={message.system_id for message in messages})
     return len(messages)
 
 
-def wake_relay_after_commit() -> None:
+def relay_queue(system_code: str) -> str:
+    """The broker queue of one system's relay work. Each system has its own, so a partner
+    that answers slowly, or not at all, holds up its own queue and no other's."""
+    return f"{settings.INTEGRATIONS_QUEUE}.{system_code}"
+
+
+def wake_relay_after_commit(*, system_ids: Iterable[int]) -> None:
     if settings.INTEGRATIONS_RELAY_ON_COMMIT:
-        transaction.on_commit(wake_relay, robust=True)
+        system_ids = frozenset(system_ids)
+        transaction.on_commit(partial(wake_relay, system_ids=system_ids), robust=True)
 
 
-# At most one immediate wake-up per window and process, plus one trailing wake-up at the
-# end of the window, so a burst of commits does not become a burst of tasks.
+# At most one immediate wake-up per system, window and process, plus one trailing wake-up
+# at the end of the window, so a burst of commits does not become a burst of tasks.
 _WAKE_WINDOW_SECONDS = 0.25
 _wake_lock = threading.Lock()
-_window_ends = 0.0
-_trailing_sent = False
+_windows: dict[int, tuple[float, bool]] = {}  # system id -> (window ends, trailing wake-up sent)
 
 
-def wake_relay() -> None:
-    """Ask a worker to run the relay now. Never raises: beat runs it anyway."""
-    global _window_ends, _trailing_sent
+def wake_relay(*, system_ids: Iterable[int]) -> None:
+    """Ask a worker to run the relay of these systems now, each on its own queue. Never
+    raises: beat wakes every system with due messages anyway."""
     now = time.monotonic()
+    countdowns: dict[int, float | None] = {}
     with _wake_lock:
-        if now >= _window_ends:
-            _window_ends, _trailing_sent, countdown = now + _WAKE_WINDOW_SECONDS, False, None
-        elif not _trailing_sent:
-            _trailing_sent, countdown = True, _window_ends - now
-        else:
-            return
+        for system_id in system_ids:
+            window_ends, trailing_sent = _windows.get(system_id, (0.0, False))
+            if now >= window_ends:
+                _windows[system_id] = (now + _WAKE_WINDOW_SECONDS, False)
+                countdowns[system_id] = None
+            elif not trailing_sent:
+                _windows[system_id] = (window_ends, True)
+                countdowns[system_id] = window_ends - now
+    if countdowns:
+        relay_wake(system_ids=list(countdowns), countdowns=countdowns)
+
+
+def relay_wake(*, system_ids: Iterable[int], countdowns: dict[int, float | None] | None = None) -> int:
+    """Send one relay task per system to the system's queue; returns how many went. Never
+    raises: a message is in the outbox whether or not its wake-up reaches the broker."""
+    codes = dict(ExternalSystem.objects.filter(pk__in=list(system_ids)).values_list("pk", "code"))
+    sent = 0
     try:
-        current_app.send_task(RELAY_TASK, queue=settings.INTEGRATIONS_QUEUE, countdown=countdown, retry=False)
-    except Exception:  # the broker is down: the outbox keeps the message, beat will relay it
+        for system_id, code in sorted(codes.items()):
+            countdown = (countdowns or {}).get(system_id)
+            current_app.send_task(RELAY_TASK, kwargs={"system_id": system_id}, queue=relay_queue(code),
+                                  countdown=countdown, retry=False)
+            sent += 1
+    except Exception:  # the broker is down: the outbox keeps the messages, beat wakes them
         logger.warning("Could not wake the outbox relay; beat will run it.", exc_info=True)
+    return sent

@@ -34,3 +34,9 @@ def snapshot_upload_systems():
 def system_codes_of_kind(kind: str) -> list[str]:
     """The codes of the partner systems of one kind (e.g. every POS), whether enabled or not."""
     return list(ExternalSystem.objects.filter(kind=kind).values_list("code", flat=True))
+
+
+def relayed_system_codes() -> list[str]:
+    """The codes of the systems the relay may send to: each has a relay queue."""
+    return list(ExternalSystem.objects.filter(enabled=True).exclude(adapter=ExternalSystem.Adapter.NONE)
+                .order_by("code").values_list("code", flat=True))

@@ -165,7 +165,7 @@ def outbox_replay(*, message_ids: Iterable[int] | None = None, system: ExternalS
             affected_system._change_reason = _reason(
                 f"replayed {count} dead letter{'s' if count != 1 else ''}", note)
         ExternalSystem.history.bulk_history_create(affected, update=True, default_user=actor)
-        wake_relay_after_commit()
+        wake_relay_after_commit(system_ids=replayed_per_system)
     return replayed
 
 

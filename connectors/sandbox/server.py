@@ -26,7 +26,7 @@ Control endpoints, for tests and demos:
 
     GET  /_received[?partner=P]   what was accepted (once per key), and counters
     GET  /_state                  the availability each partner holds now
-    POST /_config                 {"latency_ms", "error_rate", "fail_next", "throttle_next",
+    POST /_config                 {"latency_ms", "latency_ms_by_partner", "error_rate", "fail_next", "throttle_next",
                                    "retry_after", "rate_limit_per_second", "down", "seed",
                                    "snapshot": {"as_of", "lines"}, "snapshot_lag_seconds",
                                    "snapshot_variance_every", "snapshot_variance_units"}
@@ -60,6 +60,7 @@ logger = logging.getLogger("sandbox")
 
 DEFAULT_CONFIG = {
     "latency_ms": 0.0,          # added to every partner request
+    "latency_ms_by_partner": {},  # {partner: ms}: instead of latency_ms for that partner's requests
     "error_rate": 0.0,          # share of partner POSTs answered 500 at random
     "fail_next": 0,             # the next N partner POSTs are answered 500
     "throttle_next": 0,         # the next N partner POSTs are answered 429
@@ -335,7 +336,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
         if len(parts) == 2 and parts[1] in ("snapshot", "snapshot.csv"):
             if state.config["down"]:
                 return self._drop()
-            self._wait()
+            self._wait(parts[0])
             snapshot = state.snapshot()
             if parts[1] == "snapshot":
                 return self._send_json(200, snapshot)
@@ -380,7 +381,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
         key = self.headers.get("Idempotency-Key", "")
         if not key:
             return self._send_json(400, {"error": "Idempotency-Key is required"})
-        self._wait()
+        self._wait(partner)
         fault = state.fault_for_post()
         if fault is not None:
             kind, value = fault
@@ -400,8 +401,9 @@ class SandboxHandler(BaseHTTPRequestHandler):
                              name="sandbox-web-return").start()
         return self._send_json(status, answer, {"Idempotent-Replayed": "true"} if replayed else None)
 
-    def _wait(self) -> None:
-        latency = self.server.state.config["latency_ms"]
+    def _wait(self, partner: str | None = None) -> None:
+        config = self.server.state.config
+        latency = config["latency_ms_by_partner"].get(partner, config["latency_ms"])
         if latency:
             time.sleep(latency / 1000)
 

@@ -61,7 +61,7 @@ def channel_system(db, sandbox):
         channel = channel if channel is not None else ChannelFactory(code=f"ch-{code}", kind="marketplace")
         return ExternalSystem.objects.create(
             code=code, name=code, kind=kind, adapter=ExternalSystem.Adapter.JSON_HTTP,
-            base_url=f"{sandbox.url}/{code}", channel=channel, timeout_seconds=2, **fields,
+            base_url=f"{sandbox.url}/{code}", channel=channel, **({"timeout_seconds": 2} | fields),
         )
 
     return make

@@ -72,11 +72,12 @@ def test_a_change_rolled_back_never_produces_an_outbox_message(channel_system, s
 
 def test_the_relay_is_woken_once_the_change_commits(channel_system, stock, django_capture_on_commit_callbacks,
                                                     settings):
-    channel_system("market")
+    market = channel_system("market")
     settings.INTEGRATIONS_RELAY_ON_COMMIT = True
     with django_capture_on_commit_callbacks() as callbacks:
         stock(10)
-    assert [callback.__name__ for callback in callbacks] == ["wake_relay"]
+    [callback] = callbacks
+    assert callback.func.__name__ == "wake_relay" and callback.keywords == {"system_ids": {market.pk}}
 
 
 def test_inbound_only_paused_or_disabled_systems_get_no_availability(db, stock, channel_system):

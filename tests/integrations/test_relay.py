@@ -454,3 +454,25 @@ def test_a_claim_that_supersedes_takes_the_newer_message_along(channel_system, s
     newest = OutboxMessage.objects.order_by("-pk").first()
     assert [message.pk for message in push.messages] == [newest.pk]
     assert OutboxMessage.objects.filter(status=Status.SUPERSEDED).count() == 1  # the middle one waits its turn
+
+
+def test_a_relay_for_one_system_sends_that_system_only(channel_system, stock, sandbox):
+    market = channel_system("market")
+    channel_system("webshop")
+    stock(4)
+    assert outbox_relay(system_id=market.pk) == {"attempted": 1, "delivered": 1}
+    assert [request["partner"] for request in sandbox.received()] == ["market"]
+    assert OutboxMessage.objects.get(status=Status.PENDING).system.code == "webshop"
+
+
+def test_beat_wakes_each_system_with_messages_due_and_no_other(channel_system, stock, sandbox):
+    from connectors.tasks import outbox_relay_wake_due
+
+    channel_system("market")
+    channel_system("webshop")
+    quiet = channel_system("quiet")
+    stock(4)
+    external_system_pause(system=quiet, actor=None, note="")
+    assert outbox_relay_wake_due() == 2  # market and webshop; quiet is paused
+    outbox_relay()
+    assert outbox_relay_wake_due() == 0  # nothing due any more

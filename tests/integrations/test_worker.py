@@ -59,8 +59,12 @@ def worker_database_url() -> str:
 
 
 class Worker:
-    def __init__(self, *, broker: str, queue: str, log: Path, env: dict):
+    """A worker with INTEGRATIONS_QUEUE `queue`, consuming `consumes` (that queue, so the
+    systems' relay queues too, unless told otherwise)."""
+
+    def __init__(self, *, broker: str, queue: str, log: Path, env: dict, consumes: str | None = None):
         self.broker, self.queue, self.log, self.env = broker, queue, log, env
+        self.consumes = consumes or queue
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
@@ -69,7 +73,7 @@ class Worker:
             "RETAILOPS_VAR_DIR": str(self.log.parent / "var"),
         }
         command = [sys.executable, "-m", "celery", "-A", "retailops", "worker", "--concurrency=2", "--queues",
-                   self.queue, "--without-gossip", "--without-mingle", "--loglevel=INFO"]
+                   self.consumes, "--without-gossip", "--without-mingle", "--loglevel=INFO"]
         with self.log.open("a") as log:
             self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                             start_new_session=True)
@@ -106,15 +110,16 @@ def queue(settings):
     yield name
     import redis
 
-    redis.Redis.from_url(os.environ["CELERY_BROKER_URL"]).delete(name)  # kicks nobody consumed
+    broker = redis.Redis.from_url(os.environ["CELERY_BROKER_URL"])
+    broker.delete(name, *broker.keys(f"{name}.*"))  # kicks and wake-ups nobody consumed
 
 
 @pytest.fixture
 def start_worker(transactional_db, queue, tmp_path):
     workers: list[Worker] = []
 
-    def start(*, broker: str | None = None, **env) -> Worker:
-        worker = Worker(broker=broker or os.environ["CELERY_BROKER_URL"], queue=queue,
+    def start(*, broker: str | None = None, queues: str | None = None, **env) -> Worker:
+        worker = Worker(broker=broker or os.environ["CELERY_BROKER_URL"], queue=queue, consumes=queues,
                         log=tmp_path / "worker.log", env={name: str(value) for name, value in env.items()})
         worker.start()
         workers.append(worker)
@@ -173,8 +178,9 @@ def assert_each_message_applied_once(sandbox) -> None:
             for push_key, own_key in OutboxMessage.objects.values_list("push_key", "idempotency_key")}
     assert set(keys) == sent, "a push never arrived, or a request carried no push"
     assert not OutboxMessage.objects.exclude(status=OutboxMessage.Status.DELIVERED).exists()
-    levels = [(item["sku"], item["location"]) for request in received for item in request["body"].get("items", [])]
-    assert len(levels) == len(set(levels)), "a level (each changed once here) arrived twice"
+    levels = [(request["partner"], item["sku"], item["location"])
+              for request in received for item in request["body"].get("items", [])]
+    assert len(levels) == len(set(levels)), "a level (each changed once here) reached a partner twice"
 
 
 def test_an_inbound_event_reaches_the_partner_exactly_once(start_worker, queue, channel_system, sandbox,
@@ -308,6 +314,43 @@ def test_a_redis_restart_mid_run_loses_nothing(start_worker, queue, channel_syst
     finally:
         redis_process.kill()
         redis_process.wait(timeout=5)
+
+
+def received_levels(sandbox, partner: str) -> set[str]:
+    return {item["sku"] for request in sandbox.received(partner) for item in request["body"].get("items", [])}
+
+
+def test_a_slow_partner_delays_no_other(start_worker, queue, channel_system, sandbox):
+    """Each system's relay runs on its own queue: while one partner takes seconds to
+    answer, the other hears of every change at once (no kicks: only the wake-ups sent on
+    commit, each to its system's queue)."""
+    channel_system("slow", timeout_seconds=10)  # slow, but it answers
+    channel_system("fast")
+    start_worker(INTEGRATIONS_LEASE_SECONDS=30)  # a request is sent only if it ends well within the lease
+    change_many(1, prefix="W")
+    wait_until(lambda: delivered() == 2, timeout=30, queue=queue, what="the worker to start")
+    sandbox.configure(latency_ms_by_partner={"slow": 6000})
+    started = time.monotonic()
+    change_over_time(6, prefix="F", pause=0.2)
+    wait_until(lambda: len(received_levels(sandbox, "fast")) == 7, timeout=20, what="the fast partner's deliveries")
+    assert time.monotonic() - started < 6.0, "the fast partner waited for the slow one"
+    assert len(received_levels(sandbox, "slow")) < 7, "the slow partner was not slow: nothing was tested"
+    wait_until(lambda: len(received_levels(sandbox, "slow")) == 7, timeout=60, queue=queue,
+               what="the slow partner's deliveries")
+    assert_each_message_applied_once(sandbox)
+
+
+def test_a_system_with_a_pool_of_its_own_is_left_to_it(start_worker, queue, channel_system, sandbox):
+    channel_system("slow")
+    channel_system("fast")
+    start_worker(INTEGRATIONS_OWN_POOL_SYSTEMS="slow")
+    change_many(3, prefix="P")
+    wait_until(lambda: len(received_levels(sandbox, "fast")) == 3, timeout=20, what="the shared worker's deliveries")
+    time.sleep(1)
+    assert received_levels(sandbox, "slow") == set(), "the shared worker took the queue of a system with its own pool"
+    start_worker(queues=f"{queue}.slow")
+    wait_until(lambda: len(received_levels(sandbox, "slow")) == 3, timeout=20, what="its own pool's deliveries")
+    assert_each_message_applied_once(sandbox)
 
 
 def test_a_dead_letter_raises_a_case_and_replay_delivers_it(start_worker, queue, channel_system, sandbox):
