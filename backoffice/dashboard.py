@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET
 
 from backoffice import kpis
 from retailops.access import location_scope
+from retailops.replica import replica_reads
 
 # A spreadsheet must not run a cell as a formula: text starting with one of these is quoted.
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -62,6 +63,7 @@ def _span_slug(span: kpis.Span) -> str:
 
 @require_GET
 @login_required
+@replica_reads()
 def dashboard(request):
     span = _span(request)
     figures = kpis.figures_for(user=request.user, scope=location_scope(request), span=span)
@@ -74,6 +76,7 @@ def dashboard(request):
 
 @require_GET
 @login_required
+@replica_reads()
 def figure_csv(request, key: str):
     if key not in kpis.figure_keys_for(request.user):
         raise Http404("No such figure.")
@@ -96,6 +99,7 @@ def _list_page(request, *, title: str, description: str, columns, rows, span, ba
 @require_GET
 @login_required
 @permission_required("inventory.view_cyclecount", raise_exception=True)
+@replica_reads()
 def count_lines(request):
     span = _span(request)
     location = request.GET.get("location", "").strip()
@@ -109,6 +113,7 @@ def count_lines(request):
 @require_GET
 @login_required
 @permission_required("inventory.view_adjustment", raise_exception=True)
+@replica_reads()
 def adjustments(request):
     span = _span(request)
     week = None
@@ -131,6 +136,7 @@ def adjustments(request):
 @require_GET
 @login_required
 @permission_required("reconciliation.view_reconciliationrun", raise_exception=True)
+@replica_reads()
 def reconciliation_runs(request):
     span = _span(request)
     location = request.GET.get("location", "").strip()

@@ -110,7 +110,8 @@ class App:
 
     @property
     def env(self) -> dict[str, str]:
-        env = {key: value for key, value in os.environ.items() if key not in {"RETAILOPS_TESTING", "DEBUG"}}
+        env = {key: value for key, value in os.environ.items()
+               if key not in {"RETAILOPS_TESTING", "DEBUG", "DATABASE_REPLICA_URL"}}
         env.update({
             "DATABASE_URL": self.db_url,
             "SECRET_KEY": "bench-secret-key-not-for-production-0123456789abcdef",

@@ -22,6 +22,7 @@ from inventory.eligibility import confidence_threshold
 from inventory.forms import MovementFilterForm, StockSearchForm, bucket_label
 from inventory.models import Adjustment, InventoryEvent, Location, LocationConfidence, StockLevel
 from retailops.access import location_scope
+from retailops.replica import replica_reads
 
 VIEW_LEVELS, VIEW_LEDGER = "inventory.view_stocklevel", "inventory.view_stockmovement"
 VIEW_ADJUSTMENTS = "inventory.view_adjustment"
@@ -84,6 +85,7 @@ def stock_search(request):
 
 
 @_reader(VIEW_LEVELS)
+@replica_reads()
 def stock_search_export(request):
     query = StockSearchForm(request.GET).query()
     levels = selectors.levels_search(scope=location_scope(request), query=query)
@@ -133,6 +135,7 @@ MOVEMENT_HEADER = ["occurred_at", "recorded_at", "sku", "location", "bucket", "d
 
 
 @_reader(VIEW_LEVELS, VIEW_LEDGER)
+@replica_reads()
 def stock_level_export(request, sku_code: str, location_code: str):
     level = _visible_level(request, sku_code, location_code)
     movements = selectors.movements_of_level(sku_id=level.sku_id, location_id=level.location_id,

@@ -26,6 +26,7 @@ from reconciliation.forms import RUN_STATUS_WORDS, DecideForm, LineFilterForm, R
 from reconciliation.models import ReconciliationLine, ReconciliationRun
 from reconciliation.states import DECISION_TRANSITIONS, Classification, Decision, RunStatus
 from retailops.access import location_scope
+from retailops.replica import replica_reads
 from retailops.screens import act_and_report, form_problems
 
 VIEW = "reconciliation.view_reconciliationrun"
@@ -115,6 +116,7 @@ class _Echo:
 
 @require_GET
 @_staff(VIEW)
+@replica_reads()
 def run_export(request, run_id: int):
     """The run's lines as CSV, with the screen's filters, streamed row by row."""
     run = _run_or_404(run_id)

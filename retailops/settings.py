@@ -110,6 +110,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # request.user.is_verified(): whether this session gave a second factor (django-otp).
     "django_otp.middleware.OTPMiddleware",
+    # After a successful write, its client reads from the primary for a while (retailops.replica).
+    "retailops.replica.ReadYourWritesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "retailops.screens.RefuseNulCharactersMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -149,11 +151,11 @@ TEMPLATES = [
 # (`retailops.transactions`): every PostgreSQL session waits at most this long for a lock.
 LOCK_TIMEOUT_MS = int(os.environ.get("LOCK_TIMEOUT_MS", "5000"))
 
-DATABASE_URL = os.environ.get("DATABASE_URL", "")
-if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
-    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-        options = DATABASES["default"].setdefault("OPTIONS", {})
+
+def database_from_url(url: str) -> dict:
+    database = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+    if database["ENGINE"] == "django.db.backends.postgresql":
+        options = database.setdefault("OPTIONS", {})
         options["options"] = f"-c lock_timeout={LOCK_TIMEOUT_MS}"
         # Parameters are bound on the server, and psycopg prepares a statement it has run
         # DB_PREPARE_THRESHOLD times on a connection: PostgreSQL then plans it once per
@@ -162,6 +164,12 @@ if DATABASE_URL:
         if env_bool("DB_SERVER_SIDE_BINDING", True):
             options["server_side_binding"] = True
             options["prepare_threshold"] = int(os.environ.get("DB_PREPARE_THRESHOLD", "5"))
+    return database
+
+
+DATABASE_URL = os.environ.get("DATABASE_URL", "")
+if DATABASE_URL:
+    DATABASES = {"default": database_from_url(DATABASE_URL)}
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
@@ -179,6 +187,31 @@ else:
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# A streaming read replica of the primary (README "Read replica"): empty, everything is read
+# on the primary. Set, the reads that opt in (retailops.replica: the availability API, the
+# dashboard, the CSV exports) go to it while it is at most REPLICA_MAX_LAG_SECONDS behind
+# (measured at most every REPLICA_LAG_CHECK_SECONDS per process), and a client that wrote
+# within REPLICA_PIN_SECONDS reads its own writes on the primary.
+DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL", "")
+REPLICA_MAX_LAG_SECONDS = float(os.environ.get("REPLICA_MAX_LAG_SECONDS", "2"))
+REPLICA_LAG_CHECK_SECONDS = float(os.environ.get("REPLICA_LAG_CHECK_SECONDS", "1"))
+REPLICA_PIN_SECONDS = int(os.environ.get("REPLICA_PIN_SECONDS", "5"))
+if DATABASE_REPLICA_URL:
+    if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured("DATABASE_REPLICA_URL needs DATABASE_URL to be PostgreSQL.")
+    DATABASES["replica"] = database_from_url(DATABASE_REPLICA_URL)
+    # An unreachable replica costs a request at most this long before it falls back.
+    DATABASES["replica"]["OPTIONS"]["connect_timeout"] = int(os.environ.get("REPLICA_CONNECT_TIMEOUT", "2"))
+    # Tests: the replica is a physical copy, so the test database created on the primary
+    # appears on it. MIRROR keeps the test runner from creating (or flushing) a database
+    # there and gives the alias the primary's test database name; the alias still connects
+    # to the replica's own host and port (Django copies only NAME from the mirrored alias).
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["retailops.replica.ReplicaRouter"]
+# Whether opted-in reads use the replica. The test suite reads on the primary (a test's
+# own transaction is invisible to the replica) except where a test turns this on.
+REPLICA_READS = bool(DATABASE_REPLICA_URL) and not TESTING
 
 # --- Cache (throttling, short-lived counters) ---------------------------------------
 

@@ -49,6 +49,8 @@ def pytest_runtest_setup(item):
         database_url = os.environ.get("DATABASE_URL", "")
         if urlparse(database_url).scheme not in ("postgres", "postgresql"):
             missing_service("needs PostgreSQL: set DATABASE_URL=postgres://…")
+    if item.get_closest_marker("replica") and not os.environ.get("DATABASE_REPLICA_URL"):
+        missing_service("needs a streaming replica of the primary: set DATABASE_REPLICA_URL (.ci/replica start)")
     if item.get_closest_marker("redis"):
         url = _redis_url()
         if url is None or not _redis_answers(url):

@@ -7,6 +7,7 @@ from rest_framework.views import APIView
 
 from inventory.selectors import availability_for
 from retailops.access import Scope, location_scope
+from retailops.replica import replica_reads
 
 MAX_SKUS = 100
 MAX_LOCATIONS = 500
@@ -54,6 +55,7 @@ class AvailabilityView(APIView):
 
     @extend_schema(summary="Available stock per SKU and location", parameters=[AvailabilityQuerySerializer],
                    responses={200: AvailabilitySerializer})
+    @replica_reads()
     def get(self, request):
         query = AvailabilityQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)

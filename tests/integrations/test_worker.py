@@ -68,7 +68,9 @@ class Worker:
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
-        env = os.environ | WORKER_ENV | self.env | {
+        # The worker uses the test database; an outer replica URL names another one.
+        outer = {key: value for key, value in os.environ.items() if key != "DATABASE_REPLICA_URL"}
+        env = outer | WORKER_ENV | self.env | {
             "DATABASE_URL": worker_database_url(), "CELERY_BROKER_URL": self.broker, "INTEGRATIONS_QUEUE": self.queue,
             "RETAILOPS_VAR_DIR": str(self.log.parent / "var"),
         }

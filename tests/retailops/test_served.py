@@ -41,7 +41,9 @@ def served(tmp_path):
     db = connection.settings_dict
     port = free_port()
     env = {
-        **{key: value for key, value in os.environ.items() if key not in {"RETAILOPS_TESTING", "DEBUG"}},
+        # The server uses the test database; an outer replica URL names another one.
+        **{key: value for key, value in os.environ.items()
+           if key not in {"RETAILOPS_TESTING", "DEBUG", "DATABASE_REPLICA_URL"}},
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
         "DEBUG": "0", "SECRET_KEY": "served-test-key-" + "x" * 40, "ALLOWED_HOSTS": "127.0.0.1",
         "RETAILOPS_VAR_DIR": str(tmp_path), "RETAILOPS_ENV_FILE": os.devnull, "INTEGRATIONS_RELAY_ON_COMMIT": "0",

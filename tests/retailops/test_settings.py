@@ -12,7 +12,7 @@ def load_settings(*, code: str = "print(settings.DEBUG, settings.DATABASES['defa
                   **env) -> subprocess.CompletedProcess:
     """Load the settings in a fresh process with `env`, and run `code` against them."""
     clean = {key: value for key, value in os.environ.items()
-             if key not in {"DEBUG", "SECRET_KEY", "RETAILOPS_TESTING", "DATABASE_URL"}}
+             if key not in {"DEBUG", "SECRET_KEY", "RETAILOPS_TESTING", "DATABASE_URL", "DATABASE_REPLICA_URL"}}
     clean.update({"RETAILOPS_ENV_FILE": os.devnull, **env})  # a checkout's .env is not these tests' input
     return subprocess.run(
         [sys.executable, "-c", f"import django; django.setup(); from django.conf import settings; {code}"],
@@ -43,7 +43,8 @@ def test_postgresql_bounds_lock_waits_and_prepares_statements_unless_a_pooler_fo
 
     def options(**env) -> str:
         clean = {key: value for key, value in os.environ.items()
-                 if key not in {"RETAILOPS_TESTING", "DATABASE_URL", "DB_SERVER_SIDE_BINDING", "LOCK_TIMEOUT_MS"}}
+                 if key not in {"RETAILOPS_TESTING", "DATABASE_URL", "DATABASE_REPLICA_URL", "DB_SERVER_SIDE_BINDING",
+                                "LOCK_TIMEOUT_MS"}}
         result = subprocess.run(
             [sys.executable, "-c", f"import django; django.setup(); {show}"], cwd=ROOT, capture_output=True,
             text=True, timeout=60, env={**clean, "RETAILOPS_ENV_FILE": os.devnull, "DEBUG": "1",
@@ -54,6 +55,18 @@ def test_postgresql_bounds_lock_waits_and_prepares_statements_unless_a_pooler_fo
 
     assert options() == "{'options': '-c lock_timeout=5000', 'server_side_binding': True, 'prepare_threshold': 5}"
     assert options(LOCK_TIMEOUT_MS="200", DB_SERVER_SIDE_BINDING="0") == "{'options': '-c lock_timeout=200'}"
+
+
+def test_a_read_replica_needs_a_postgresql_primary_and_is_never_created_by_the_test_runner():
+    replica = "postgres://u@replica.invalid:5433/x"
+    assert "DATABASE_REPLICA_URL needs DATABASE_URL to be PostgreSQL" in load_settings(
+        DEBUG="1", DATABASE_REPLICA_URL=replica).stderr
+    show = ("d = settings.DATABASES['replica']; "
+            "print(d['HOST'], d['PORT'], d['TEST']['MIRROR'], d['OPTIONS']['connect_timeout'], settings.REPLICA_READS)")
+    result = load_settings(DEBUG="1", DATABASE_URL="postgres://u@db.invalid:5432/x", DATABASE_REPLICA_URL=replica,
+                           code=show)
+    assert result.stdout.split() == ["replica.invalid", "5433", "default", "2", "True"], result.stderr
+    assert "'replica'" not in load_settings(DEBUG="1", code="print(list(settings.DATABASES))").stdout
 
 
 def test_sqlite_default_takes_the_write_lock_at_begin():
@@ -67,7 +80,7 @@ def test_sqlite_default_takes_the_write_lock_at_begin():
 
 def manage(*args, **env) -> subprocess.CompletedProcess:
     clean = {key: value for key, value in os.environ.items()
-             if key not in {"DEBUG", "SECRET_KEY", "RETAILOPS_TESTING", "DATABASE_URL"}}
+             if key not in {"DEBUG", "SECRET_KEY", "RETAILOPS_TESTING", "DATABASE_URL", "DATABASE_REPLICA_URL"}}
     clean.update({"RETAILOPS_ENV_FILE": os.devnull, **env})
     return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=clean, capture_output=True, text=True,
                           timeout=120)
