@@ -53,6 +53,7 @@ from inventory.models import (
     Sku,
     StockLevel,
     StockMovement,
+    occurred_since,
 )
 from inventory.selectors import active_skus, location_by_code
 from inventory.states import ADJUSTMENT_TRANSITIONS, AdjustmentStatus
@@ -286,8 +287,8 @@ def _delta_to_apply(adjustment: Adjustment, level: StockLevel) -> int:
         if level.on_hand == adjustment.on_hand_at_request:
             return adjustment.delta
         after_count = StockMovement.objects.filter(
-            sku_id=adjustment.sku_id, location_id=adjustment.location_id, bucket=Bucket.ON_HAND,
-            occurred_at__gt=adjustment.counted_at,
+            occurred_since(adjustment.counted_at, inclusive=False), sku_id=adjustment.sku_id,
+            location_id=adjustment.location_id, bucket=Bucket.ON_HAND,
         ).aggregate(total=Sum("delta"))["total"] or 0
         recomputed = adjustment.counted_quantity - (level.on_hand - after_count)
         same_way = recomputed == 0 or (recomputed > 0) == (adjustment.delta > 0)

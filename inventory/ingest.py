@@ -1,12 +1,14 @@
 """Inbound inventory events: every partner fact taken exactly once (API.md "Inventory events").
 
 A batch of up to 1,000 events costs a fixed number of statements, whatever its size:
-resolve codes (2), insert the events ignoring conflicts (1) and read back which were
-ours (1), lock every level once (1, plus 2 when levels are new), then the posting
+resolve codes (2), claim the events' keys ignoring conflicts (1) and read back which
+were ours (1), insert our new events (1) and, when the batch resends some, read their
+stored rows (1), lock every level once (1, plus 2 when levels are new), then the posting
 (`inventory.ledger.post_movements`); applied receipts add one case raise per sender,
 location and day (receiving's receiver of `inventory.signals.receipts_recorded`). Dedup
-is the unique constraint on (source, event id), never a read-then-write, so two
-deliveries of one event racing each other apply it once.
+is the unique constraint on the (source, event id) keys (`InventoryEventKey`: the events
+themselves are partitioned by month), never a read-then-write, so two deliveries of one
+event racing each other apply it once.
 """
 
 import hashlib
@@ -15,7 +17,7 @@ import uuid
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import NamedTuple
 
@@ -27,7 +29,7 @@ from exceptions.states import CaseKind
 from inventory.adjustments import PendingCount, adjustments_from_counts, approval_policy_current
 from inventory.errors import LocationOutOfScope
 from inventory.ledger import Movement, lock_levels, post_movements
-from inventory.models import Bucket, InventoryEvent
+from inventory.models import FUTURE_TOLERANCE, Bucket, InventoryEvent, InventoryEventKey
 from inventory.selectors import locations_by_code, skus_by_code
 from inventory.signals import AppliedEvent, receipts_recorded, till_returns_held
 from retailops.access import LocationScope
@@ -39,8 +41,6 @@ Status = InventoryEvent.Status
 _EVENT_TYPES = frozenset(EventType.values)
 
 MAX_BATCH = 1000
-# Clocks drift; a fact dated further ahead than this is refused rather than trusted.
-FUTURE_TOLERANCE = timedelta(minutes=5)
 
 # type → (bucket, sign). Counts are special: their delta is counted − on hand. A return
 # at a location whose till-return policy is to inspect also holds its units in quality
@@ -165,10 +165,14 @@ def events_ingest(*, source: str, events: list[IncomingEvent], actor, scope: Loc
             error_code=rejection[0] if rejection else "", error_detail=rejection[1] if rejection else "",
             delivery_id=delivery_id,
         ))
-    InventoryEvent.objects.bulk_create([InventoryEvent(**row) for row in rows], ignore_conflicts=True,
-                                       batch_size=MAX_BATCH)
-    stored = _stored_events(source, list(first))
-    ours = {event_id: row for event_id, row in stored.items() if row.delivery_id == delivery_id}
+    claims = _keys_claim(source, rows, delivery_id=delivery_id)
+    created = InventoryEvent.objects.bulk_create(
+        [InventoryEvent(**row) for row in rows if claims[row["event_id"]][0] == delivery_id], batch_size=MAX_BATCH)
+    ours = {event.event_id: _StoredEvent._make(getattr(event, name) for name in _StoredEvent._fields)
+            for event in created}
+    resent = [event_id for event_id in first if event_id not in ours]
+    stored = {**ours, **_stored_events(source, resent, since=min((claims[event_id][1] for event_id in resent),
+                                                                 default=now))}
 
     statuses, stale = _apply_new_events(
         [event for event in events if event.event_id in ours and first[event.event_id] is event
@@ -230,11 +234,27 @@ class _StoredEvent(NamedTuple):
     location_id: int | None
 
 
-def _stored_events(source: str, event_ids: list[str]) -> dict[str, _StoredEvent]:
+def _keys_claim(source: str, rows: list[dict], *, delivery_id: uuid.UUID) -> dict[str, tuple[uuid.UUID, datetime]]:
+    """Claim each event's (source, event id) for this delivery, ignoring the keys already
+    claimed (ON CONFLICT DO NOTHING, so a racing delivery waits for the other to end, then
+    finds the key taken); returns every key's claim: event id → (delivery id, received at).
+    The keys carrying this delivery's id are its new events."""
+    InventoryEventKey.objects.bulk_create(
+        [InventoryEventKey(source=source, event_id=row["event_id"], delivery_id=delivery_id,
+                           received_at=row["received_at"]) for row in rows],
+        ignore_conflicts=True, batch_size=MAX_BATCH)
+    return {event_id: (claimed_by, received_at) for event_id, claimed_by, received_at in
+            InventoryEventKey.objects.filter(source=source, event_id__in=[row["event_id"] for row in rows])
+            .values_list("event_id", "delivery_id", "received_at")}
+
+
+def _stored_events(source: str, event_ids: list[str], *, since: datetime) -> dict[str, _StoredEvent]:
+    """The stored rows of events received before, read from the months since the oldest
+    was received (the key's `received_at`): on PostgreSQL, those partitions only."""
     if not event_ids:
         return {}
     return {row.event_id: row for row in map(_StoredEvent._make, InventoryEvent.objects.filter(
-        source=source, event_id__in=event_ids).values_list(*_StoredEvent._fields))}
+        source=source, event_id__in=event_ids, received_at__gte=since).values_list(*_StoredEvent._fields))}
 
 
 def _applied(row, event, *, sku, location, source: str) -> AppliedEvent:

@@ -34,6 +34,7 @@ from inventory.models import (
     StockMovement,
     Transfer,
     TransferLine,
+    occurred_since,
 )
 from inventory.states import AdjustmentStatus
 from retailops.access import LocationScope
@@ -259,7 +260,7 @@ def levels_selling_uncounted(*, since) -> QuerySet[StockLevel]:
     """Levels that lost on-hand since `since`, existed before it, and were not counted
     since (never, or before it), with their SKU and location."""
     same_level = {"sku_id": OuterRef("sku_id"), "location_id": OuterRef("location_id")}
-    selling = StockMovement.objects.filter(**same_level, bucket=Bucket.ON_HAND, delta__lt=0, occurred_at__gte=since)
+    selling = StockMovement.objects.filter(occurred_since(since), **same_level, bucket=Bucket.ON_HAND, delta__lt=0)
     existed = StockMovement.objects.filter(**same_level, occurred_at__lt=since)
     return (StockLevel.objects.filter(Q(last_counted_at__isnull=True) | Q(last_counted_at__lt=since))
             .filter(Exists(selling), Exists(existed)).select_related("sku", "location"))
@@ -317,7 +318,7 @@ def on_hand_moved_after(key: LevelKey, *, moment) -> int:
     reconciliation)."""
     sku_id, location_id = key
     return StockMovement.objects.filter(
-        sku_id=sku_id, location_id=location_id, bucket=Bucket.ON_HAND, occurred_at__gt=moment,
+        occurred_since(moment, inclusive=False), sku_id=sku_id, location_id=location_id, bucket=Bucket.ON_HAND,
     ).aggregate(total=Sum("delta"))["total"] or 0
 
 
@@ -328,7 +329,7 @@ def movements_around(key: LevelKey, *, moment, each_side: int = 15) -> tuple[lis
     sku_id, location_id = key
     movements = StockMovement.objects.filter(sku_id=sku_id, location_id=location_id).select_related("actor", "event")
     before = list(movements.filter(occurred_at__lte=moment).order_by("-occurred_at", "-pk")[:each_side])
-    after = list(movements.filter(occurred_at__gt=moment).order_by("occurred_at", "pk")[:each_side])
+    after = list(movements.filter(occurred_since(moment, inclusive=False)).order_by("occurred_at", "pk")[:each_side])
     return before[::-1], after
 
 
@@ -437,7 +438,7 @@ def movements_of_level(*, sku_id: int, location_id: int,
     actor and inbound event; read by the (sku, location, occurred_at) index."""
     movements = StockMovement.objects.filter(sku_id=sku_id, location_id=location_id)
     if filters.since:
-        movements = movements.filter(occurred_at__gte=_start_of(filters.since))
+        movements = movements.filter(occurred_since(_start_of(filters.since)))
     if filters.until:
         movements = movements.filter(occurred_at__lt=_start_of(filters.until + timedelta(days=1)))
     if filters.bucket:

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from django.db.models import Count, DurationField, Exists, ExpressionWrapper, F, Max, OuterRef, Q, Sum
 from django.db.models.functions import Coalesce
 
-from inventory.models import Adjustment, Bucket, InventoryEvent, Location, StockLevel, StockMovement
+from inventory.models import Adjustment, Bucket, InventoryEvent, Location, StockLevel, StockMovement, occurred_since
 from inventory.selectors import levels_at
 from inventory.states import AdjustmentStatus
 
@@ -22,7 +22,7 @@ def on_hand_lost_outside_trade(*, since: datetime, minimum_units: int) -> list[d
     """Levels whose on-hand fell by at least `minimum_units` since `since` through
     movements that are not sales, shipments or transfers: sku_id, location_id, lost, and
     on_hand now, with SKU code, location code and price."""
-    lost = (StockMovement.objects.filter(bucket=Bucket.ON_HAND, delta__lt=0, occurred_at__gte=since)
+    lost = (StockMovement.objects.filter(occurred_since(since), bucket=Bucket.ON_HAND, delta__lt=0)
             .exclude(TRADE).values("sku_id", "location_id").annotate(lost=-Sum("delta"))
             .filter(lost__gte=minimum_units))
     rows = {(row["sku_id"], row["location_id"]): row["lost"] for row in lost}
@@ -46,13 +46,13 @@ def levels_not_selling(*, since: datetime, minimum_elsewhere: int) -> list[dict]
     whose SKU sold at least `minimum_elsewhere` units at other locations since: phantom
     inventory's signature. Rows: pk, sku_id, location_id, on_hand, codes, price, sold
     elsewhere."""
-    sold_elsewhere = (StockMovement.objects.filter(SALE, sku_id=OuterRef("sku_id"), bucket=Bucket.ON_HAND,
-                                                   delta__lt=0, occurred_at__gte=since)
+    sold_elsewhere = (StockMovement.objects.filter(SALE, occurred_since(since), sku_id=OuterRef("sku_id"),
+                                                   bucket=Bucket.ON_HAND, delta__lt=0)
                       .exclude(location_id=OuterRef("location_id")).values("sku_id")
                       .annotate(units=-Sum("delta")).values("units"))
     same_level = {"sku_id": OuterRef("sku_id"), "location_id": OuterRef("location_id")}
-    sold_here = StockMovement.objects.filter(SALE, **same_level, bucket=Bucket.ON_HAND, delta__lt=0,
-                                             occurred_at__gte=since)
+    sold_here = StockMovement.objects.filter(SALE, occurred_since(since), **same_level, bucket=Bucket.ON_HAND,
+                                             delta__lt=0)
     held_before = StockMovement.objects.filter(**same_level, occurred_at__lt=since)
     return list(StockLevel.objects.filter(on_hand__gt=0, location__kind=Location.Kind.STORE, location__active=True)
                 .filter(~Exists(sold_here), Exists(held_before))

@@ -4,6 +4,7 @@ from celery import shared_task
 
 from inventory import transfers
 from inventory.confidence.services import locations_score as score_every_location
+from inventory.ledger.partitions import partitions_maintain
 
 
 @shared_task
@@ -15,3 +16,9 @@ def transfers_overdue_detect() -> int:
 def locations_score() -> int:
     """The nightly confidence scoring of every location."""
     return score_every_location().scored
+
+
+@shared_task
+def ledger_partitions_maintain() -> None:
+    """The daily upkeep of the partitioned ledger: months ahead ready, old ones archived."""
+    partitions_maintain()

@@ -11,6 +11,9 @@ bound parameter.
 
        ledger as of T = on_hand now − Σ delta of on_hand movements with occurred_at > T
 
+   (bounded below by `recorded_at` too, which changes no sum — `recorded_since` — and
+   lets PostgreSQL read only the monthly partitions from T's on).
+
    Only the `on_hand` bucket counts: a snapshot states units on hand, and committed,
    damaged, quality-control and safety stock are parts of on hand in this ledger, not
    additions to it (DESIGN.md "Inventory model").
@@ -28,6 +31,7 @@ from django.db.models import Count, DecimalField, ExpressionWrapper, F, Q, Sum
 from django.db.models.functions import Abs
 
 from integrations.models import InventorySnapshotLine
+from inventory.ledger.partitions import recorded_since
 from inventory.models import Bucket, Location, Sku, StockLevel, StockMovement
 from reconciliation.models import ReconciliationLine, RunAccuracy
 from reconciliation.states import AGREEING, Classification, Decision
@@ -66,7 +70,7 @@ def lines_insert(*, run_id: int, snapshot_id: int, as_of, tolerance_units: int, 
             LEFT JOIN (
                 SELECT sku_id, location_id, SUM(delta) AS moved
                 FROM {StockMovement._meta.db_table}
-                WHERE bucket = %s AND occurred_at > %s
+                WHERE bucket = %s AND occurred_at > %s AND recorded_at >= %s
                 GROUP BY sku_id, location_id
             ) m ON m.sku_id = k.id AND m.location_id = l.id
             WHERE s.snapshot_id = %s
@@ -79,7 +83,8 @@ def lines_insert(*, run_id: int, snapshot_id: int, as_of, tolerance_units: int, 
         Classification.MATCHED.value, Classification.TIMING.value,
         tolerance_units, percent,
         Decision.UNDECIDED.value,
-        Bucket.ON_HAND.value, connection.ops.adapt_datetimefield_value(as_of), snapshot_id,
+        Bucket.ON_HAND.value, connection.ops.adapt_datetimefield_value(as_of),
+        connection.ops.adapt_datetimefield_value(recorded_since(as_of)), snapshot_id,
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

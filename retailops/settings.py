@@ -483,6 +483,19 @@ CELERY_BEAT_SCHEDULE["inventory-location-confidence-nightly"] = {
     "task": "inventory.tasks.locations_score",
     "schedule": crontab(hour=1, minute=45),
 }
+# The partitioned ledger on PostgreSQL (README "Partitioned ledger"): months of partitions
+# kept ready ahead of now, and how many months back stay attached (empty: all of them;
+# older months are detached and kept as archive tables, never dropped).
+LEDGER_PARTITION_MONTHS_AHEAD = int(os.environ.get("LEDGER_PARTITION_MONTHS_AHEAD", "3"))
+LEDGER_PARTITION_RETAIN_MONTHS = (int(os.environ["LEDGER_PARTITION_RETAIN_MONTHS"])
+                                  if os.environ.get("LEDGER_PARTITION_RETAIN_MONTHS") else None)
+# A month of movements is closed for `verify_ledger --incremental` this long after it
+# ended: a transaction still open at midnight records its movements in the old month.
+LEDGER_MONTH_SETTLE_HOURS = int(os.environ.get("LEDGER_MONTH_SETTLE_HOURS", "6"))
+CELERY_BEAT_SCHEDULE["inventory-ledger-partitions-daily"] = {
+    "task": "inventory.tasks.ledger_partitions_maintain",
+    "schedule": crontab(hour=0, minute=40),
+}
 
 # --- Orders ---------------------------------------------------------------------------
 

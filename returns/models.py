@@ -147,8 +147,11 @@ class ReturnReceipt(models.Model):
     note = models.CharField(max_length=2000, blank=True)
     # The receipt's source when the units came back at a till: the POS `return` event that
     # put them into quality control (its units are on the ledger through that event).
+    # No database constraint: events are partitioned on PostgreSQL, and a foreign key must
+    # name a unique key of its target, which there includes the partition key (see
+    # `inventory.models.StockMovement.event`).
     event = models.ForeignKey("inventory.InventoryEvent", null=True, blank=True, on_delete=models.PROTECT,
-                              related_name="+")
+                              related_name="+", db_constraint=False)
 
     class Meta:
         constraints = [

@@ -36,7 +36,7 @@ from integrations import outbox
 from inventory.errors import BucketWouldGoNegative, InsufficientStock
 from inventory.ledger import sql
 from inventory.ledger.locks import LevelKey, lock_levels
-from inventory.models import Bucket, Sku, StockLevel, StockMovement
+from inventory.models import FUTURE_TOLERANCE, Bucket, Sku, StockLevel, StockMovement
 from retailops.transactions import in_retrying_transaction
 
 
@@ -89,6 +89,8 @@ def post_movements(movements: Iterable[Movement], *, actor=None, document_type: 
     if not keys:
         return []
     now = timezone.now()
+    if any(movement.occurred_at and movement.occurred_at > now + FUTURE_TOLERANCE for movement in movements):
+        raise ValueError("A movement cannot have occurred after now (beyond the clocks' tolerance).")
     # The rows that only append come first: the levels' row locks are taken last, so they
     # are held for the least time before the commit. A refusal undoes these with the rest.
     StockMovement.objects.bulk_create([

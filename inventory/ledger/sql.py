@@ -8,15 +8,18 @@ them on both databases.
   says that as `bulk_update`, a CASE per column with a WHEN per row, whose compilation
   cost about 0.4 s for a thousand levels; this is one UPDATE joined to the deltas, about
   20 ms. Deltas are added to the row, never absolute values written over it.
-- `ledger_drifts`: every level compared with the sum of its movements in one pass; the
-  ORM cannot join a table to an aggregate of another that it has no relation to.
+- `level_drifts`: every level compared with the sum of its movements in one pass; the
+  ORM cannot join a table to an aggregate of another that it has no relation to. Checked
+  incrementally, the sum is the closing balances plus the movements recorded since.
+- `month_close`: a closed month's movements added to the closing balances, an upsert
+  that adds (`ON CONFLICT … DO UPDATE SET b = b + excluded.b`), which the ORM cannot say.
 """
 
 from datetime import datetime
 
 from django.db import connection
 
-from inventory.models import Bucket, StockLevel, StockMovement
+from inventory.models import Bucket, LedgerClosingBalance, StockLevel, StockMovement
 
 BUCKETS = tuple(Bucket.values)
 
@@ -46,18 +49,35 @@ def move_levels(deltas: dict[int, dict[str, int]], *, now: datetime) -> None:
         )
 
 
-def level_drifts() -> list[tuple]:
+def level_drifts(*, checkpoint_through: datetime | None = None) -> list[tuple]:
     """(sku id, location id, the level's buckets…, the movements' sums…) of every level
-    that differs from its movements, and of every key with movements but no level."""
+    that differs from its movements, and of every key with movements but no level.
+
+    With `checkpoint_through`, the movements recorded before it are not read: the closing
+    balances (`LedgerClosingBalance`, their sums up to that instant) stand for them."""
     levels, movements = _name(StockLevel._meta.db_table), _name(StockMovement._meta.db_table)
-    sums = ", ".join(f"SUM(CASE WHEN bucket = '{b}' THEN delta ELSE 0 END) AS {b}" for b in BUCKETS)
+    params: list = []
+    if checkpoint_through is None:
+        sums = ", ".join(f"SUM(CASE WHEN bucket = '{b}' THEN delta ELSE 0 END) AS {b}" for b in BUCKETS)
+        summed = f"SELECT sku_id, location_id, {sums} FROM {movements} GROUP BY sku_id, location_id"  # noqa: S608
+    else:
+        closing = _name(LedgerClosingBalance._meta.db_table)
+        per_bucket = ", ".join(f"CASE WHEN bucket = '{b}' THEN delta ELSE 0 END AS {b}" for b in BUCKETS)
+        totals = ", ".join(f"SUM({b}) AS {b}" for b in BUCKETS)
+        summed = (f"SELECT sku_id, location_id, {totals} FROM ("  # noqa: S608 (table and bucket names only)
+                  f"SELECT sku_id, location_id, {', '.join(BUCKETS)} FROM {closing} UNION ALL "
+                  f"SELECT sku_id, location_id, {per_bucket} FROM {movements} WHERE recorded_at >= %s"
+                  f") AS t GROUP BY sku_id, location_id")
+        params.append(connection.ops.adapt_datetimefield_value(checkpoint_through))
     differs = " OR ".join(f"l.{b} <> COALESCE(s.{b}, 0)" for b in BUCKETS)
     level_columns = ", ".join(f"l.{b}" for b in BUCKETS)
     sum_columns = ", ".join(f"COALESCE(s.{b}, 0)" for b in BUCKETS)
     zeros = ", ".join("0" for _ in BUCKETS)
     s_columns = ", ".join(f"s.{b}" for b in BUCKETS)
+    # A key whose closing balance is all zeros and that no level has is no drift.
+    any_moved = " OR ".join(f"s.{b} <> 0" for b in BUCKETS)
     sql = f"""
-        WITH s AS (SELECT sku_id, location_id, {sums} FROM {movements} GROUP BY sku_id, location_id)
+        WITH s AS ({summed})
         SELECT l.sku_id, l.location_id, {level_columns}, {sum_columns}
           FROM {levels} l LEFT JOIN s ON s.sku_id = l.sku_id AND s.location_id = l.location_id
          WHERE {differs}
@@ -66,6 +86,26 @@ def level_drifts() -> list[tuple]:
           FROM s WHERE NOT EXISTS (
               SELECT 1 FROM {levels} l WHERE l.sku_id = s.sku_id AND l.location_id = s.location_id)
     """  # noqa: S608 (no user input: table and bucket names only)
+    if checkpoint_through is not None:
+        sql = sql.rstrip() + f" AND ({any_moved})"
     with connection.cursor() as cursor:
-        cursor.execute(sql)
+        cursor.execute(sql, params)
         return cursor.fetchall()
+
+
+def month_close(*, start: datetime, end: datetime) -> None:
+    """Add the movements recorded in [start, end) to the closing balances, per (SKU,
+    location), in one statement (an upsert that adds, both databases)."""
+    closing = _name(LedgerClosingBalance._meta.db_table)
+    movements = _name(StockMovement._meta.db_table)
+    sums = ", ".join(f"SUM(CASE WHEN bucket = '{b}' THEN delta ELSE 0 END)" for b in BUCKETS)
+    added = ", ".join(f"{b} = {closing}.{b} + excluded.{b}" for b in BUCKETS)
+    sql = f"""
+        INSERT INTO {closing} (sku_id, location_id, {', '.join(BUCKETS)})
+        SELECT sku_id, location_id, {sums} FROM {movements}
+         WHERE recorded_at >= %s AND recorded_at < %s GROUP BY sku_id, location_id
+        ON CONFLICT (sku_id, location_id) DO UPDATE SET {added}
+    """  # noqa: S608 (no user input: table and bucket names only)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [connection.ops.adapt_datetimefield_value(start),
+                             connection.ops.adapt_datetimefield_value(end)])

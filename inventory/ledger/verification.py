@@ -1,10 +1,28 @@
-"""Proof that the ledger holds: every level equals the sum of its movements."""
+"""Proof that the ledger holds: every level equals the sum of its movements.
+
+The full check sums every movement. The incremental one (`verify_ledger --incremental`)
+first closes the months that are over (`ledger_months_close`: their sums go into the
+closing balances and a per-month checksum, once), then proves
+`level == closing balance + Σ movements recorded since`, reading the open months only —
+on PostgreSQL, the last partition or two. A closed month cannot change (its rows are
+append-only and no new row is recorded in the past), and `ledger_months_recheck` proves
+it still holds what was summed, month by month, without a join.
+"""
 
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, Min, Sum
+from django.db.models.functions import TruncMonth
+from django.utils import timezone
 
 from exceptions.services import CaseReport, raise_case
 from exceptions.states import CaseKind
 from inventory.ledger import sql
+from inventory.ledger.partitions import archived_months, month_after, month_of, month_start
+from inventory.models import LedgerMonthChecksum, StockMovement
 
 
 @dataclass(frozen=True)
@@ -16,17 +34,89 @@ class Drift:
     movements: int
 
 
-def ledger_drifts() -> list[Drift]:
-    """Recompute every level from its movements, in one set-based query."""
+@dataclass(frozen=True)
+class MonthMismatch:
+    """A closed month whose movements no longer match what was summed when it closed."""
+
+    month: date
+    movements: int
+    delta_total: int
+    summed_movements: int
+    summed_delta_total: int
+
+
+def ledger_drifts(*, incremental: bool = False) -> list[Drift]:
+    """Recompute every level from its movements, in one set-based query; incrementally,
+    from the closing balances and the open months' movements."""
+    through = ledger_months_close() if incremental else None
     drifts = []
     width = len(sql.BUCKETS)
-    for row in sql.level_drifts():
+    for row in sql.level_drifts(checkpoint_through=through):
         sku_id, location_id = row[0], row[1]
         level_values, movement_sums = row[2:2 + width], row[2 + width:]
         for bucket, level, total in zip(sql.BUCKETS, level_values, movement_sums, strict=True):
             if level != total:
                 drifts.append(Drift(sku_id, location_id, bucket, level, total))
     return drifts
+
+
+def ledger_checkpoint_through() -> datetime | None:
+    """The end of the last closed month: the closing balances hold every movement recorded
+    before it. None while no month is closed."""
+    last = LedgerMonthChecksum.objects.order_by("-month").values_list("month", flat=True).first()
+    return month_start(month_after(last)) if last else None
+
+
+@transaction.atomic
+def ledger_months_close(*, now: datetime | None = None) -> datetime | None:
+    """Close, in order, every month that is over (and settled: LEDGER_MONTH_SETTLE_HOURS
+    after its end) and not closed yet: its movements' count and sum become its checksum
+    and are added to the closing balances. Returns the checkpoint's end (see
+    `ledger_checkpoint_through`). Two runs at once close a month once: the second waits
+    on the first's checksum row (unique month) and then finds it closed."""
+    now = now or timezone.now()
+    settled = now - timedelta(hours=settings.LEDGER_MONTH_SETTLE_HOURS)
+    through = ledger_checkpoint_through()
+    if through is None:
+        first = StockMovement.objects.aggregate(first=Min("recorded_at"))["first"]
+        if first is None:
+            return None
+        month = month_of(first)
+    else:
+        month = month_of(through)
+    while month_start(month_after(month)) <= settled:
+        start, end = month_start(month), month_start(month_after(month))
+        totals = StockMovement.objects.filter(recorded_at__gte=start, recorded_at__lt=end).aggregate(
+            movements=Count("id"), delta_total=Sum("delta"))
+        _checksum, created = LedgerMonthChecksum.objects.get_or_create(month=month, defaults={
+            "movements": totals["movements"], "delta_total": totals["delta_total"] or 0, "summed_at": now})
+        if created:
+            sql.month_close(start=start, end=end)
+        month = month_after(month)
+    return ledger_checkpoint_through()
+
+
+def ledger_months_recheck() -> list[MonthMismatch]:
+    """Re-read every closed month still attached and compare it with its checksum, in one
+    grouped query over the closed range (a month detached as an archive is skipped: its
+    rows left the table, not the ledger)."""
+    checksums = {row.month: row for row in LedgerMonthChecksum.objects.all()}
+    if not checksums:
+        return []
+    archived = archived_months(StockMovement._meta.db_table)
+    start, end = month_start(min(checksums)), month_start(month_after(max(checksums)))
+    found = {month_of(row["month"]): row for row in StockMovement.objects.filter(
+        recorded_at__gte=start, recorded_at__lt=end).annotate(month=TruncMonth("recorded_at", tzinfo=UTC))
+        .values("month").annotate(movements=Count("id"), delta_total=Sum("delta")).order_by("month")}
+    mismatches = []
+    for month, checksum in sorted(checksums.items()):
+        if month in archived:
+            continue
+        row = found.get(month, {"movements": 0, "delta_total": 0})
+        if (row["movements"], row["delta_total"] or 0) != (checksum.movements, checksum.delta_total):
+            mismatches.append(MonthMismatch(month, row["movements"], row["delta_total"] or 0,
+                                            checksum.movements, checksum.delta_total))
+    return mismatches
 
 
 def report_drifts(drifts: list[Drift]) -> None:

@@ -3,6 +3,7 @@
 from inventory.models.adjustments import Adjustment, AdjustmentDecision, ApprovalPolicy, default_approval_threshold
 from inventory.models.confidence import LocationConfidence
 from inventory.models.counts import CycleCount, CycleCountLine
+from inventory.models.ledger_checkpoint import LedgerClosingBalance, LedgerMonthChecksum
 from inventory.models.master_data import (
     CODE_PATTERN,
     Channel,
@@ -12,11 +13,21 @@ from inventory.models.master_data import (
     Sku,
     code_validator,
 )
-from inventory.models.stock import Bucket, InventoryEvent, StockLevel, StockMovement, available_units
+from inventory.models.stock import (
+    FUTURE_TOLERANCE,
+    Bucket,
+    InventoryEvent,
+    InventoryEventKey,
+    StockLevel,
+    StockMovement,
+    available_units,
+    occurred_since,
+)
 from inventory.models.transfers import Transfer, TransferLine
 
 __all__ = [
     "CODE_PATTERN",
+    "FUTURE_TOLERANCE",
     "Adjustment",
     "AdjustmentDecision",
     "ApprovalPolicy",
@@ -25,6 +36,9 @@ __all__ = [
     "CycleCount",
     "CycleCountLine",
     "InventoryEvent",
+    "InventoryEventKey",
+    "LedgerClosingBalance",
+    "LedgerMonthChecksum",
     "Location",
     "LocationConfidence",
     "LocationGroupObjectPermission",
@@ -37,4 +51,5 @@ __all__ = [
     "available_units",
     "code_validator",
     "default_approval_threshold",
+    "occurred_since",
 ]

@@ -84,8 +84,9 @@ class Adjustment(models.Model):
     # Set for adjustments made from a count: the counted quantity and when it was counted.
     counted_quantity = models.IntegerField(null=True, blank=True)
     counted_at = models.DateTimeField(null=True, blank=True)
+    # No database constraint: events are partitioned on PostgreSQL (see `StockMovement.event`).
     event = models.OneToOneField(InventoryEvent, null=True, blank=True, on_delete=models.PROTECT,
-                                 related_name="adjustment")
+                                 related_name="adjustment", db_constraint=False)
     requested_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     source_system = models.CharField(max_length=64, blank=True, help_text="Code of the partner system, if any.")
     applied_delta = models.IntegerField(null=True, blank=True)

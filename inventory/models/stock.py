@@ -1,7 +1,7 @@
 """The stock ledger's data: levels (the projection), movements (the ledger itself) and the
 inbound events partners send."""
 
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 
 from django.db import models
 
@@ -70,9 +70,34 @@ class StockLevel(models.Model):
         return f"{self.sku_id}@{self.location_id}"
 
 
+# Clocks drift; a fact dated further ahead than this is refused rather than trusted (the
+# ingest and the posting). A movement therefore never occurred more than this after it
+# was recorded, which is what lets a query by `occurred_at` skip the months of
+# `recorded_at` before it (`occurred_since`).
+FUTURE_TOLERANCE = timedelta(minutes=5)
+
+
+def occurred_since(moment: datetime, *, inclusive: bool = True) -> models.Q:
+    """Movements that occurred at or after `moment` (after it, not `inclusive`), said so
+    that PostgreSQL reads only the monthly partitions of `recorded_at` that can hold them:
+    the bound on `recorded_at` changes no result."""
+    occurred = models.Q(occurred_at__gte=moment) if inclusive else models.Q(occurred_at__gt=moment)
+    return occurred & models.Q(recorded_at__gte=moment - FUTURE_TOLERANCE)
+
+
 class StockMovement(models.Model):
     """One change of quantity in one bucket. Append-only: never updated or deleted (a
-    database trigger refuses it on PostgreSQL); a mistake is corrected by a new movement."""
+    database trigger refuses it on PostgreSQL); a mistake is corrected by a new movement.
+
+    On PostgreSQL the table is partitioned by month of `recorded_at` (migration 0019,
+    README "Partitioned ledger"): the database's primary key is (id, recorded_at), while
+    Django knows `id` alone, which stays unique as the one sequence gives it. The time it
+    was recorded, not the time it occurred, chooses the partition: it only grows, so a
+    month past receives no row ever again and can be checksummed once and detached,
+    where a late event would reopen an `occurred_at` month. A movement never occurred
+    more than `LEDGER_FUTURE_TOLERANCE` after it was recorded (the posting refuses it),
+    so a query by `occurred_at` also bounds `recorded_at` and is pruned to the partitions
+    that can hold its rows (`occurred_since`)."""
 
     sku = models.ForeignKey(Sku, on_delete=models.PROTECT, related_name="+")
     location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+")
@@ -81,7 +106,12 @@ class StockMovement(models.Model):
     reason = models.CharField(max_length=32)
     document_type = models.CharField(max_length=32, blank=True)
     document_id = models.CharField(max_length=64, blank=True)
-    event = models.ForeignKey("InventoryEvent", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # No database constraint: events are partitioned on PostgreSQL, and a foreign key must
+    # name a unique key of its target, which there includes the partition key. Django
+    # still refuses to delete an event with movements (PROTECT), and events are never
+    # deleted; the same model on SQLite, so the two databases keep one schema.
+    event = models.ForeignKey("InventoryEvent", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                              db_constraint=False)
     actor = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     occurred_at = models.DateTimeField()
     recorded_at = models.DateTimeField(auto_now_add=True)
@@ -109,7 +139,12 @@ class InventoryEvent(models.Model):
     """An inventory fact a partner system sent, stored exactly once per (source, event id).
 
     Delivery outcomes `duplicate` and `conflict` are answers to a resend; they never make
-    a second row (the unique constraint decides), so they are not statuses of a row.
+    a second row (the claim of its `InventoryEventKey` decides), so they are not statuses
+    of a row.
+
+    On PostgreSQL the table is partitioned by month of `received_at` (migration 0019): the
+    database's primary key is (id, received_at) while Django knows `id`, and foreign keys
+    to events carry no database constraint (see `StockMovement.event`).
     """
 
     class Type(models.TextChoices):
@@ -136,8 +171,8 @@ class InventoryEvent(models.Model):
     # Neither has an index: every ingest batch writes a row per event into each index, and
     # nothing looks events up by SKU or location (only the PROTECT check when one is
     # deleted, which is refused anyway once it has events). Staff find events by their
-    # case, by sender and id (inventory_event_once_per_source) or, when they did not
-    # apply, by sender and codes (inventory_event_open).
+    # case, by sender and id (inventory_event_sender_id) or, when they did not apply, by
+    # sender and codes (inventory_event_open).
     sku = models.ForeignKey(Sku, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False)
     location = models.ForeignKey(Location, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
                                  db_index=False)
@@ -156,14 +191,14 @@ class InventoryEvent(models.Model):
     delivery_id = models.UUIDField()
 
     class Meta:
-        constraints = [
-            # The event id leads: a batch reads its ids back by (source, ids), and with the
-            # source first the planner, told by stale statistics that a new sender has few
-            # rows, scans every row of that sender and filters the ids (100 ms a batch at
-            # 130k rows, and growing) instead of probing the ids.
-            models.UniqueConstraint(fields=["event_id", "source"], name="inventory_event_once_per_source"),
-        ]
         indexes = [
+            # The event id leads: a batch reads its resent ids back by (source, ids), and
+            # with the source first the planner, told by stale statistics that a new sender
+            # has few rows, scans every row of that sender and filters the ids (100 ms a
+            # batch at 130k rows, and growing) instead of probing the ids. Not unique: on
+            # PostgreSQL a unique index of a partitioned table must hold its partition key,
+            # so uniqueness lives in `InventoryEventKey`.
+            models.Index(fields=["event_id", "source"], name="inventory_event_sender_id"),
             # Staff look for what did not apply (a rejected event's siblings, to replay them);
             # applied events, nearly every row, stay out of it.
             models.Index(fields=["status", "source", "sku_code", "location_code"], name="inventory_event_open",
@@ -182,3 +217,33 @@ class InventoryEvent(models.Model):
             "quantity": self.quantity, "occurred_at": self.occurred_at.astimezone(UTC).isoformat(),
             "reason": self.reason, "reference": self.reference,
         }
+
+
+class InventoryEventKey(models.Model):
+    """The claim of one (source, event id): who received it first, and when.
+
+    Exactly-once rests here, not on the events: a unique index of a table partitioned by
+    month only holds within a month, and a resend next month lands in another partition.
+    This table is not partitioned, and it is small (two short strings, a uuid, a time).
+    The ingest inserts a batch's keys first, ignoring conflicts (ON CONFLICT DO NOTHING),
+    and reads them back: the keys carrying its own `delivery_id` are its new events, and
+    only those are written as events, in the same transaction. A delivery racing another
+    waits on the other's uncommitted key, then finds it claimed, as the unique index on
+    the events used to make it. Both databases use it, so there is one mechanism.
+
+    `received_at` is the event row's, so a resend reads its original from the partitions
+    from that month on only."""
+
+    source = models.CharField(max_length=64)
+    event_id = models.CharField(max_length=255)
+    delivery_id = models.UUIDField()
+    received_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            # The event id leads, as in the index of the events (see there).
+            models.UniqueConstraint(fields=["event_id", "source"], name="inventory_event_once_per_source"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source}:{self.event_id}"
