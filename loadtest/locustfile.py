@@ -5,7 +5,9 @@
 - The dock (WMS token) sends batches of receipts at warehouses and stores.
 - The web shop (web token) reads availability, places checkout holds and then orders from
   them (shipped or cancelled), releases some holds, leaves others to expire (and reads them
-  back once beat has expired them), and places orders without a hold.
+  back once beat has expired them), places orders without a hold, and click-and-collect
+  orders held at a store (acknowledged by the store and picked up, or cancelled); a store
+  without the unit answers 409 insufficient_stock, a refusal and no error.
 - Inventory controllers and store managers sign in through the sign-in form (CSRF; neither
   role is asked for a second factor) and open the queue page, case details, the stock
   inquiry, a stock level, the dashboard and the store home.
@@ -208,6 +210,29 @@ class WebShop(Partner):
                 self._ship_or_cancel(order)
         else:
             call(self, "POST", f"/api/v1/reservations/{hold['id']}/release", name="hold: release", json={},
+                 judge=expect(200))
+
+    @task(1)
+    def click_and_collect(self):
+        """A unit held at a store, ordered for collection there; the store acknowledges it and
+        the customer collects it, or the order is cancelled."""
+        outcome, hold = call(self, "POST", "/api/v1/reservations", name="hold: create at store",
+                             json=w.pickup_hold_body(self.rng, estate(), ttl_seconds=w.HOLD_TTL_SECONDS),
+                             judge=expect(201))
+        if outcome != w.OK:
+            return
+        body = w.order_from_hold_body(hold, pickup=True)
+        outcome, order = call(self, "POST", "/api/v1/orders", name="order: create for pickup", json=body,
+                              headers={"Idempotency-Key": body["external_id"]}, judge=expect(201))
+        if outcome != w.OK:
+            return
+        if self.rng.random() < 0.85:
+            call(self, "POST", f"/api/v1/orders/{order['id']}/acknowledge", name="order: acknowledge", json={},
+                 judge=expect(200))
+            call(self, "POST", f"/api/v1/orders/{order['id']}/pickup", name="order: pick up", json={},
+                 judge=expect(200))
+        else:
+            call(self, "POST", f"/api/v1/orders/{order['id']}/cancel", name="order: cancel", json={},
                  judge=expect(200))
 
     @task(1)

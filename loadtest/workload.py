@@ -35,6 +35,7 @@ class Estate:
     stores: tuple[str, ...]
     warehouses: tuple[str, ...]  # DCs and dark stores: receipts land there
     skus: tuple[str, ...]
+    pickup_stores: tuple[str, ...] = ()  # stores that offer click and collect
 
     @classmethod
     def from_api(cls, *, locations: list[dict], skus: list[dict]) -> "Estate":
@@ -45,7 +46,9 @@ class Estate:
         if not (stores and warehouses and active_skus):
             raise ValueError(f"an estate needs stores, warehouses and SKUs: got {len(stores)} stores, "
                              f"{len(warehouses)} warehouses, {len(active_skus)} SKUs")
-        return cls(stores=stores, warehouses=warehouses, skus=active_skus)
+        pickup_stores = tuple(code for code in stores
+                              if any(location["code"] == code and location.get("pickup") for location in locations))
+        return cls(stores=stores, warehouses=warehouses, skus=active_skus, pickup_stores=pickup_stores)
 
 
 def now_iso() -> str:
@@ -88,9 +91,18 @@ def hold_body(rng: random.Random, estate: Estate, *, ttl_seconds: int) -> dict:
             "ttl_seconds": ttl_seconds, "reference": new_id("lt-cart")}
 
 
-def order_from_hold_body(hold: dict) -> dict:
-    """An order whose one line consumes the hold."""
-    return {"external_id": new_id("lt-order"), "channel": CHANNEL, "fulfillment": "ship",
+def pickup_hold_body(rng: random.Random, estate: Estate, *, ttl_seconds: int) -> dict:
+    """A click-and-collect cart: one unit held at a store that offers collection. The store
+    may not carry the SKU or have it left: then the answer is 409 insufficient_stock."""
+    return {"sku": rng.choice(estate.skus), "quantity": 1, "channel": CHANNEL,
+            "location": rng.choice(estate.pickup_stores), "fulfillment": "pickup", "ttl_seconds": ttl_seconds,
+            "reference": new_id("lt-cart")}
+
+
+def order_from_hold_body(hold: dict, *, pickup: bool = False) -> dict:
+    """An order whose one line consumes the hold: shipped, or collected at the hold's store."""
+    fulfillment = {"fulfillment": "pickup", "pickup_location": hold["location"]} if pickup else {"fulfillment": "ship"}
+    return {"external_id": new_id("lt-order"), "channel": CHANNEL, **fulfillment,
             "lines": [{"line_id": "1", "sku": hold["sku"], "quantity": hold["quantity"], "reservation": hold["id"]}]}
 
 

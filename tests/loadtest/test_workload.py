@@ -1,13 +1,14 @@
 """The load test's requests (loadtest/workload.py) against the real API and pages: what it
 sends is what the contract takes, and how it judges an answer (ok, refused, error)."""
 
+import dataclasses
 import random
 
 import pytest
 from django.test import Client
 
 from backoffice.staff import staff_user_upsert
-from inventory.models import Location
+from inventory.models import Location, Sku
 from loadtest import report
 from loadtest import workload as w
 from tests.exceptions.factories import CaseFactory
@@ -23,11 +24,11 @@ PASSWORD = "load-test-pass-42"
 def estate(db):
     skus = [SkuFactory(code=f"LT-{n}") for n in range(1, 4)]
     dc = LocationFactory(code="DC1", kind=Location.Kind.DC, pickup=False)
-    LocationFactory(code="S1")
+    LocationFactory(code="S1", pickup=True)
     ChannelFactory(code="web")
     for sku in skus:
         stock(sku, dc, 100)
-    return w.Estate(stores=("S1",), warehouses=("DC1",), skus=tuple(sku.code for sku in skus))
+    return w.Estate(stores=("S1",), warehouses=("DC1",), skus=tuple(sku.code for sku in skus), pickup_stores=("S1",))
 
 
 def test_the_estate_is_read_from_the_master_data_api(estate, partner_api):
@@ -166,3 +167,37 @@ def test_the_report_has_a_row_per_kind_in_name_order_then_the_total():
     assert lines[2].split() == ["availability", "60", "1.00", "10", "20", "-", "0", "1"]
     assert lines[-2].startswith("---")  # a rule above the total
     assert lines[-1].split() == ["all", "kinds", "90", "1.50", "10", "20", "110", "4", "1"]
+
+
+def test_a_click_and_collect_hold_is_ordered_acknowledged_and_picked_up(estate, partner_api):
+    stock(Sku.objects.get(code="LT-1"), Location.objects.get(code="S1"), 2)
+    api = partner_api(scopes=["orders"], kind="web")
+    estate = dataclasses.replace(estate, skus=("LT-1",))
+
+    hold = api.post("/api/v1/reservations", w.pickup_hold_body(random.Random(7), estate, ttl_seconds=60), format="json")
+    order = api.post("/api/v1/orders", w.order_from_hold_body(hold.json(), pickup=True), format="json")
+    acknowledged = api.post(f"/api/v1/orders/{order.json()['id']}/acknowledge", {}, format="json")
+    picked_up = api.post(f"/api/v1/orders/{order.json()['id']}/pickup", {}, format="json")
+
+    assert (hold.status_code, hold.json()["location"]) == (201, "S1")
+    assert (order.status_code, order.json()["fulfillment"]) == (201, "pickup")
+    assert (acknowledged.status_code, picked_up.status_code) == (200, 200)
+
+
+def test_a_click_and_collect_hold_at_a_store_without_the_unit_is_refused(estate, partner_api):
+    api = partner_api(scopes=["orders"], kind="web")
+    estate = dataclasses.replace(estate, skus=("LT-2",))  # held at DC1 only
+
+    response = api.post("/api/v1/reservations", w.pickup_hold_body(random.Random(8), estate, ttl_seconds=60),
+                        format="json")
+
+    assert w.judge(response.status_code, response.json(), expected=(201,)) == (w.REFUSED, "insufficient_stock")
+
+
+def test_only_stores_that_offer_collection_take_click_and_collect():
+    locations = [{"code": "DC1", "kind": "dc"}, {"code": "S1", "kind": "store", "pickup": True},
+                 {"code": "S2", "kind": "store", "pickup": False}]
+
+    estate = w.Estate.from_api(locations=locations, skus=[{"code": "A"}])
+
+    assert (estate.stores, estate.pickup_stores) == (("S1", "S2"), ("S1",))
