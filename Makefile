@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PORT   ?= 8000
 
-.PHONY: run test lint bench install install-dev clean
+.PHONY: run test lint bench loadtest install install-dev install-loadtest clean
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
@@ -19,8 +19,13 @@ $(VENV)/.installed-dev: pyproject.toml $(VENV)/.installed-run
 	$(PY) -m pip install --quiet -e '.[dev]'
 	@touch $@
 
+$(VENV)/.installed-loadtest: pyproject.toml $(VENV)/.installed-run
+	$(PY) -m pip install --quiet -e '.[loadtest]'
+	@touch $@
+
 install: $(VENV)/.installed-run
 install-dev: $(VENV)/.installed-dev
+install-loadtest: $(VENV)/.installed-loadtest
 
 # This checkout's own settings for `make run` and the operator commands beside it: DEBUG
 # on and a SECRET_KEY of its own. Written once; git ignores it; the environment wins.
@@ -45,6 +50,12 @@ lint: install-dev
 
 bench: install-dev
 	@for script in bench/[!_]*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+## loadtest: the mixed partner and staff workload under locust against gunicorn, Celery, PostgreSQL
+## and Redis for LOADTEST_DURATION seconds, then its figures per request kind and verify_ledger
+LOADTEST_DURATION ?= 600
+loadtest: install-loadtest
+	LOADTEST_DURATION=$(LOADTEST_DURATION) $(PY) -m loadtest.run
 
 clean:
 	rm -rf $(VENV) var
