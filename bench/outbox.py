@@ -79,7 +79,9 @@ def writer_main(out_path: str, sandbox_url: str) -> None:
     commits: list[tuple[int, int, int, float]] = []
     lock = threading.Lock()
     late = [0]
-    started = time.monotonic() + 0.5
+    # The systems exist before the traffic, as in production: the worker starts consuming
+    # their relay queues within its refresh interval (set to 1 s for the bench).
+    started = time.monotonic() + float(os.environ["INTEGRATIONS_QUEUE_REFRESH_SECONDS"]) + 1.5
 
     def write(offset: int) -> None:
         mine, behind = [], 0
@@ -197,7 +199,7 @@ def main() -> None:
     queue = f"bench-outbox-{uuid.uuid4().hex[:8]}"
     sandbox_port = h.free_port()
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"
-    extra = {"INTEGRATIONS_QUEUE": queue, "INTEGRATIONS_LEASE_SECONDS": "30",
+    extra = {"INTEGRATIONS_QUEUE": queue, "INTEGRATIONS_LEASE_SECONDS": "30", "INTEGRATIONS_QUEUE_REFRESH_SECONDS": "1",
              "INTEGRATIONS_RELAY_INTERVAL_SECONDS": "1"}
     h.note(h.machine())
     with h.app_with_database(DATABASE, extra_env=extra) as app:

@@ -52,7 +52,7 @@ from connectors.availability import availability_item
 from exceptions.services import CaseReport, raise_case
 from exceptions.states import CaseKind
 from integrations.models import ExternalSystem, OutboxMessage, SyncRun
-from integrations.outbox import ITEMS_PER_PUSH, message_levels, new_idempotency_key
+from integrations.outbox import ITEMS_PER_PUSH, message_levels, new_idempotency_key, relay_wake
 from inventory.selectors import level_rows, levels_at
 from returns.refunds import return_postings_dead_lettered
 
@@ -213,12 +213,19 @@ def outbox_relay(*, system_id: int | None = None, time_budget: float | None = No
                 work.in_flight -= 1
                 _outcome(work, push, future, run=run)
     finally:
+        let_go = []
         for work in works.values():
             _release([message for push in work.queue for message in push.messages], run=run, at=timezone.now())
             work.queue.clear()
             if not work.in_flight:
                 _let_go(work, run)
+                let_go.append(work.system.pk)
         _record_runs(run)
+        # The time budget is spent with messages still coming: their wake-ups passed over
+        # the systems this run held, so it wakes the next relay of each itself.
+        still_due = [system.pk for system in _systems_with_due_messages() if system.pk in let_go]
+        if still_due:
+            relay_wake(system_ids=still_due)
     return run.totals()
 
 
@@ -301,6 +308,8 @@ def _feed(work: SystemWork, *, run: RelayRun, batch_size: int, in_flight: dict) 
     while not work.stopped and work.in_flight < work.limit:
         if not work.queue:
             now = time.monotonic()
+            if now >= run.deadline:  # a claim now would only be released again
+                return
             if work.last_empty_claim is not None and now - work.last_empty_claim < POLL_SECONDS:
                 return
             pushes = _claim_and_render(work, run=run, limit=1 if work.probing else batch_size)

@@ -22,6 +22,7 @@ from functools import partial
 from celery import current_app
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from integrations.models import ExternalSystem, OutboxMessage
@@ -184,7 +185,13 @@ def wake_relay(*, system_ids: Iterable[int]) -> None:
 def relay_wake(*, system_ids: Iterable[int], countdowns: dict[int, float | None] | None = None) -> int:
     """Send one relay task per system to the system's queue; returns how many went. Never
     raises: a message is in the outbox whether or not its wake-up reaches the broker."""
-    codes = dict(ExternalSystem.objects.filter(pk__in=list(system_ids)).values_list("pk", "code"))
+    # A system a relay holds needs no wake-up: the relay claims new messages as it goes,
+    # and looks once more after letting go (connectors.relay), so it sees these.
+    codes = dict(
+        ExternalSystem.objects.filter(pk__in=list(system_ids))
+        .filter(Q(relay_until__isnull=True) | Q(relay_until__lte=timezone.now()))
+        .values_list("pk", "code")
+    )
     sent = 0
     try:
         for system_id, code in sorted(codes.items()):

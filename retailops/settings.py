@@ -582,7 +582,7 @@ INTEGRATIONS_RELAY_ON_COMMIT = env_bool("INTEGRATIONS_RELAY_ON_COMMIT", True)
 INTEGRATIONS_SANDBOX_PORT = int(os.environ.get("INTEGRATIONS_SANDBOX_PORT", "8765"))
 # A worker that consumes INTEGRATIONS_QUEUE also consumes each system's relay queue
 # (INTEGRATIONS_QUEUE.<code>) and looks this often for new systems.
-INTEGRATIONS_QUEUE_REFRESH_SECONDS = float(os.environ.get("INTEGRATIONS_QUEUE_REFRESH_SECONDS", "30"))
+INTEGRATIONS_QUEUE_REFRESH_SECONDS = float(os.environ.get("INTEGRATIONS_QUEUE_REFRESH_SECONDS", "10"))
 # …except the queues of these systems, which a pool of workers of their own consumes.
 INTEGRATIONS_OWN_POOL_SYSTEMS = env_list("INTEGRATIONS_OWN_POOL_SYSTEMS", "")
 CELERY_BEAT_SCHEDULE["integrations-outbox-relay"] = {

@@ -476,3 +476,30 @@ def test_beat_wakes_each_system_with_messages_due_and_no_other(channel_system, s
     assert outbox_relay_wake_due() == 2  # market and webshop; quiet is paused
     outbox_relay()
     assert outbox_relay_wake_due() == 0  # nothing due any more
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_relay_past_its_time_budget_claims_nothing_more(channel_system, stock, sandbox):
+    """A claim made past the deadline could only be released again, and released messages
+    are due at once: a relay that kept claiming spun on them, sending nothing, for as
+    long as messages kept coming (the bench saw one system wait a minute)."""
+    import threading
+
+    from django.db import connection
+
+    channel_system("market")
+    for sku in "ABCDE":
+        stock(3, sku=sku)
+    finished = threading.Event()
+
+    def relay():
+        try:
+            outbox_relay(time_budget=0.001, batch_size=1)
+        finally:
+            connection.close()
+            finished.set()
+
+    threading.Thread(target=relay, daemon=True).start()
+    assert finished.wait(timeout=10), "the relay kept claiming after its time budget"
+    assert not OutboxMessage.objects.exclude(status__in=[Status.PENDING, Status.DELIVERED]).exists()
