@@ -15,7 +15,7 @@ import uuid
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import NamedTuple
 
@@ -26,7 +26,7 @@ from exceptions.services import CaseReport, raise_cases
 from exceptions.states import CaseKind
 from inventory.adjustments import PendingCount, adjustments_from_counts, approval_policy_current
 from inventory.errors import LocationOutOfScope
-from inventory.ledger import Movement, lock_levels, post_movements
+from inventory.ledger import FUTURE_TOLERANCE, Movement, lock_levels, post_movements
 from inventory.models import Bucket, InventoryEvent
 from inventory.selectors import locations_by_code, skus_by_code
 from inventory.signals import AppliedEvent, receipts_recorded, till_returns_held
@@ -39,8 +39,6 @@ Status = InventoryEvent.Status
 _EVENT_TYPES = frozenset(EventType.values)
 
 MAX_BATCH = 1000
-# Clocks drift; a fact dated further ahead than this is refused rather than trusted.
-FUTURE_TOLERANCE = timedelta(minutes=5)
 
 # type → (bucket, sign). Counts are special: their delta is counted − on hand. A return
 # at a location whose till-return policy is to inspect also holds its units in quality
