@@ -121,7 +121,7 @@ def _bulk_insert_missing(model, rows: list[dict]) -> None:
 
 # --- Stock and its history ------------------------------------------------------------
 
-HISTORY_DAYS = 7
+HISTORY_DAYS = 90
 EVENT_SOURCE = "pos-demo"
 OPENING_REASON = "opening_balance"
 DEMO_DOCUMENT = "demo"
@@ -159,7 +159,7 @@ class StockSummary:
 
 
 def seed_stock_and_history(*, stores: int, skus: int, seed: int) -> StockSummary:
-    """Opening stock for the demo assortment, then a week of till and dock events."""
+    """Opening stock for the demo assortment, then 90 days of till and dock events."""
     locations = [(row["code"], row["kind"]) for row in demo_locations(stores, random.Random(seed))]
     plan = demo_opening_stock(locations=locations, sku_codes=[sku_code(i) for i in range(1, skus + 1)], seed=seed)
     start = _history_start()
@@ -262,7 +262,7 @@ class _Planned:
 
 def demo_event_history(*, plan: list[OpeningStock], locations: list[tuple[str, str]], start: datetime, seed: int,
                        label: str) -> list[IncomingEvent]:
-    """A week of till and dock facts, in time order, with ids fixed by seed and size.
+    """HISTORY_DAYS of till and dock facts, in time order, with ids fixed by seed and size.
 
     Sales, receipts, some damage and a few counts, sized so that the history stays a
     couple of thousand events even for hundreds of stores. Quantities follow a simulation
