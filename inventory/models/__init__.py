@@ -1,7 +1,7 @@
 """Inventory's data, one module per job; everything is importable from here."""
 
 from inventory.models.adjustments import Adjustment, AdjustmentDecision, ApprovalPolicy, default_approval_threshold
-from inventory.models.confidence import LocationConfidence
+from inventory.models.confidence import LevelConfidence, LocationConfidence
 from inventory.models.counts import CycleCount, CycleCountLine
 from inventory.models.master_data import (
     CODE_PATTERN,
@@ -25,6 +25,7 @@ __all__ = [
     "CycleCount",
     "CycleCountLine",
     "InventoryEvent",
+    "LevelConfidence",
     "Location",
     "LocationConfidence",
     "LocationGroupObjectPermission",
