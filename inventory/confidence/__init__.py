@@ -53,7 +53,7 @@ location page (inventory control, ops admins), and with `manage.py location_conf
 Each run appends a `LocationConfidence` row per location (its history), updates
 `Location.confidence` (history-tracked) where it changed — which the ship-from-store gate
 reads (`inventory.eligibility`) — and ranks the changed locations' active cases again
-(`exceptions.priority.anomaly`). The same run scores the levels (`levels_score`: one query
-per factor for every level): a `LevelConfidence` row each, and `StockLevel.confidence`,
+(`exceptions.priority.anomaly`). The same run scores the levels (one query per factor for
+every level): a `LevelConfidence` row each, and `StockLevel.confidence`,
 which the gate reads before the location's (None where the level has no score).
 """

@@ -1,4 +1,5 @@
-"""Scoring every location and keeping the scores (formula: the package docstring)."""
+"""Scoring every location, and every SKU × location counted enough, and keeping the scores
+(formula: the package docstring)."""
 
 from dataclasses import dataclass
 from datetime import timedelta
@@ -11,8 +12,8 @@ from simple_history.utils import bulk_update_with_history
 from exceptions.services import cases_rerank_at_locations
 from inventory.confidence import scoring
 from inventory.confidence.factors import FACTORS, Factor
+from inventory.ledger import lock_levels
 from inventory.models import LevelConfidence, Location, LocationConfidence, StockLevel
-from inventory.selectors import levels_at
 
 # The factor whose basis decides whether a level is scored on its own: its count lines.
 LEVEL_GATE = "count_variance_rate"
@@ -77,34 +78,35 @@ def locations_score(*, trigger: str = LocationConfidence.Trigger.SCHEDULE, actor
         bulk_update_with_history(changed, Location, ["confidence", "updated_at"], default_user=actor,
                                  default_change_reason=f"confidence recomputed ({trigger})", default_date=now)
         cases_rerank_at_locations([location.pk for location in changed])
-    levels = levels_score(since=since, now=now, window_days=window_days, trigger=trigger, actor=actor)
+    levels = _levels_score(location_ids={location.pk for location in locations}, since=since, now=now,
+                           window_days=window_days, trigger=trigger, actor=actor)
     return ScoringRun(scored=len(locations), changed=[location.pk for location in changed], levels=levels)
 
 
-def levels_score(*, since, now, window_days: int, trigger: str, actor=None) -> int:
-    """Score every SKU × location with at least CONFIDENCE_LEVEL_MIN_COUNTED_LINES count lines
-    since `since`, on the factors that can be read per level, against the levels that have
-    enough data; a history row each, and the score on the level. A level that no longer has
-    enough counts loses its score (its location's stands again). Part of the location run:
-    one query per factor for every level, never one per level. Returns the levels scored."""
+def _levels_score(*, location_ids: set[int], since, now, window_days: int, trigger: str, actor=None) -> int:
+    """Score every SKU × location (at `location_ids`, the active ones) with at least
+    CONFIDENCE_LEVEL_MIN_COUNTED_LINES count lines since `since`, on the factors that can be
+    read per level, against the levels that have enough data: a history row each, and the
+    score on the level. A level that no longer has enough counts loses its score (its
+    location's stands again). One query per factor for every level, never one per level.
+    Returns the levels scored."""
     readings = [(factor, factor.read_levels(since), (factor.level_minimum_basis or factor.minimum_basis)())
                 for factor in FACTORS if factor.read_levels is not None]
     counted = next(values for factor, values, _ in readings if factor.name == LEVEL_GATE)
     minimum = settings.CONFIDENCE_LEVEL_MIN_COUNTED_LINES
-    keys = sorted(key for key, (_, basis) in counted.items() if basis >= minimum)
-    levels = {(level.sku_id, level.location_id): level for level in levels_at(keys)
-              .filter(location__active=True).only("pk", "sku_id", "location_id", "confidence")} if keys else {}
-    keys = [key for key in keys if key in levels]
+    keys = sorted(key for key, (_, basis) in counted.items() if basis >= minimum and key[1] in location_ids)
+    held = set(StockLevel.objects.filter(confidence__isnull=False).values_list("sku_id", "location_id"))
+    # Locked in the ledger's one order, so this run and a posting queue up, never deadlock.
+    levels = lock_levels(set(keys) | held)
     entries = _factor_entries(keys, readings, estate_noun="levels")
     rows = []
-    for key in keys:
-        level = levels[key]
-        score = scoring.combined([entry["multiplier"] for entry in entries[key].values()])
-        rows.append(LevelConfidence(sku_id=key[0], location_id=key[1], score=score, previous=level.confidence,
-                                    factors=entries[key], window_days=window_days, trigger=trigger, actor=actor,
-                                    computed_at=now))
+    for key, level in levels.items():
+        score = scoring.combined([entry["multiplier"] for entry in entries[key].values()]) if key in entries else None
+        if key in entries:
+            rows.append(LevelConfidence(sku_id=key[0], location_id=key[1], score=score, previous=level.confidence,
+                                        factors=entries[key], window_days=window_days, trigger=trigger, actor=actor,
+                                        computed_at=now))
         level.confidence = score
     LevelConfidence.objects.bulk_create(rows, batch_size=1000)
-    StockLevel.objects.filter(confidence__isnull=False).update(confidence=None)
     StockLevel.objects.bulk_update(list(levels.values()), ["confidence"], batch_size=1000)
     return len(rows)
