@@ -81,13 +81,16 @@ def adjustment_value(*, delta: int, unit_cost: Decimal) -> Decimal:
 # --- Requesting -----------------------------------------------------------------------------
 
 
-def _transition(adjustment: Adjustment, to: str, *, actor, reason: str, fields: tuple[str, ...] = ()) -> None:
-    """Move a locked (or new) adjustment to `to` and record who and why in its history."""
+def _transition(adjustment: Adjustment, to: str, *, actor, reason: str, fields: tuple[str, ...] = (),
+                at: datetime | None = None) -> None:
+    """Move a locked (or new) adjustment to `to` and record who, why and when (`at`,
+    default now) in its history."""
     check_transition(ADJUSTMENT_TRANSITIONS, adjustment.status, to, noun="adjustment")
     previous = adjustment.status
     adjustment.status = to
     adjustment._history_user = actor
     adjustment._change_reason = f"{reason} ({previous} → {to})"
+    adjustment._history_date = at or timezone.now()
     if adjustment.pk is None:
         adjustment.save()
     else:
@@ -138,10 +141,12 @@ def _pend_or_apply(adjustment: Adjustment, *, level: StockLevel, actor, verb: st
     applies at once, against `level` (locked by the caller)."""
     if adjustment.approvals_required:
         _transition(adjustment, AdjustmentStatus.PENDING_APPROVAL, actor=actor,
-                    reason=f"{verb}; {adjustment.value} needs {adjustment.approvals_required} finance approval(s)")
+                    reason=f"{verb}; {adjustment.value} needs {adjustment.approvals_required} finance approval(s)",
+                    at=now)
         return adjustment
     adjustment._history_user = actor
     adjustment._change_reason = verb
+    adjustment._history_date = now or timezone.now()
     adjustment.save()
     _apply(adjustment, level=level, actor=actor, reason=f"{verb}; {adjustment.value} is below the approval threshold",
            now=now)
@@ -327,7 +332,7 @@ def _apply(adjustment: Adjustment, *, level: StockLevel, actor, reason: str, now
     if delta != adjustment.delta:
         reason = f"{reason}; re-derived from the count as {delta:+d}"
     _transition(adjustment, AdjustmentStatus.APPLIED, actor=actor, reason=reason,
-                fields=("applied_delta", "applied_at"))
+                fields=("applied_delta", "applied_at"), at=applied_at)
     if adjustment.event_id is not None:  # the count that waited for finance is now applied
         InventoryEvent.objects.filter(pk=adjustment.event_id).update(status=InventoryEvent.Status.APPLIED)
     if delta:

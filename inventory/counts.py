@@ -132,9 +132,10 @@ def count_schedule(*, location_code: str, selection: str, actor, scope: Location
         count.assigned_to, count.assigned_at = assignee, now
     count._history_user = actor
     count._change_reason = f"scheduled: {Selection(selection).label}, {len(skus)} SKUs"
+    count._history_date = now
     count.save()
     bulk_create_with_history([CycleCountLine(count=count, sku=sku) for sku in skus], CycleCountLine,
-                             default_user=actor, default_change_reason="scheduled")
+                             default_user=actor, default_change_reason="scheduled", default_date=now)
     return count
 
 
@@ -161,6 +162,7 @@ def _transition(count: CycleCount, to: str, *, actor, reason: str, note: str = "
         update += [f"{stamp}_by", f"{stamp}_at"]
     count._history_user = actor
     count._change_reason = f"{reason}{': ' + note if note else ''} ({previous} → {to})"[:100]
+    count._history_date = at or timezone.now()
     count.save(update_fields=update)
 
 
@@ -227,7 +229,8 @@ def count_submit(*, count: CycleCount, lines: list[CountedLine], actor, scope: L
                        document_id=str(locked.pk))
     bulk_update_with_history(list(count_lines.values()), CycleCountLine,
                              ["counted_quantity", "system_quantity", "variance", "adjustment"],
-                             default_user=actor, default_change_reason=f"round {locked.round} submitted")
+                             default_user=actor, default_change_reason=f"round {locked.round} submitted",
+                             default_date=counted_at)
     _transition(locked, CycleCountStatus.SUBMITTED, actor=actor, reason=f"round {locked.round} submitted",
                 stamp="submitted", at=counted_at)
     _resolve_settled_cases(locked, settled, actor=actor)

@@ -47,7 +47,7 @@ def order_cancel(*, order: Order, caller: Caller, reason: str = "cancelled") -> 
 
 def _fulfil(allocations: list[Allocation], *, order: Order, caller: Caller, reason: str, now: datetime) -> None:
     allocations_transition(allocations=allocations, to=AllocationStatus.SHIPPED, actor=caller.actor,
-                           reason=f"order {order.pk} {reason}")
+                           reason=f"order {order.pk} {reason}", at=now)
     movements = []
     for allocation in allocations:
         movements.append(Movement(allocation.sku_id, allocation.location_id, Bucket.ON_HAND, -allocation.quantity,
@@ -80,7 +80,7 @@ def order_ship(*, order: Order, caller: Caller, location_code: str | None = None
                            current_status=locked.status)
     target = OrderStatus.SHIPPED if len(shipping) == len(active) else OrderStatus.PARTIALLY_SHIPPED
     locked = order_transition(order=locked, to=target, actor=caller.actor,
-                              reason="shipped" + (f" from {location.code}" if location else ""))
+                              reason="shipped" + (f" from {location.code}" if location else ""), at=now)
     _fulfil(shipping, order=locked, caller=caller, reason="shipped", now=now)
     # The order's channel system hears of it through the outbox, in this transaction.
     outbox.order_shipped(order_id=locked.pk, external_id=locked.external_id, channel_id=locked.channel_id,
@@ -106,7 +106,7 @@ def order_pickup(*, order: Order, caller: Caller, note: str = "", now: datetime 
     if not caller.scope.allows(locked.pickup_location_id):
         raise LocationOutOfScope("The pickup location is outside the caller's location scope.")
     locked = order_transition(order=locked, to=OrderStatus.PICKED_UP, actor=caller.actor,
-                              reason=_with_note("picked up", note))
+                              reason=_with_note("picked up", note), at=now)
     active = allocations_lock(locked.allocations.filter(status__in=HOLDING_STATUSES))
     if active:
         _fulfil(active, order=locked, caller=caller, reason="picked_up", now=now)
@@ -132,6 +132,7 @@ def order_acknowledge_pickup(*, order: Order, caller: Caller, note: str = "", no
     locked.pickup_acknowledged_by = caller.actor
     locked._history_user = caller.actor
     locked._change_reason = _with_note("pickup acknowledged", note)
+    locked._history_date = now
     locked.save(update_fields=["pickup_acknowledged_at", "pickup_acknowledged_by", "updated_at"])
     return locked
 

@@ -120,6 +120,7 @@ def _order_place(*, caller, external_id, channel, fulfillment, pickup_location, 
     )
     order._history_user = caller.actor
     order._change_reason = "placed"
+    order._history_date = now
     try:
         with transaction.atomic():
             order.save()
@@ -183,7 +184,7 @@ def _order_place(*, caller, external_id, channel, fulfillment, pickup_location, 
         for line_plan in plans for location_id, quantity in line_plan.takes
     ]
     bulk_create_with_history(new_allocations, Allocation, default_user=caller.actor,
-                             default_change_reason=f"allocated to order {order.pk}")
+                             default_change_reason=f"allocated to order {order.pk}", default_date=now)
     if consumed:
         for line_id, hold in consumed.items():
             hold.order, hold.line, hold.updated_at = order, order_lines[line_id], now

@@ -67,6 +67,7 @@ def test_a_count_given_a_time_is_recorded_and_posted_at_that_time(shelf):
     assert (adjustment.counted_at, adjustment.applied_at, adjustment.created_at) == (at, at, at)
     assert [(m.delta, m.occurred_at) for m in movements_of(Adjustment.DOCUMENT_TYPE, adjustment.pk)] == [(-2, at)]
     assert StockLevel.objects.get(sku=shelf.sku).last_counted_at == at
+    assert {change.history_date for change in submitted.history.all()} == {at}  # its history says when too
 
 
 def test_a_count_without_a_time_is_now(shelf):
@@ -91,6 +92,7 @@ def test_an_adjustment_given_a_time_is_applied_and_posted_at_that_time(shelf):
 
     assert (adjustment.created_at, adjustment.applied_at) == (at, at)
     assert [(m.delta, m.occurred_at) for m in movements_of(Adjustment.DOCUMENT_TYPE, adjustment.pk)] == [(-1, at)]
+    assert {change.history_date for change in adjustment.history.all()} == {at}
     default = adjustment_request(sku_code="T-1", location_code="T-S1", delta=1, reason="found_stock", actor=None,
                                  scope=EVERYWHERE)
     assert close_to_now(default.applied_at)
@@ -109,6 +111,8 @@ def test_a_pickup_order_given_times_is_placed_acknowledged_and_collected_then(sh
 
     order.refresh_from_db()
     assert order.pickup_acknowledged_at == placed_at + timedelta(minutes=20)
+    assert [change.history_date for change in order.history.order_by("history_id")] == [
+        placed_at, placed_at + timedelta(minutes=20), placed_at + timedelta(hours=3)]
     moved = sorted((m.reason, m.bucket, m.delta, m.occurred_at) for m in movements_of("order", order.pk))
     assert moved == sorted([
         ("order_allocation", Bucket.COMMITTED, 2, placed_at),
