@@ -112,10 +112,10 @@ def order_create(*, caller: Caller, external_id: str, channel_code: str, fulfill
 @in_retrying_transaction
 def _order_place(*, caller, external_id, channel, fulfillment, pickup_location, region, lines, skus,
                  content_hash, now: datetime) -> Order:
-    order = Order(created_at=now,
+    order = Order(
         channel=channel, external_id=external_id, fulfillment=fulfillment, pickup_location=pickup_location,
         status=OrderStatus.ALLOCATED, external_system_id=caller.external_system_id, created_by=caller.actor,
-        content_hash=content_hash,
+        content_hash=content_hash, created_at=now,
         pickup_ack_due_at=now + pickup_ack_window(pickup_location) if pickup_location else None,
     )
     order._history_user = caller.actor
