@@ -122,6 +122,9 @@ def _bulk_insert_missing(model, rows: list[dict]) -> None:
 # --- Stock and its history ------------------------------------------------------------
 
 HISTORY_DAYS = 90
+# Dock receipts over the whole history: as many as a week used to have, so the history
+# stays a couple of thousand events however long it spans.
+DARK_STORE_RECEIPTS, DC_RECEIPTS = 14, 35
 EVENT_SOURCE = "pos-demo"
 OPENING_REASON = "opening_balance"
 DEMO_DOCUMENT = "demo"
@@ -294,13 +297,13 @@ def demo_event_history(*, plan: list[OpeningStock], locations: list[tuple[str, s
             planned += [_Planned(at(), EventType.SALE, code, rng.choice(skus), rng.choice((1, 1, 2)))
                         for _ in range(120)]
             planned += [_Planned(at(), EventType.RECEIPT, code, rng.choice(skus), rng.randint(10, 40))
-                        for _ in range(2 * HISTORY_DAYS)]
+                        for _ in range(DARK_STORE_RECEIPTS)]
             planned += [_Planned(at(), EventType.DAMAGE, code, rng.choice(skus), rng.randint(1, 3)) for _ in range(2)]
             planned += [_Planned(at(), EventType.COUNT, code, rng.choice(skus), rng.choice((-2, -1, 0, 0, 1)))
                         for _ in range(5)]
         else:
             planned += [_Planned(at(), EventType.RECEIPT, code, rng.choice(skus), rng.randint(50, 300))
-                        for _ in range(5 * HISTORY_DAYS)]
+                        for _ in range(DC_RECEIPTS)]
             planned += [_Planned(at(), EventType.DAMAGE, code, rng.choice(skus), rng.randint(1, 5)) for _ in range(3)]
     for code in stores[:5]:
         planned.append(_Planned(at(), EventType.DAMAGE, code, rng.choice(carried[code]), rng.randint(1, 2)))

@@ -1,4 +1,4 @@
-"""Demo history of the shop floor: 90 days of cycle counts and adjustments, so the
+"""Demo history of the shop floor: 90 days of cycle counts (weekdays) and adjustments, so the
 dashboard's accuracy and adjustment figures, and location confidence, mean something on
 `make run`.
 
@@ -22,7 +22,7 @@ from retailops.access import LocationScope
 
 HISTORY_DAYS = 90
 COUNT_REASON = "demo history"
-COUNT_LINES = 4
+COUNT_LINES = 3
 ADJUSTMENT_REFERENCE = "demo-history"
 # What a quarter's adjustments outside counts mostly are: (reason, root cause, delta range).
 ADJUSTMENTS = [
@@ -61,8 +61,9 @@ def _stocked(location_ids: list[int]) -> dict[int, list[tuple[str, int]]]:
 
 
 def seed_floor_history(*, location_codes: list[str], seed: int, now: datetime | None = None) -> FloorHistory:
-    """One cycle count and one adjustment a day over the last 90 days, at the
-    given locations in turn. Returns what was added."""
+    """A cycle count each weekday (stores count when the shop is quiet) and an adjustment
+    each day over the last 90 days, at the given locations in turn. Returns what was
+    added."""
     now = now or timezone.now()
     locations = dict(Location.objects.filter(code__in=location_codes).values_list("pk", "code"))
     stocked = _stocked(list(locations))
@@ -75,7 +76,7 @@ def seed_floor_history(*, location_codes: list[str], seed: int, now: datetime | 
     do_adjustments = not Adjustment.objects.filter(reference__startswith=ADJUSTMENT_REFERENCE).exists()
     for number, morning in enumerate(history_days(now=now)):
         location_id = rotation[number % len(rotation)]
-        if do_counts:
+        if do_counts and morning.weekday() < 5:
             _count(locations[location_id], stocked[location_id], at=morning + timedelta(hours=rng.uniform(0, 8)),
                    rng=rng)
             counts += 1
@@ -99,7 +100,7 @@ def _count(location_code: str, stocked: list[tuple[str, int]], *, at: datetime, 
                            scope=EVERYWHERE, sku_codes=[sku for sku, _ in lines], reason=COUNT_REASON, now=at)
     on_hand = dict(StockLevel.objects.filter(location__code=location_code, sku__code__in=[sku for sku, _ in lines])
                    .values_list("sku__code", "on_hand"))
-    counted = [CountedLine(sku=sku, counted=max(0, on_hand[sku] + rng.choice((0, 0, 0, 0, 0, 0, -1, -1, 1, -2))))
+    counted = [CountedLine(sku=sku, counted=max(0, on_hand[sku] + rng.choice((0, 0, 0, 0, 0, 0, 0, 0, -1, -1, 1, -2))))
                for sku, _ in lines]
     count = count_submit(count=count, lines=counted, actor=None, scope=EVERYWHERE, now=at + timedelta(minutes=40))
     count_accept(count=count, actor=None, scope=EVERYWHERE, note="Demo history", now=at + timedelta(hours=2))

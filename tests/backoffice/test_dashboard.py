@@ -257,7 +257,7 @@ def test_on_seeded_demo_history_the_figures_equal_direct_queries():
     # mostly through the rollup seed_demo built, equal the direct queries.
     lines = CycleCountLine.objects.filter(count__submitted_at__gte=start, variance__isnull=False)
     accuracy = exported(admin, "accuracy", "days=90")
-    assert sum(int(row["Lines counted"]) for row in accuracy) == lines.count() > 200
+    assert sum(int(row["Lines counted"]) for row in accuracy) == lines.count() > 150
     assert sum(int(row["Lines exact"]) for row in accuracy) == lines.filter(variance=0).count()
     applied = Adjustment.objects.filter(status=AdjustmentStatus.APPLIED, applied_at__gte=start)
     adjustments = exported(admin, "adjustments", "days=90")
