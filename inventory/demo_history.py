@@ -61,7 +61,7 @@ def _stocked(location_ids: list[int]) -> dict[int, list[tuple[str, int]]]:
 
 
 def seed_floor_history(*, location_codes: list[str], seed: int, now: datetime | None = None) -> FloorHistory:
-    """A cycle count each weekday (stores count when the shop is quiet) and an adjustment
+    """A cycle count each weekday (counting is weekday work for the teams) and an adjustment
     each day over the last 90 days, at the given locations in turn. Returns what was
     added."""
     now = now or timezone.now()
