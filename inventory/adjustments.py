@@ -43,7 +43,7 @@ from simple_history.utils import bulk_create_with_history
 
 from integrations import outbox
 from inventory.errors import DuplicateApprover, InvalidReason, NotAnApprover, SelfApproval, StaleQuantity
-from inventory.ledger import Movement, lock_levels, post_movements
+from inventory.ledger import Movement, lock_levels, post_movements, posting_time
 from inventory.models import (
     Adjustment,
     AdjustmentDecision,
@@ -82,13 +82,16 @@ def adjustment_value(*, delta: int, unit_cost: Decimal) -> Decimal:
 # --- Requesting -----------------------------------------------------------------------------
 
 
-def _transition(adjustment: Adjustment, to: str, *, actor, reason: str, fields: tuple[str, ...] = ()) -> None:
-    """Move a locked (or new) adjustment to `to` and record who and why in its history."""
+def _transition(adjustment: Adjustment, to: str, *, actor, reason: str, fields: tuple[str, ...] = (),
+                at: datetime | None = None) -> None:
+    """Move a locked (or new) adjustment to `to` and record who, why and when (`at`,
+    default now) in its history."""
     check_transition(ADJUSTMENT_TRANSITIONS, adjustment.status, to, noun="adjustment")
     previous = adjustment.status
     adjustment.status = to
     adjustment._history_user = actor
     adjustment._change_reason = f"{reason} ({previous} → {to})"
+    adjustment._history_date = at or timezone.now()
     if adjustment.pk is None:
         adjustment.save()
     else:
@@ -98,13 +101,16 @@ def _transition(adjustment: Adjustment, to: str, *, actor, reason: str, fields: 
 @in_retrying_transaction
 def adjustment_request(*, sku_code: str, location_code: str, delta: int, reason: str, actor,
                        scope: LocationScope, note: str = "", expected_on_hand: int | None = None,
-                       reference: str = "", root_cause: str = "", source_system: str = "") -> Adjustment:
+                       reference: str = "", root_cause: str = "", source_system: str = "",
+                       now: datetime | None = None) -> Adjustment:
     """Ask for a change of on-hand. Below the policy's threshold it applies at once;
-    otherwise it waits for finance (`pending_approval`).
+    otherwise it waits for finance (`pending_approval`). `now`: when (default: the
+    current time; never ahead of the clock) — the request's time, and the movement's.
 
     `expected_on_hand` is compare-and-set: when the level's on-hand is another number,
     `StaleQuantity` (409 `stale_quantity`, with `current_on_hand`) and nothing changes.
     """
+    now = posting_time(now)
     if reason not in settings.ADJUSTMENT_REASONS:
         raise InvalidReason(f"Unknown reason '{reason}'; one of {', '.join(settings.ADJUSTMENT_REASONS)}.",
                             field="reason")
@@ -125,22 +131,26 @@ def adjustment_request(*, sku_code: str, location_code: str, delta: int, reason:
         sku=sku, location=location, delta=delta, reason=reason, root_cause=root_cause, note=note,
         reference=reference, expected_on_hand=expected_on_hand, on_hand_at_request=level.on_hand,
         unit_cost=sku.unit_cost, value=value, approvals_required=policy.approvals_required(value),
-        requested_by=actor, source_system=source_system,
+        requested_by=actor, source_system=source_system, created_at=now,
     )
-    return _pend_or_apply(adjustment, level=level, actor=actor, verb="requested")
+    return _pend_or_apply(adjustment, level=level, actor=actor, verb="requested", now=now)
 
 
-def _pend_or_apply(adjustment: Adjustment, *, level: StockLevel, actor, verb: str) -> Adjustment:
+def _pend_or_apply(adjustment: Adjustment, *, level: StockLevel, actor, verb: str,
+                   now: datetime | None = None) -> Adjustment:
     """A new adjustment waits for finance when the policy asks for approvals; otherwise it
     applies at once, against `level` (locked by the caller)."""
     if adjustment.approvals_required:
         _transition(adjustment, AdjustmentStatus.PENDING_APPROVAL, actor=actor,
-                    reason=f"{verb}; {adjustment.value} needs {adjustment.approvals_required} finance approval(s)")
+                    reason=f"{verb}; {adjustment.value} needs {adjustment.approvals_required} finance approval(s)",
+                    at=now)
         return adjustment
     adjustment._history_user = actor
     adjustment._change_reason = verb
+    adjustment._history_date = now or timezone.now()
     adjustment.save()
-    _apply(adjustment, level=level, actor=actor, reason=f"{verb}; {adjustment.value} is below the approval threshold")
+    _apply(adjustment, level=level, actor=actor, reason=f"{verb}; {adjustment.value} is below the approval threshold",
+           now=now)
     return adjustment
 
 
@@ -191,9 +201,9 @@ def adjustment_from_count(*, sku: Sku, level: StockLevel, counted: int, counted_
         sku=sku, location_id=level.location_id, delta=delta, reason=COUNT_REASON, note=note, reference=reference,
         on_hand_at_request=level.on_hand, unit_cost=sku.unit_cost, value=value,
         approvals_required=policy.approvals_required(value), counted_quantity=counted, counted_at=counted_at,
-        requested_by=actor,
+        requested_by=actor, created_at=counted_at,
     )
-    return _pend_or_apply(adjustment, level=level, actor=actor, verb="counted")
+    return _pend_or_apply(adjustment, level=level, actor=actor, verb="counted", now=counted_at)
 
 
 # --- Deciding -------------------------------------------------------------------------------
@@ -307,21 +317,23 @@ def _delta_to_apply(adjustment: Adjustment, level: StockLevel) -> int:
     return adjustment.delta
 
 
-def _apply(adjustment: Adjustment, *, level: StockLevel, actor, reason: str) -> None:
-    """Post the adjustment against `level`, locked by the caller."""
+def _apply(adjustment: Adjustment, *, level: StockLevel, actor, reason: str, now: datetime | None = None) -> None:
+    """Post the adjustment against `level`, locked by the caller, as applied `now` (default:
+    the current time); a count's movement occurs when it was counted."""
     delta = _delta_to_apply(adjustment, level)
     key = (adjustment.sku_id, adjustment.location_id)
+    applied_at = now or timezone.now()
     post_movements(
         [Movement(*key, Bucket.ON_HAND, delta, reason=f"adjustment_{adjustment.reason}",
-                  occurred_at=adjustment.counted_at)] if delta else [],
+                  occurred_at=adjustment.counted_at or applied_at)] if delta else [],
         counted_at={key: adjustment.counted_at} if adjustment.is_count else None,
         actor=actor, document_type=Adjustment.DOCUMENT_TYPE, document_id=str(adjustment.pk))
     adjustment.applied_delta = delta
-    adjustment.applied_at = timezone.now()
+    adjustment.applied_at = applied_at
     if delta != adjustment.delta:
         reason = f"{reason}; re-derived from the count as {delta:+d}"
     _transition(adjustment, AdjustmentStatus.APPLIED, actor=actor, reason=reason,
-                fields=("applied_delta", "applied_at"))
+                fields=("applied_delta", "applied_at"), at=applied_at)
     if adjustment.event_id is not None:  # the count that waited for finance is now applied
         InventoryEvent.objects.filter(pk=adjustment.event_id).update(status=InventoryEvent.Status.APPLIED)
     if delta:

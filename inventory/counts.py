@@ -29,6 +29,7 @@ level, and finance are refused if they approve it (see `inventory.adjustments`).
 
 import random
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
@@ -38,7 +39,7 @@ from exceptions.services import cases_resolve_recounted
 from exceptions.states import CaseKind
 from inventory.adjustments import adjustment_from_count, approval_policy_current
 from inventory.errors import LocationOutOfScope, UnknownSku
-from inventory.ledger import lock_levels, post_movements
+from inventory.ledger import lock_levels, post_movements, posting_time
 from inventory.models import CycleCount, CycleCountLine, Location, Sku, StockLevel
 from inventory.selectors import location_by_code, skus_by_code
 from inventory.states import CYCLE_COUNT_TRANSITIONS, CycleCountStatus
@@ -105,10 +106,12 @@ def _check_counter(user, location: Location) -> None:
 
 @in_retrying_transaction
 def count_schedule(*, location_code: str, selection: str, actor, scope: LocationScope, sku_codes: list[str] = (),
-                   sample_size: int | None = None, reason: str = "", assignee=None) -> CycleCount:
+                   sample_size: int | None = None, reason: str = "", assignee=None,
+                   now: datetime | None = None) -> CycleCount:
     """Schedule a count at a location of: the SKUs named (`explicit`), every SKU with an
     open variance case there (`variance_cases`), or a random sample of `sample_size` SKUs
-    the location carries (`random_sample`)."""
+    the location carries (`random_sample`). `now`: when (default: the current time)."""
+    now = posting_time(now)
     location = location_by_code(location_code, scope=scope)
     if selection == Selection.EXPLICIT:
         skus = _explicit_skus(list(sku_codes))
@@ -124,14 +127,15 @@ def count_schedule(*, location_code: str, selection: str, actor, scope: Location
     if assignee is not None:
         _check_counter(assignee, location)
     count = CycleCount(location=location, selection=selection, reason=reason.strip(), scheduled_by=actor,
-                       sample_size=sample_size if selection == Selection.RANDOM_SAMPLE else None)
+                       sample_size=sample_size if selection == Selection.RANDOM_SAMPLE else None, created_at=now)
     if assignee is not None:
-        count.assigned_to, count.assigned_at = assignee, timezone.now()
+        count.assigned_to, count.assigned_at = assignee, now
     count._history_user = actor
     count._change_reason = f"scheduled: {Selection(selection).label}, {len(skus)} SKUs"
+    count._history_date = now
     count.save()
     bulk_create_with_history([CycleCountLine(count=count, sku=sku) for sku in skus], CycleCountLine,
-                             default_user=actor, default_change_reason="scheduled")
+                             default_user=actor, default_change_reason="scheduled", default_date=now)
     return count
 
 
@@ -146,7 +150,7 @@ def _lock(count: CycleCount, scope: LocationScope) -> CycleCount:
 
 
 def _transition(count: CycleCount, to: str, *, actor, reason: str, note: str = "", stamp: str | None = None,
-                fields: tuple[str, ...] = ()) -> None:
+                fields: tuple[str, ...] = (), at: datetime | None = None) -> None:
     """Move a locked count to `to`, stamp who and when, and record why in its history."""
     check_transition(CYCLE_COUNT_TRANSITIONS, count.status, to, noun="count")
     previous = count.status
@@ -154,10 +158,11 @@ def _transition(count: CycleCount, to: str, *, actor, reason: str, note: str = "
     update = ["status", "updated_at", *fields]
     if stamp:
         setattr(count, f"{stamp}_by", actor)
-        setattr(count, f"{stamp}_at", timezone.now())
+        setattr(count, f"{stamp}_at", at or timezone.now())
         update += [f"{stamp}_by", f"{stamp}_at"]
     count._history_user = actor
     count._change_reason = f"{reason}{': ' + note if note else ''} ({previous} → {to})"[:100]
+    count._history_date = at or timezone.now()
     count.save(update_fields=update)
 
 
@@ -190,19 +195,21 @@ def _counted_by_sku(lines: list[CountedLine], expected: dict[str, CycleCountLine
 
 
 @in_retrying_transaction
-def count_submit(*, count: CycleCount, lines: list[CountedLine], actor, scope: LocationScope) -> CycleCount:
+def count_submit(*, count: CycleCount, lines: list[CountedLine], actor, scope: LocationScope,
+                 now: datetime | None = None) -> CycleCount:
     """The counter hands in every line. Each difference to the ledger becomes a count
-    adjustment through the approval policy; see the module docstring for what settles now."""
+    adjustment through the approval policy; see the module docstring for what settles now.
+    `now`: when it was counted (default: the current time; never ahead of the clock)."""
+    counted_at = posting_time(now)
     locked = _lock(count, scope)
     if locked.status in (CycleCountStatus.SCHEDULED, CycleCountStatus.RECOUNT_REQUESTED):
         _transition(locked, CycleCountStatus.IN_PROGRESS, actor=actor, reason="started by submitting",
-                    stamp="started")
+                    stamp="started", at=counted_at)
     check_transition(CYCLE_COUNT_TRANSITIONS, locked.status, CycleCountStatus.SUBMITTED, noun="count")
     count_lines = {line.sku.code: line for line in locked.lines.select_related("sku").order_by("pk")}
     counted = _counted_by_sku(lines, count_lines)
     levels = lock_levels((line.sku_id, locked.location_id) for line in count_lines.values())
     policy = approval_policy_current()
-    counted_at = timezone.now()
     settled = []
     for code, line in count_lines.items():
         key = (line.sku_id, locked.location_id)
@@ -222,9 +229,10 @@ def count_submit(*, count: CycleCount, lines: list[CountedLine], actor, scope: L
                        document_id=str(locked.pk))
     bulk_update_with_history(list(count_lines.values()), CycleCountLine,
                              ["counted_quantity", "system_quantity", "variance", "adjustment"],
-                             default_user=actor, default_change_reason=f"round {locked.round} submitted")
+                             default_user=actor, default_change_reason=f"round {locked.round} submitted",
+                             default_date=counted_at)
     _transition(locked, CycleCountStatus.SUBMITTED, actor=actor, reason=f"round {locked.round} submitted",
-                stamp="submitted")
+                stamp="submitted", at=counted_at)
     _resolve_settled_cases(locked, settled, actor=actor)
     return locked
 
@@ -259,11 +267,13 @@ def count_request_recount(*, count: CycleCount, actor, scope: LocationScope, not
 
 
 @in_retrying_transaction
-def count_accept(*, count: CycleCount, actor, scope: LocationScope, note: str = "") -> CycleCount:
+def count_accept(*, count: CycleCount, actor, scope: LocationScope, note: str = "",
+                 now: datetime | None = None) -> CycleCount:
     """Ops accept the submitted count: done (adjustments waiting for finance stay with finance)."""
+    accepted_at = posting_time(now)
     locked = _lock(count, scope)
     _transition(locked, CycleCountStatus.ACCEPTED, actor=actor, reason="accepted", note=note.strip(),
-                stamp="accepted")
+                stamp="accepted", at=accepted_at)
     return locked
 
 

@@ -121,7 +121,10 @@ def _bulk_insert_missing(model, rows: list[dict]) -> None:
 
 # --- Stock and its history ------------------------------------------------------------
 
-HISTORY_DAYS = 7
+HISTORY_DAYS = 90
+# Dock receipts over the whole history: as many as a week used to have, so the history
+# stays a couple of thousand events however long it spans.
+DARK_STORE_RECEIPTS, DC_RECEIPTS = 14, 35
 EVENT_SOURCE = "pos-demo"
 OPENING_REASON = "opening_balance"
 DEMO_DOCUMENT = "demo"
@@ -159,7 +162,7 @@ class StockSummary:
 
 
 def seed_stock_and_history(*, stores: int, skus: int, seed: int) -> StockSummary:
-    """Opening stock for the demo assortment, then a week of till and dock events."""
+    """Opening stock for the demo assortment, then 90 days of till and dock events."""
     locations = [(row["code"], row["kind"]) for row in demo_locations(stores, random.Random(seed))]
     plan = demo_opening_stock(locations=locations, sku_codes=[sku_code(i) for i in range(1, skus + 1)], seed=seed)
     start = _history_start()
@@ -262,7 +265,7 @@ class _Planned:
 
 def demo_event_history(*, plan: list[OpeningStock], locations: list[tuple[str, str]], start: datetime, seed: int,
                        label: str) -> list[IncomingEvent]:
-    """A week of till and dock facts, in time order, with ids fixed by seed and size.
+    """HISTORY_DAYS of till and dock facts, in time order, with ids fixed by seed and size.
 
     Sales, receipts, some damage and a few counts, sized so that the history stays a
     couple of thousand events even for hundreds of stores. Quantities follow a simulation
@@ -294,13 +297,13 @@ def demo_event_history(*, plan: list[OpeningStock], locations: list[tuple[str, s
             planned += [_Planned(at(), EventType.SALE, code, rng.choice(skus), rng.choice((1, 1, 2)))
                         for _ in range(120)]
             planned += [_Planned(at(), EventType.RECEIPT, code, rng.choice(skus), rng.randint(10, 40))
-                        for _ in range(2 * HISTORY_DAYS)]
+                        for _ in range(DARK_STORE_RECEIPTS)]
             planned += [_Planned(at(), EventType.DAMAGE, code, rng.choice(skus), rng.randint(1, 3)) for _ in range(2)]
             planned += [_Planned(at(), EventType.COUNT, code, rng.choice(skus), rng.choice((-2, -1, 0, 0, 1)))
                         for _ in range(5)]
         else:
             planned += [_Planned(at(), EventType.RECEIPT, code, rng.choice(skus), rng.randint(50, 300))
-                        for _ in range(5 * HISTORY_DAYS)]
+                        for _ in range(DC_RECEIPTS)]
             planned += [_Planned(at(), EventType.DAMAGE, code, rng.choice(skus), rng.randint(1, 5)) for _ in range(3)]
     for code in stores[:5]:
         planned.append(_Planned(at(), EventType.DAMAGE, code, rng.choice(carried[code]), rng.randint(1, 2)))

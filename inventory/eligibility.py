@@ -4,7 +4,8 @@ sourcing all ask here.
 - Point of sale sells what is on a store's shelf: stores only.
 - Ship channels (web, marketplace, wholesale) may use a location flagged for shipping,
   while the ledger there is trusted: below the confidence threshold a location stops
-  being offered until a count verifies it.
+  being offered until a count verifies it. A level with a confidence of its own (its SKU
+  counted often enough there, `inventory.confidence`) is judged by that instead.
 - A channel's safety buffer is held back at every level, on top of what is unavailable.
 """
 
@@ -17,6 +18,13 @@ from inventory.models import Channel, Location
 
 def confidence_threshold() -> Decimal:
     return Decimal(str(settings.SOURCING_CONFIDENCE_THRESHOLD))
+
+
+def level_confidence(row: dict) -> Decimal:
+    """The confidence the gate reads for a level row: the SKU × location's own score where
+    it has one, else its location's."""
+    own = row.get("confidence")
+    return Decimal(own if own is not None else row["location__confidence"])
 
 
 def location_eligible(*, channel_kind: str, location_kind: str, active: bool, ship_from_store: bool,
@@ -39,6 +47,6 @@ def offered_to(row: dict, channel: Channel | None) -> int:
     available units, never below 0."""
     if channel is not None and not location_eligible(
             channel_kind=channel.kind, location_kind=row["location__kind"], active=row["location__active"],
-            ship_from_store=row["location__ship_from_store"], confidence=row["location__confidence"]):
+            ship_from_store=row["location__ship_from_store"], confidence=level_confidence(row)):
         return 0
     return max(0, available_after_buffer(row["available"], channel))

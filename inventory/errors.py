@@ -61,3 +61,9 @@ class DuplicateApprover(DomainError):
     status = 403
     code = "duplicate_approver"
     title = "The second approval must come from a different finance approver."
+
+
+class OccurredInFuture(InvalidInput):
+    """A time ahead of the clock given for something that happened (see `inventory.ledger`)."""
+
+    code = "occurred_in_future"

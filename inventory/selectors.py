@@ -27,6 +27,7 @@ from inventory.models import (
     CycleCount,
     CycleCountLine,
     InventoryEvent,
+    LevelConfidence,
     Location,
     LocationConfidence,
     Sku,
@@ -167,7 +168,7 @@ def levels_at(keys: Iterable[LevelKey]) -> QuerySet[StockLevel]:
 # channel may be offered its units (`eligibility.offered_to`).
 LEVEL_FIELDS = ("sku_id", "location_id", "sku__code", "location__code", "on_hand", "committed", "unavailable",
                 "available", "incoming", "version", "location__kind", "location__region", "location__active",
-                "location__ship_from_store", "location__pickup", "location__confidence")
+                "location__ship_from_store", "location__pickup", "location__confidence", "confidence")
 
 
 def level_rows(levels: QuerySet[StockLevel]) -> QuerySet[dict]:
@@ -183,7 +184,7 @@ def every_level_row():
 # What sourcing weighs of a level: its available units, and its location.
 CANDIDATE_FIELDS = ("sku_id", "location_id", "available", "location__code", "location__kind", "location__region",
                     "location__active", "location__ship_from_store", "location__pickup", "location__confidence",
-                    "location__capacity")
+                    "location__capacity", "confidence")
 
 
 def levels_of_skus(sku_ids: Iterable[int], *, location_id: int | None = None) -> QuerySet[dict]:
@@ -478,6 +479,12 @@ def confidence_scores_of(location: Location, *, limit: int = 10) -> list[Locatio
     current score: its factors)."""
     return list(LocationConfidence.objects.filter(location=location).select_related("actor")
                 .order_by("-computed_at", "-pk")[:limit])
+
+
+def level_confidence_latest(level: StockLevel) -> LevelConfidence | None:
+    """A level's latest SKU × location confidence scoring (its factors explain the score)."""
+    return (LevelConfidence.objects.filter(sku_id=level.sku_id, location_id=level.location_id)
+            .order_by("-computed_at", "-pk").first())
 
 
 # --- Figures for the KPI dashboard (backoffice.kpis) ------------------------------------------

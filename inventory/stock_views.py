@@ -7,6 +7,7 @@ document elsewhere is a 404.
 
 import csv
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
@@ -127,7 +128,19 @@ def stock_level(request, sku_code: str, location_code: str):
                  for movement in page.object_list],
         "others": selectors.levels_of_sku(scope=location_scope(request), sku_id=level.sku_id),
         "filtered": any(request.GET.get(name) for name in form.fields),
+        **_level_confidence(level),
     })
+
+
+def _level_confidence(level: StockLevel) -> dict:
+    """The level's own confidence and why (its latest scoring), read only when it has one."""
+    latest = selectors.level_confidence_latest(level) if level.confidence is not None else None
+    return {
+        "level_confidence": latest,
+        "level_factors": sorted(latest.factors.values(), key=lambda entry: -entry["weight"]) if latest else [],
+        "level_minimum": settings.CONFIDENCE_LEVEL_MIN_COUNTED_LINES,
+        "threshold": confidence_threshold(),
+    }
 
 
 MOVEMENT_HEADER = ["occurred_at", "recorded_at", "sku", "location", "bucket", "delta", "reason", "document_type",

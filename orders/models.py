@@ -14,6 +14,7 @@ Every change of `committed`/`on_hand` that an allocation stands for is posted th
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from orders.states import HOLDING_STATUSES, AllocationOrigin, AllocationStatus, Fulfillment, OrderStatus
@@ -38,7 +39,8 @@ class Order(models.Model):
     pickup_acknowledged_at = models.DateTimeField(null=True, blank=True)
     pickup_acknowledged_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                                on_delete=models.PROTECT, related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
+    # When it happened: a service may be told a past time (e.g. the demo history).
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords()
 
@@ -104,7 +106,8 @@ class Allocation(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
                                    related_name="+")
     sourcing = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    # When it happened: a service may be told a past time (e.g. the demo history).
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords()
 

@@ -4,7 +4,8 @@ The rules, in order (DESIGN.md "Orders and reservations"):
 
 1. Only *eligible* candidates: the location may serve the channel
    (`inventory.eligibility.location_eligible`: active, a store for POS, flagged for
-   shipping and trusted above the confidence threshold for ship channels) — or, for a
+   shipping and trusted above the confidence threshold for ship channels: the SKU ×
+   location's own confidence where it has one, else the location's) — or, for a
    pickup order, it is the pickup location, offers pickup, is active and trusted —
    and it is inside the caller's location scope.
    A location with a daily `capacity` takes at most that many open order allocations a
@@ -50,7 +51,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.utils import timezone
 
-from inventory.eligibility import available_after_buffer, confidence_threshold, location_eligible
+from inventory.eligibility import available_after_buffer, confidence_threshold, level_confidence, location_eligible
 from inventory.errors import InsufficientStock
 from inventory.ledger import LevelKey
 from inventory.models import Channel
@@ -140,12 +141,12 @@ def exclusion_reason(*, channel: Channel, row: dict, pickup_location_id: int | N
             return "not the pickup location"
         if not row["location__pickup"]:
             return "does not offer pickup"
-        if Decimal(row["location__confidence"]) < confidence_threshold():
+        if level_confidence(row) < confidence_threshold():
             return "confidence below threshold"
         return ""
     if location_eligible(channel_kind=channel.kind, location_kind=row["location__kind"],
                          active=row["location__active"], ship_from_store=row["location__ship_from_store"],
-                         confidence=row["location__confidence"]):
+                         confidence=level_confidence(row)):
         return ""
     if channel.kind == Channel.Kind.POS:
         return "point of sale sells from stores only"

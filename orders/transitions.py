@@ -7,6 +7,7 @@ date the when. Locks are taken in the order Order → Allocation (by id) → Sto
 """
 
 from collections.abc import Iterable
+from datetime import datetime
 
 from django.utils import timezone
 from simple_history.utils import bulk_update_with_history
@@ -20,14 +21,16 @@ def order_lock(order_id: int) -> Order:
     return Order.objects.select_for_update().get(pk=order_id)
 
 
-def order_transition(*, order: Order, to: str, actor, reason: str) -> Order:
-    """Move an order to `to`, re-checking its current status under the row lock."""
+def order_transition(*, order: Order, to: str, actor, reason: str, at: datetime | None = None) -> Order:
+    """Move an order to `to`, re-checking its current status under the row lock; its
+    history records the move `at` (default: now)."""
     locked = order_lock(order.pk)
     check_transition(ORDER_TRANSITIONS, locked.status, to, noun="order")
     previous = locked.status
     locked.status = to
     locked._history_user = actor
     locked._change_reason = f"{reason} ({previous} → {to})"
+    locked._history_date = at or timezone.now()
     locked.save(update_fields=["status", "updated_at"])
     return locked
 
@@ -39,7 +42,7 @@ def allocations_lock(queryset) -> list[Allocation]:
 
 
 def allocations_transition(*, allocations: Iterable[Allocation], to: str, actor, reason: str,
-                           extra_fields: Iterable[str] = ()) -> list[Allocation]:
+                           extra_fields: Iterable[str] = (), at: datetime | None = None) -> list[Allocation]:
     """Move allocations to `to`. Locks and re-reads them, checks every move first (all
     or none), then writes them and their history in bulk."""
     ids = [allocation.pk for allocation in allocations]
@@ -48,6 +51,7 @@ def allocations_transition(*, allocations: Iterable[Allocation], to: str, actor,
     for allocation in locked:
         check_transition(ALLOCATION_TRANSITIONS, allocation.status, to, noun=f"allocation {allocation.pk}")
     now = timezone.now()
+    history_date = at or now
     fields = list(extra_fields)
     for allocation in locked:
         for name in fields:
@@ -56,5 +60,5 @@ def allocations_transition(*, allocations: Iterable[Allocation], to: str, actor,
         allocation.updated_at = now
     if locked:
         bulk_update_with_history(locked, Allocation, ["status", "updated_at", *fields], default_user=actor,
-                                 default_change_reason=f"{reason} (→ {to})", default_date=now)
+                                 default_change_reason=f"{reason} (→ {to})", default_date=history_date)
     return locked

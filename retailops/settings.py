@@ -475,6 +475,9 @@ CONFIDENCE_MIN_COUNTED_LINES = int(os.environ.get("CONFIDENCE_MIN_COUNTED_LINES"
 CONFIDENCE_MIN_EVENTS = int(os.environ.get("CONFIDENCE_MIN_EVENTS", "20"))
 CONFIDENCE_MIN_LEVELS = int(os.environ.get("CONFIDENCE_MIN_LEVELS", "5"))
 CONFIDENCE_MIN_ESTATE = int(os.environ.get("CONFIDENCE_MIN_ESTATE", "3"))
+# A SKU × location gets a confidence of its own (else its location's stands) when it has at
+# least this many count lines in the window; its estate is the levels that have as many.
+CONFIDENCE_LEVEL_MIN_COUNTED_LINES = int(os.environ.get("CONFIDENCE_LEVEL_MIN_COUNTED_LINES", "3"))
 # The reconciliation variance factor (registered by the reconciliation app): its weight, and
 # the snapshot lines a location needs over the window for it to count.
 CONFIDENCE_RECONCILIATION_WEIGHT = float(os.environ.get("CONFIDENCE_RECONCILIATION_WEIGHT", "0.45"))

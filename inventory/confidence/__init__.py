@@ -38,13 +38,22 @@ How a score is made — explainable, no black box:
    (count variance), 0.750, 0.800 or 0.900: below the default ship-from-store threshold
    (`SOURCING_CONFIDENCE_THRESHOLD`, 0.80) for the first two.
 
-Scores are per location: per SKU × location scores are not computed (a level has too
-few counts and events in a month for its own robust statistics).
+5. **Per SKU × location**, where there is enough data: a level with at least
+   `CONFIDENCE_LEVEL_MIN_COUNTED_LINES` count lines (default 3) in the window is scored
+   on its own, with the factors that can be read for one level (count variance and event
+   problems, each `Factor.read_levels`), against the estate of levels that have as many
+   (the same scorer, the same formula; a factor's own minimum still applies, and at least
+   `CONFIDENCE_MIN_ESTATE` levels must have enough data). Negative on-hand, adjustment
+   value and reconciliation stay per location: per level they rest on one level or too
+   few lines. A level without enough counts has no score of its own: its location's
+   stands for it.
 
 `services.locations_score()` scores every active location: nightly on beat, from the
 location page (inventory control, ops admins), and with `manage.py location_confidence`.
 Each run appends a `LocationConfidence` row per location (its history), updates
 `Location.confidence` (history-tracked) where it changed — which the ship-from-store gate
 reads (`inventory.eligibility`) — and ranks the changed locations' active cases again
-(`exceptions.priority.anomaly`).
+(`exceptions.priority.anomaly`). The same run scores the levels (one query per factor for
+every level): a `LevelConfidence` row each, and `StockLevel.confidence`,
+which the gate reads before the location's (None where the level has no score).
 """

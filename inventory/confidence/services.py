@@ -1,4 +1,5 @@
-"""Scoring every location and keeping the scores (formula: the package docstring)."""
+"""Scoring every location, and every SKU × location counted enough, and keeping the scores
+(formula: the package docstring)."""
 
 from dataclasses import dataclass
 from datetime import timedelta
@@ -10,38 +11,41 @@ from simple_history.utils import bulk_update_with_history
 
 from exceptions.services import cases_rerank_at_locations
 from inventory.confidence import scoring
-from inventory.confidence.factors import FACTORS
-from inventory.models import Location, LocationConfidence
+from inventory.confidence.factors import FACTORS, Factor
+from inventory.ledger import lock_levels
+from inventory.models import LevelConfidence, Location, LocationConfidence, StockLevel
+
+# The factor whose basis decides whether a level is scored on its own: its count lines.
+LEVEL_GATE = "count_variance_rate"
 
 
 @dataclass(frozen=True)
 class ScoringRun:
     scored: int
     changed: list[int]  # ids of the locations whose confidence changed
+    levels: int = 0  # SKU × location levels scored
 
 
-def _factor_entries(location_ids: list[int], *, since) -> dict[int, dict]:
-    """Per location, per factor: what the page shows under "why this confidence"."""
-    entries: dict[int, dict] = {location_id: {} for location_id in location_ids}
-    for factor in FACTORS:
-        readings = factor.read(since)
-        minimum = factor.minimum_basis()
-        enough = {location_id: value for location_id, (value, basis) in readings.items()
-                  if basis >= minimum and location_id in entries}
+def _factor_entries(keys: list, readings: list[tuple[Factor, dict, int]], *, estate_noun: str) -> dict:
+    """Per key (a location id, or a level's (sku id, location id)), per factor: what a page
+    shows under "why this confidence", each factor scored against the keys with enough data."""
+    entries: dict = {key: {} for key in keys}
+    for factor, values, minimum in readings:
+        enough = {key: value for key, (value, basis) in values.items() if basis >= minimum and key in entries}
         estate = scoring.estate_of(list(enough.values())) if len(enough) >= settings.CONFIDENCE_MIN_ESTATE else None
-        for location_id in location_ids:
-            value, basis = readings.get(location_id, (0.0, 0))
+        for key in keys:
+            value, basis = values.get(key, (0.0, 0))
             entry = {"label": factor.label, "weight": factor.weight, "value": round(value, 4), "basis": basis,
                      "basis_label": factor.basis_label, "minimum_basis": minimum}
-            if estate is None or location_id not in enough:
+            if estate is None or key not in enough:
                 entry.update(scored=False, z=0.0, multiplier=1.0,
-                             why=(f"fewer than {settings.CONFIDENCE_MIN_ESTATE} locations have enough data"
+                             why=(f"fewer than {settings.CONFIDENCE_MIN_ESTATE} {estate_noun} have enough data"
                                   if estate is None else f"fewer than {minimum} {factor.basis_label}"))
             else:
                 z = scoring.robust_z(value, estate)
                 entry.update(scored=True, z=round(z, 2), multiplier=round(scoring.multiplier(z, factor.weight), 4),
                              median=round(estate.median, 4), mad=round(estate.mad, 4), estate=estate.locations)
-            entries[location_id][factor.name] = entry
+            entries[key][factor.name] = entry
     return entries
 
 
@@ -54,7 +58,10 @@ def locations_score(*, trigger: str = LocationConfidence.Trigger.SCHEDULE, actor
     window_days = window_days or settings.CONFIDENCE_WINDOW_DAYS
     now = timezone.now()
     locations = list(Location.objects.filter(active=True).select_for_update().order_by("pk"))
-    entries = _factor_entries([location.pk for location in locations], since=now - timedelta(days=window_days))
+    since = now - timedelta(days=window_days)
+    entries = _factor_entries([location.pk for location in locations],
+                              [(factor, factor.read(since), factor.minimum_basis()) for factor in FACTORS],
+                              estate_noun="locations")
     rows, changed = [], []
     for location in locations:
         factors = entries[location.pk]
@@ -71,4 +78,35 @@ def locations_score(*, trigger: str = LocationConfidence.Trigger.SCHEDULE, actor
         bulk_update_with_history(changed, Location, ["confidence", "updated_at"], default_user=actor,
                                  default_change_reason=f"confidence recomputed ({trigger})", default_date=now)
         cases_rerank_at_locations([location.pk for location in changed])
-    return ScoringRun(scored=len(locations), changed=[location.pk for location in changed])
+    levels = _levels_score(location_ids={location.pk for location in locations}, since=since, now=now,
+                           window_days=window_days, trigger=trigger, actor=actor)
+    return ScoringRun(scored=len(locations), changed=[location.pk for location in changed], levels=levels)
+
+
+def _levels_score(*, location_ids: set[int], since, now, window_days: int, trigger: str, actor=None) -> int:
+    """Score every SKU × location (at `location_ids`, the active ones) with at least
+    CONFIDENCE_LEVEL_MIN_COUNTED_LINES count lines since `since`, on the factors that can be
+    read per level, against the levels that have enough data: a history row each, and the
+    score on the level. A level that no longer has enough counts loses its score (its
+    location's stands again). One query per factor for every level, never one per level.
+    Returns the levels scored."""
+    readings = [(factor, factor.read_levels(since), (factor.level_minimum_basis or factor.minimum_basis)())
+                for factor in FACTORS if factor.read_levels is not None]
+    counted = next(values for factor, values, _ in readings if factor.name == LEVEL_GATE)
+    minimum = settings.CONFIDENCE_LEVEL_MIN_COUNTED_LINES
+    keys = sorted(key for key, (_, basis) in counted.items() if basis >= minimum and key[1] in location_ids)
+    held = set(StockLevel.objects.filter(confidence__isnull=False).values_list("sku_id", "location_id"))
+    # Locked in the ledger's one order, so this run and a posting queue up, never deadlock.
+    levels = lock_levels(set(keys) | held)
+    entries = _factor_entries(keys, readings, estate_noun="levels")
+    rows = []
+    for key, level in levels.items():
+        score = scoring.combined([entry["multiplier"] for entry in entries[key].values()]) if key in entries else None
+        if key in entries:
+            rows.append(LevelConfidence(sku_id=key[0], location_id=key[1], score=score, previous=level.confidence,
+                                        factors=entries[key], window_days=window_days, trigger=trigger, actor=actor,
+                                        computed_at=now))
+        level.confidence = score
+    LevelConfidence.objects.bulk_create(rows, batch_size=1000)
+    StockLevel.objects.bulk_update(list(levels.values()), ["confidence"], batch_size=1000)
+    return len(rows)

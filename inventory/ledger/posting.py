@@ -19,6 +19,11 @@ There are two kinds of posting (DESIGN.md "Principles", 2):
   the check and the change happen under the row lock in one statement, levels in the
   same order as every lock. A level that does not hold raises `NotAvailable` and the
   caller's transaction undoes whatever the posting had moved.
+
+A movement carries when it happened (`occurred_at`): a partner's event time, or the time
+a service was told (`posting_time`, e.g. the demo's 90 days of history); never a time
+ahead of the clock, which as-of reads (reconciliation, a count re-derived on approval)
+would take for a change still to come and subtract from the level that already holds it.
 """
 
 from collections import defaultdict
@@ -27,17 +32,29 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from exceptions.services import CaseReport, raise_cases
 from exceptions.states import CaseKind
 from integrations import outbox
-from inventory.errors import BucketWouldGoNegative, InsufficientStock
+from inventory.errors import BucketWouldGoNegative, InsufficientStock, OccurredInFuture
 from inventory.ledger import sql
 from inventory.ledger.locks import LevelKey, lock_levels
 from inventory.models import FUTURE_TOLERANCE, Bucket, Sku, StockLevel, StockMovement
 from retailops.transactions import in_retrying_transaction
+
+
+def posting_time(now: datetime | None = None) -> datetime:
+    """When a service records what it does: the time its caller gives (`now=`, for a fact
+    entered late or the demo history), else the current time. A time ahead of the clock
+    is refused (`OccurredInFuture`, 422): see the module docstring."""
+    current = timezone.now()
+    if now is None:
+        return current
+    if now > current + FUTURE_TOLERANCE:
+        raise OccurredInFuture(f"{now.isoformat()} is in the future.", field="now")
+    return now
 
 
 @dataclass(frozen=True)
@@ -89,8 +106,9 @@ def post_movements(movements: Iterable[Movement], *, actor=None, document_type: 
     if not keys:
         return []
     now = timezone.now()
-    if any(movement.occurred_at and movement.occurred_at > now + FUTURE_TOLERANCE for movement in movements):
-        raise ValueError("A movement cannot have occurred after now (beyond the clocks' tolerance).")
+    if any(movement.occurred_at is not None and movement.occurred_at > now + FUTURE_TOLERANCE
+           for movement in movements):
+        raise OccurredInFuture("A movement cannot occur in the future.", field="occurred_at")
     # The rows that only append come first: the levels' row locks are taken last, so they
     # are held for the least time before the commit. A refusal undoes these with the rest.
     StockMovement.objects.bulk_create([
@@ -133,8 +151,11 @@ def _move_facts(keys: list[LevelKey], deltas: dict[LevelKey, dict[str, int]], co
     for at, counted in counted_by_time.items():  # a count's levels share its time
         not_moved = [levels[key]["id"] for key in counted if key not in deltas]
         moved = [levels[key]["id"] for key in counted if key in deltas]
-        StockLevel.objects.filter(pk__in=not_moved).update(last_counted_at=at, version=F("version") + 1, updated_at=now)
-        StockLevel.objects.filter(pk__in=moved).update(last_counted_at=at)
+        # A count entered late never takes back what a later count verified.
+        not_later = Q(last_counted_at__isnull=True) | Q(last_counted_at__lt=at)
+        StockLevel.objects.filter(not_later, pk__in=not_moved).update(last_counted_at=at, version=F("version") + 1,
+                                                                      updated_at=now)
+        StockLevel.objects.filter(not_later, pk__in=moved).update(last_counted_at=at)
     return went_negative
 
 

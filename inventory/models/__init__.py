@@ -1,7 +1,7 @@
 """Inventory's data, one module per job; everything is importable from here."""
 
 from inventory.models.adjustments import Adjustment, AdjustmentDecision, ApprovalPolicy, default_approval_threshold
-from inventory.models.confidence import LocationConfidence
+from inventory.models.confidence import LevelConfidence, LocationConfidence
 from inventory.models.counts import CycleCount, CycleCountLine
 from inventory.models.ledger_checkpoint import LedgerClosingBalance, LedgerMonthChecksum
 from inventory.models.master_data import (
@@ -39,6 +39,7 @@ __all__ = [
     "InventoryEventKey",
     "LedgerClosingBalance",
     "LedgerMonthChecksum",
+    "LevelConfidence",
     "Location",
     "LocationConfidence",
     "LocationGroupObjectPermission",

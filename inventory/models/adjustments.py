@@ -5,6 +5,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.validators import MinValueValidator
 from django.db import models
+from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from inventory.models.master_data import Location, Sku
@@ -91,7 +92,8 @@ class Adjustment(models.Model):
     source_system = models.CharField(max_length=64, blank=True, help_text="Code of the partner system, if any.")
     applied_delta = models.IntegerField(null=True, blank=True)
     applied_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    # When it happened: a service may be told a past time (e.g. the demo history).
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords()
 

@@ -1,6 +1,7 @@
 """Cycle counts: scheduled, counted blind, turned into adjustments."""
 
 from django.db import models
+from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from inventory.models.adjustments import Adjustment
@@ -38,7 +39,8 @@ class CycleCount(models.Model):
     accepted_at = models.DateTimeField(null=True, blank=True)
     cancelled_by = models.ForeignKey("auth.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     cancelled_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    # When it happened: a service may be told a past time (e.g. the demo history).
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords()
 

@@ -49,6 +49,9 @@ class StockLevel(models.Model):
     incoming = models.IntegerField(default=0)
     version = models.BigIntegerField(default=0)
     last_counted_at = models.DateTimeField(null=True, blank=True)
+    # The SKU × location confidence (`inventory.confidence`), where its counts are enough to
+    # score it; None: the location's confidence stands for it.
+    confidence = models.DecimalField(max_digits=4, decimal_places=3, null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
     unavailable = models.GeneratedField(expression=unavailable_units(), output_field=models.IntegerField(),
                                         db_persist=True)

@@ -1,7 +1,7 @@
 """After an order is placed: cancelling it, shipping it, handing it over at a pickup
 counter, and the counter's acknowledgement clock."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -12,7 +12,7 @@ from exceptions.services import CaseReport, raise_case
 from exceptions.states import CaseKind
 from integrations import outbox
 from inventory.errors import LocationOutOfScope
-from inventory.ledger import Movement, post_movements
+from inventory.ledger import Movement, post_movements, posting_time
 from inventory.models import Bucket, Location
 from inventory.selectors import location_by_code
 from orders.callers import Caller
@@ -45,22 +45,25 @@ def order_cancel(*, order: Order, caller: Caller, reason: str = "cancelled") -> 
     return locked
 
 
-def _fulfil(allocations: list[Allocation], *, order: Order, caller: Caller, reason: str) -> None:
+def _fulfil(allocations: list[Allocation], *, order: Order, caller: Caller, reason: str, now: datetime) -> None:
     allocations_transition(allocations=allocations, to=AllocationStatus.SHIPPED, actor=caller.actor,
-                           reason=f"order {order.pk} {reason}")
+                           reason=f"order {order.pk} {reason}", at=now)
     movements = []
     for allocation in allocations:
         movements.append(Movement(allocation.sku_id, allocation.location_id, Bucket.ON_HAND, -allocation.quantity,
-                                  reason=f"order_{reason}"))
+                                  reason=f"order_{reason}", occurred_at=now))
         movements.append(Movement(allocation.sku_id, allocation.location_id, Bucket.COMMITTED, -allocation.quantity,
-                                  reason=f"order_{reason}"))
+                                  reason=f"order_{reason}", occurred_at=now))
     post_movements(movements, actor=caller.actor, document_type="order", document_id=str(order.pk))
 
 
 @in_retrying_transaction
-def order_ship(*, order: Order, caller: Caller, location_code: str | None = None) -> Order:
+def order_ship(*, order: Order, caller: Caller, location_code: str | None = None,
+               now: datetime | None = None) -> Order:
     """Ship what is allocated (at one location, when given): the units leave on_hand and
-    committed. Shipping a fully shipped order again changes nothing."""
+    committed. Shipping a fully shipped order again changes nothing. `now`: when it
+    shipped (default: the current time; never ahead of the clock)."""
+    now = posting_time(now)
     location = location_by_code(location_code, scope=caller.scope) if location_code else None
     locked = order_lock(order.pk)
     if locked.fulfillment != Fulfillment.SHIP:
@@ -77,8 +80,8 @@ def order_ship(*, order: Order, caller: Caller, location_code: str | None = None
                            current_status=locked.status)
     target = OrderStatus.SHIPPED if len(shipping) == len(active) else OrderStatus.PARTIALLY_SHIPPED
     locked = order_transition(order=locked, to=target, actor=caller.actor,
-                              reason="shipped" + (f" from {location.code}" if location else ""))
-    _fulfil(shipping, order=locked, caller=caller, reason="shipped")
+                              reason="shipped" + (f" from {location.code}" if location else ""), at=now)
+    _fulfil(shipping, order=locked, caller=caller, reason="shipped", now=now)
     # The order's channel system hears of it through the outbox, in this transaction.
     outbox.order_shipped(order_id=locked.pk, external_id=locked.external_id, channel_id=locked.channel_id,
                          status=locked.status,
@@ -91,8 +94,10 @@ def _with_note(reason: str, note: str) -> str:
 
 
 @in_retrying_transaction
-def order_pickup(*, order: Order, caller: Caller, note: str = "") -> Order:
-    """The customer collected a pickup order. Recording it twice changes nothing."""
+def order_pickup(*, order: Order, caller: Caller, note: str = "", now: datetime | None = None) -> Order:
+    """The customer collected a pickup order. Recording it twice changes nothing. `now`:
+    when (default: the current time; never ahead of the clock)."""
+    now = posting_time(now)
     locked = order_lock(order.pk)
     if locked.fulfillment != Fulfillment.PICKUP:
         raise InvalidState("A ship order is shipped, not picked up.", current_status=locked.status)
@@ -101,16 +106,18 @@ def order_pickup(*, order: Order, caller: Caller, note: str = "") -> Order:
     if not caller.scope.allows(locked.pickup_location_id):
         raise LocationOutOfScope("The pickup location is outside the caller's location scope.")
     locked = order_transition(order=locked, to=OrderStatus.PICKED_UP, actor=caller.actor,
-                              reason=_with_note("picked up", note))
+                              reason=_with_note("picked up", note), at=now)
     active = allocations_lock(locked.allocations.filter(status__in=HOLDING_STATUSES))
     if active:
-        _fulfil(active, order=locked, caller=caller, reason="picked_up")
+        _fulfil(active, order=locked, caller=caller, reason="picked_up", now=now)
     return locked
 
 
 @in_retrying_transaction
-def order_acknowledge_pickup(*, order: Order, caller: Caller, note: str = "") -> Order:
-    """The pickup store has seen the order and is preparing it (stops the overdue clock)."""
+def order_acknowledge_pickup(*, order: Order, caller: Caller, note: str = "", now: datetime | None = None) -> Order:
+    """The pickup store has seen the order and is preparing it (stops the overdue clock).
+    `now`: when (default: the current time; never ahead of the clock)."""
+    now = posting_time(now)
     locked = order_lock(order.pk)
     if locked.fulfillment != Fulfillment.PICKUP:
         raise InvalidState("Only pickup orders are acknowledged.", current_status=locked.status)
@@ -121,10 +128,11 @@ def order_acknowledge_pickup(*, order: Order, caller: Caller, note: str = "") ->
                            current_status=locked.status)
     if not caller.scope.allows(locked.pickup_location_id):
         raise LocationOutOfScope("The pickup location is outside the caller's location scope.")
-    locked.pickup_acknowledged_at = timezone.now()
+    locked.pickup_acknowledged_at = now
     locked.pickup_acknowledged_by = caller.actor
     locked._history_user = caller.actor
     locked._change_reason = _with_note("pickup acknowledged", note)
+    locked._history_date = now
     locked.save(update_fields=["pickup_acknowledged_at", "pickup_acknowledged_by", "updated_at"])
     return locked
 

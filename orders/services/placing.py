@@ -3,13 +3,13 @@
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from inventory.errors import InsufficientStock
-from inventory.ledger import LevelKey, Movement, NotAvailable, post_movements
+from inventory.ledger import LevelKey, Movement, NotAvailable, post_movements, posting_time
 from inventory.models import Bucket, Channel
 from inventory.selectors import active_skus, channel_by_code, location_by_code
 from orders import sourcing
@@ -62,9 +62,11 @@ def _same_order(*, channel: Channel, external_id: str, content_hash: str, caller
 
 def order_create(*, caller: Caller, external_id: str, channel_code: str, fulfillment: str,
                  lines: list[LineInput], pickup_location_code: str | None = None,
-                 region: str = "") -> tuple[Order, bool]:
+                 region: str = "", now: datetime | None = None) -> tuple[Order, bool]:
     """Place an order and allocate every line, all or nothing. Returns (order, created);
-    a resend of the same order returns the existing one."""
+    a resend of the same order returns the existing one. `now`: when it was placed
+    (default: the current time; never ahead of the clock)."""
+    now = posting_time(now)
     channel = channel_by_code(channel_code)
     if not lines:
         raise InvalidInput("An order needs at least one line.", code="required", field="lines")
@@ -93,7 +95,7 @@ def order_create(*, caller: Caller, external_id: str, channel_code: str, fulfill
     try:
         order = _order_place(caller=caller, external_id=external_id, channel=channel, fulfillment=fulfillment,
                              pickup_location=pickup_location, region=region, lines=lines, skus=skus,
-                             content_hash=content_hash)
+                             content_hash=content_hash, now=now)
     except _DuplicateOrder:  # a concurrent request placed it first
         existing = _same_order(channel=channel, external_id=external_id, content_hash=content_hash, caller=caller)
         if existing is None:
@@ -109,16 +111,16 @@ def order_create(*, caller: Caller, external_id: str, channel_code: str, fulfill
 
 @in_retrying_transaction
 def _order_place(*, caller, external_id, channel, fulfillment, pickup_location, region, lines, skus,
-                 content_hash) -> Order:
-    now = timezone.now()
+                 content_hash, now: datetime) -> Order:
     order = Order(
         channel=channel, external_id=external_id, fulfillment=fulfillment, pickup_location=pickup_location,
         status=OrderStatus.ALLOCATED, external_system_id=caller.external_system_id, created_by=caller.actor,
-        content_hash=content_hash,
+        content_hash=content_hash, created_at=now,
         pickup_ack_due_at=now + pickup_ack_window(pickup_location) if pickup_location else None,
     )
     order._history_user = caller.actor
     order._change_reason = "placed"
+    order._history_date = now
     try:
         with transaction.atomic():
             order.save()
@@ -141,13 +143,15 @@ def _order_place(*, caller, external_id, channel, fulfillment, pickup_location, 
 
     def attempt(plans: list[sourcing.LinePlan], attempt_number: int) -> list[sourcing.LinePlan]:
         net: dict[LevelKey, int] = {key: -quantity for key, quantity in released.items()}
-        movements = [Movement(sku_id, location_id, Bucket.COMMITTED, -quantity, reason="reservation_released")
+        movements = [Movement(sku_id, location_id, Bucket.COMMITTED, -quantity, reason="reservation_released",
+                              occurred_at=now)
                      for (sku_id, location_id), quantity in released.items()]
         for line_plan in plans:
             for location_id, quantity in line_plan.takes:
                 key = (line_plan.demand.sku_id, location_id)
                 net[key] = net.get(key, 0) + quantity
-                movements.append(Movement(*key, Bucket.COMMITTED, quantity, reason="order_allocation"))
+                movements.append(Movement(*key, Bucket.COMMITTED, quantity, reason="order_allocation",
+                                          occurred_at=now))
             line_plan.explanation["attempt"] = attempt_number
         # Where the order takes more than it gives back, the units must be there after the channel's buffer.
         required = {key: quantity + channel.safety_buffer for key, quantity in net.items() if quantity > 0}
@@ -176,11 +180,11 @@ def _order_place(*, caller, external_id, channel, fulfillment, pickup_location, 
         Allocation(sku_id=line_plan.demand.sku_id, location_id=location_id, channel=channel, quantity=quantity,
                    origin=AllocationOrigin.ORDER, order=order, line=order_lines[line_plan.demand.line_id],
                    external_system_id=caller.external_system_id, created_by=caller.actor,
-                   sourcing=line_plan.explanation)
+                   sourcing=line_plan.explanation, created_at=now)
         for line_plan in plans for location_id, quantity in line_plan.takes
     ]
     bulk_create_with_history(new_allocations, Allocation, default_user=caller.actor,
-                             default_change_reason=f"allocated to order {order.pk}")
+                             default_change_reason=f"allocated to order {order.pk}", default_date=now)
     if consumed:
         for line_id, hold in consumed.items():
             hold.order, hold.line, hold.updated_at = order, order_lines[line_id], now

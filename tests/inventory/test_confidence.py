@@ -15,7 +15,7 @@ from exceptions.states import CaseKind
 from inventory import counts
 from inventory.confidence import scoring
 from inventory.confidence.services import locations_score
-from inventory.models import CycleCount, Location, LocationConfidence
+from inventory.models import CycleCount, LevelConfidence, Location, LocationConfidence, StockLevel
 from orders.callers import Caller
 from orders.services import LineInput, order_create
 from retailops.access import LocationScope
@@ -201,3 +201,98 @@ def test_only_control_and_ops_admins_rescore(estate, role):
 def test_ops_admin_may_rescore(estate):
     admin = signed_in("cf-admin", Role.OPS_ADMIN)
     assert admin.post(reverse("inventory:location_rescore", args=["CF-A"])).status_code == 302
+
+
+# --- Per SKU × location ------------------------------------------------------------------------
+
+
+def counted_rounds(estate, *, rounds: int = 3):
+    """At every store, `rounds` counts of five SKUs: each store finds one SKU of its own
+    (CF-0 at CF-A, CF-1 at CF-B, …) a unit short every time, the rest exact. So the stores
+    are alike (one level in five with a variance each) and each level is counted enough."""
+    for _ in range(rounds):
+        for index, code in enumerate(STORES):
+            count = counts.count_schedule(location_code=code, selection=CycleCount.Selection.EXPLICIT,
+                                          sku_codes=SKUS[:5], actor=estate.control, scope=EVERYWHERE)
+            on_hand = dict(StockLevel.objects.filter(location__code=code).values_list("sku__code", "on_hand"))
+            counts.count_submit(count=count, actor=estate.control, scope=EVERYWHERE, lines=[
+                counts.CountedLine(sku, on_hand[sku] - (1 if sku == SKUS[index] else 0)) for sku in SKUS[:5]])
+
+
+def level_score(sku_code, location_code):
+    return StockLevel.objects.get(sku__code=sku_code, location__code=location_code).confidence
+
+
+def test_a_sku_whose_counts_vary_at_a_location_scores_low_while_the_rest_of_the_location_stays_high(estate):
+    counted_rounds(estate)
+
+    run = locations_score()
+
+    assert run.levels == 20  # 4 stores × 5 SKUs counted three times; CF-5 never
+    assert [confidence(code) for code in STORES] == [Decimal("1.000")] * 4
+    assert level_score("CF-0", "CF-A") == Decimal("0.550") < Decimal("0.80")
+    assert level_score("CF-1", "CF-A") == level_score("CF-0", "CF-B") == Decimal("1.000")
+    history = LevelConfidence.objects.get(sku__code="CF-0", location__code="CF-A")
+    variance = history.factors["count_variance_rate"]
+    assert variance["scored"] and variance["value"] == 1.0 and variance["basis"] == 3
+    assert (variance["median"], variance["estate"]) == (0.0, 20)
+    assert not history.factors["event_problem_rate"]["scored"]  # no events: nothing taken away
+
+
+def test_a_level_without_enough_counts_has_no_score_and_its_location_stands_for_it(estate):
+    counted_rounds(estate, rounds=2)  # two count lines per level: below the minimum of three
+
+    assert locations_score().levels == 0
+    assert not LevelConfidence.objects.exists()
+    assert level_score("CF-0", "CF-A") is None
+
+
+def test_a_level_that_falls_below_the_minimum_loses_its_score(estate, settings):
+    counted_rounds(estate)
+    locations_score()
+    settings.CONFIDENCE_LEVEL_MIN_COUNTED_LINES = 4
+
+    assert locations_score().levels == 0
+    assert level_score("CF-0", "CF-A") is None
+
+
+def test_the_level_score_closes_the_ship_from_store_gate_for_that_sku_only(estate):
+    caller = Caller(actor=estate.control, external_system_id=None, scope=EVERYWHERE)
+    counted_rounds(estate)
+    locations_score()
+    for sku in ("CF-0", "CF-1"):  # CF-A holds the most of both
+        stock(estate.skus[sku], estate.stores["CF-A"], 100)
+
+    distrusted, _ = order_create(caller=caller, external_id="cf-level-1", channel_code="cf-web", fulfillment="ship",
+                                 lines=[LineInput("1", "CF-0", 30)])
+    trusted, _ = order_create(caller=caller, external_id="cf-level-2", channel_code="cf-web", fulfillment="ship",
+                              lines=[LineInput("1", "CF-1", 30)])
+
+    line = distrusted.lines.prefetch_related("allocations__location").get()
+    assert "CF-A" not in {allocation.location.code for allocation in line.allocations.all()}
+    excluded = {candidate["location"]: candidate.get("excluded") for candidate in line.sourcing["candidates"]}
+    assert excluded["CF-A"] == "confidence below threshold"
+    assert {allocation.location.code for allocation in trusted.lines.get().allocations.all()} == {"CF-A"}
+
+
+# The level page's queries (session, user, permissions, the level, filters, ledger page, the
+# SKU elsewhere…): the same for any level; one more where the level has a score of its own.
+LEVEL_PAGE_QUERIES = 10
+
+
+def test_the_level_page_explains_its_own_score_or_says_the_location_stands(estate, django_assert_num_queries):
+    counted_rounds(estate)
+    locations_score()
+    client = signed_in("cf-control-3", Role.INVENTORY_CONTROL)
+    scored = reverse("inventory:stock_level", args=["CF-0", "CF-A"])
+    unscored = reverse("inventory:stock_level", args=["CF-5", "CF-A"])
+
+    page = client.get(scored).content.decode()
+    assert "Why this confidence" in page and "0.550" in page
+    assert "Count lines with a variance" in page and "not offered CF-0 from here" in page
+    assert "the location's confidence (1.000) stands for it" in client.get(unscored).content.decode()
+    with django_assert_num_queries(LEVEL_PAGE_QUERIES):
+        client.get(unscored)
+    with django_assert_num_queries(LEVEL_PAGE_QUERIES + 1):  # its latest scoring, for the factors
+        client.get(scored)
+

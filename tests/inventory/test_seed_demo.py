@@ -120,6 +120,32 @@ def test_seed_demo_adds_90_days_of_case_and_sync_history_once():
     assert Case.objects.filter(dedup_key__startswith="demo-history:", status="open").exists()
 
 
+def distinct_days(moments) -> int:
+    return len({moment.date() for moment in moments if moment is not None})
+
+
+def test_seed_demo_spreads_counts_adjustments_and_pickups_over_90_days_once():
+    from backoffice.models import RollupDay
+    from inventory.models import Adjustment, CycleCount
+    from orders.models import Order
+
+    seed("--no-users")
+    first = (CycleCount.objects.count(), Adjustment.objects.count(), Order.objects.count(), stock_state())
+    seed("--no-users")
+
+    assert (CycleCount.objects.count(), Adjustment.objects.count(), Order.objects.count(), stock_state()) == first
+    assert distinct_days(CycleCount.objects.values_list("submitted_at", flat=True)) >= 60
+    assert distinct_days(Adjustment.objects.filter(status="applied").values_list("applied_at", flat=True)) >= 60
+    assert distinct_days(Order.objects.values_list("pickup_acknowledged_at", flat=True)) >= 60
+    # Their movements happened then too, through the services, not stamped afterwards.
+    for document_type in ("adjustment", "order"):
+        assert distinct_days(StockMovement.objects.filter(document_type=document_type)
+                             .values_list("occurred_at", flat=True)) >= 60
+    assert ledger_drifts() == []
+    # The dashboard's daily rollup holds those days already.
+    assert RollupDay.objects.filter(built_at__isnull=False).count() >= 89
+
+
 # --- Demo returns: one in each state, through the returns services -----------------------------
 
 

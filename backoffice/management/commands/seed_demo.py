@@ -1,14 +1,19 @@
+import random
 import time
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from backoffice import rollup
 from backoffice.demo import seed_demo_users
 from backoffice.staff import staff_users_named
 from connectors.demo import seed_demo_systems, seed_sync_history
 from exceptions.demo import seed_case_history
-from inventory.demo import seed_master_data, seed_stock_and_history, store_code
+from inventory.demo import demo_locations, seed_master_data, seed_stock_and_history, store_code
+from inventory.demo_history import HISTORY_DAYS, seed_floor_history
 from inventory.selectors import locations_by_code
+from orders.demo import seed_pickup_history
 from receiving.demo import seed_demo_asns
 from reconciliation.demo import seed_demo_reconciliation
 from returns.demo import seed_demo_returns
@@ -41,6 +46,13 @@ class Command(BaseCommand):
             f"({stock.damaged} damaged, {stock.quality_control} in quality control); "
             f"{stock.events} history events ({outcomes}) in {time.monotonic() - started:.1f}s."
         )
+        # Before the channel systems exist, like the events: history is not pushed to them.
+        floor_started = time.monotonic()
+        floor = seed_floor_history(
+            location_codes=[row["code"] for row in demo_locations(stores, random.Random(seed))], seed=seed)
+        pickups = seed_pickup_history(seed=seed)
+        self.stdout.write(f"Demo floor history (90 days): {floor.counts} cycle counts, {floor.adjustments} "
+                          f"adjustments, {pickups} pickup orders added in {time.monotonic() - floor_started:.1f}s.")
         systems = seed_demo_systems()
         self.stdout.write(f"Demo external systems (played by the sandbox partner): "
                           f"{', '.join(system.code for system in systems)}.")
@@ -51,6 +63,9 @@ class Command(BaseCommand):
         runs = seed_sync_history(systems=systems, seed=seed)
         stores_by_code = locations_by_code(store_code(index) for index in range(1, stores + 1))
         cases = seed_case_history(location_ids=sorted(location.pk for location in stores_by_code.values()), seed=seed)
+        # The dashboard's daily rollup of the history's days, built now that they hold it.
+        yesterday = rollup.today() - timedelta(days=1)
+        rollup.days_build(yesterday - timedelta(days=HISTORY_DAYS), yesterday)
         self.stdout.write(f"Demo history (90 days): {runs} sync runs, {cases} cases added "
                           f"in {time.monotonic() - history_started:.1f}s; all demo data in "
                           f"{time.monotonic() - started:.1f}s.")

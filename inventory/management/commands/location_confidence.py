@@ -15,4 +15,4 @@ class Command(BaseCommand):
 
     def handle(self, *args, window_days=None, **options):
         run = locations_score(trigger=LocationConfidence.Trigger.COMMAND, window_days=window_days)
-        self.stdout.write(f"scored: {run.scored}\nchanged: {len(run.changed)}")
+        self.stdout.write(f"scored: {run.scored}\nchanged: {len(run.changed)}\nlevels scored: {run.levels}")
