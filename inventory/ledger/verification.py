@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Count, Min, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
@@ -84,16 +84,35 @@ def ledger_months_close(*, now: datetime | None = None) -> datetime | None:
         month = month_of(first)
     else:
         month = month_of(through)
+    months = []
     while month_start(month_after(month)) <= settled:
-        start, end = month_start(month), month_start(month_after(month))
-        totals = StockMovement.objects.filter(recorded_at__gte=start, recorded_at__lt=end).aggregate(
-            movements=Count("id"), delta_total=Sum("delta"))
-        _checksum, created = LedgerMonthChecksum.objects.get_or_create(month=month, defaults={
-            "movements": totals["movements"], "delta_total": totals["delta_total"] or 0, "summed_at": now})
-        if created:
-            sql.month_close(start=start, end=end)
+        months.append(month)
         month = month_after(month)
-    return ledger_checkpoint_through()
+    if not months:
+        return through
+    # All the months to close in one pass: one grouped read for their checksums and one
+    # upsert for the balances (per month, the upsert rewrote every level once a month).
+    start, end = month_start(months[0]), month_start(month_after(months[-1]))
+    found = _month_totals(start=start, end=end)
+    try:
+        with transaction.atomic():
+            LedgerMonthChecksum.objects.bulk_create([
+                LedgerMonthChecksum(month=closing, movements=found.get(closing, (0, 0))[0],
+                                    delta_total=found.get(closing, (0, 0))[1], summed_at=now)
+                for closing in months
+            ])
+    except IntegrityError:  # another run closed them first (it held them until it committed)
+        return ledger_checkpoint_through()
+    sql.month_close(start=start, end=end)
+    return end
+
+
+def _month_totals(*, start: datetime, end: datetime) -> dict[date, tuple[int, int]]:
+    """Movements and Σ delta per month recorded in [start, end), in one grouped query."""
+    rows = (StockMovement.objects.filter(recorded_at__gte=start, recorded_at__lt=end)
+            .annotate(month=TruncMonth("recorded_at", tzinfo=UTC)).values("month")
+            .annotate(movements=Count("id"), delta_total=Sum("delta")).order_by("month"))
+    return {month_of(row["month"]): (row["movements"], row["delta_total"] or 0) for row in rows}
 
 
 def ledger_months_recheck() -> list[MonthMismatch]:
@@ -104,18 +123,14 @@ def ledger_months_recheck() -> list[MonthMismatch]:
     if not checksums:
         return []
     archived = archived_months(StockMovement._meta.db_table)
-    start, end = month_start(min(checksums)), month_start(month_after(max(checksums)))
-    found = {month_of(row["month"]): row for row in StockMovement.objects.filter(
-        recorded_at__gte=start, recorded_at__lt=end).annotate(month=TruncMonth("recorded_at", tzinfo=UTC))
-        .values("month").annotate(movements=Count("id"), delta_total=Sum("delta")).order_by("month")}
+    found = _month_totals(start=month_start(min(checksums)), end=month_start(month_after(max(checksums))))
     mismatches = []
     for month, checksum in sorted(checksums.items()):
         if month in archived:
             continue
-        row = found.get(month, {"movements": 0, "delta_total": 0})
-        if (row["movements"], row["delta_total"] or 0) != (checksum.movements, checksum.delta_total):
-            mismatches.append(MonthMismatch(month, row["movements"], row["delta_total"] or 0,
-                                            checksum.movements, checksum.delta_total))
+        movements, delta_total = found.get(month, (0, 0))
+        if (movements, delta_total) != (checksum.movements, checksum.delta_total):
+            mismatches.append(MonthMismatch(month, movements, delta_total, checksum.movements, checksum.delta_total))
     return mismatches
 
 

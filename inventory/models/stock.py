@@ -92,7 +92,7 @@ class StockMovement(models.Model):
     """One change of quantity in one bucket. Append-only: never updated or deleted (a
     database trigger refuses it on PostgreSQL); a mistake is corrected by a new movement.
 
-    On PostgreSQL the table is partitioned by month of `recorded_at` (migration 0019,
+    On PostgreSQL the table is partitioned by month of `recorded_at` (migration 0021,
     README "Partitioned ledger"): the database's primary key is (id, recorded_at), while
     Django knows `id` alone, which stays unique as the one sequence gives it. The time it
     was recorded, not the time it occurred, chooses the partition: it only grows, so a
@@ -145,7 +145,7 @@ class InventoryEvent(models.Model):
     a second row (the claim of its `InventoryEventKey` decides), so they are not statuses
     of a row.
 
-    On PostgreSQL the table is partitioned by month of `received_at` (migration 0019): the
+    On PostgreSQL the table is partitioned by month of `received_at` (migration 0021): the
     database's primary key is (id, received_at) while Django knows `id`, and foreign keys
     to events carry no database constraint (see `StockMovement.event`).
     """

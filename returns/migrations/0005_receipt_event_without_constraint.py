@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('inventory', '0018_event_keys_and_ledger_checkpoint'),
+        ('inventory', '0020_event_keys_and_ledger_checkpoint'),
         ('returns', '0004_return_refunded_index'),
     ]
 

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('inventory', '0019_partition_ledger_by_month'),
+        ('inventory', '0017_location_trading_hours'),
     ]
 
     operations = [

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('inventory', '0020_created_at_given'),
+        ('inventory', '0018_created_at_given'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

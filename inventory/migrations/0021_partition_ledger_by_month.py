@@ -11,7 +11,7 @@ still knows `id` as the primary key, and the indexes it declared exist as before
 there is nothing for a SeparateDatabaseAndState to tell it. SQLite keeps plain tables.
 
 It runs in the migration's one transaction: a failure leaves the tables as they were.
-Foreign keys to events lost their database constraint first (0018, returns 0005).
+Foreign keys to events lost their database constraint first (0020, returns 0005).
 """
 
 from django.db import migrations
@@ -43,7 +43,7 @@ def backwards(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("inventory", "0018_event_keys_and_ledger_checkpoint"),
+        ("inventory", "0020_event_keys_and_ledger_checkpoint"),
         ("returns", "0005_receipt_event_without_constraint"),
     ]
 

@@ -1,5 +1,5 @@
 """Exactly-once moves from a unique index on the events to `InventoryEventKey`, so the
-events can be partitioned by month (0019); every stored event gets its key here. Foreign
+events can be partitioned by month (0021); every stored event gets its key here. Foreign
 keys to events lose their database constraint for the same reason. The tables of
 `verify_ledger --incremental` are created empty."""
 
@@ -22,7 +22,7 @@ def append_only_again(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('inventory', '0017_location_trading_hours'),
+        ('inventory', '0019_level_confidence'),
     ]
 
     operations = [
