@@ -38,8 +38,9 @@ BUDGET_RATIO, BUDGET_SECONDS, BUDGET_RSS_MB = 0.5, 60.0, 500.0
 
 SETUP = """
 INSERT INTO inventory_location (code, name, kind, region, ship_from_store, pickup, confidence, return_policy, active,
-                                created_at, updated_at)
-SELECT 'L' || lpad(i::text, 4, '0'), 'Location ' || i, 'store', 'north', true, true, 1, '', true, now(), now()
+                                trading_opens_at, trading_closes_at, created_at, updated_at)
+SELECT 'L' || lpad(i::text, 4, '0'), 'Location ' || i, 'store', 'north', true, true, 1, '', true, '09:00', '21:00',
+       now(), now()
 FROM generate_series(1, %(locations)s) i;
 INSERT INTO inventory_sku (code, name, unit_cost, price, active, created_at, updated_at)
 SELECT 'S' || lpad(i::text, 7, '0'), 'Item ' || i, 1 + (i %% 40) * 0.25, 10, true, now(), now()
